@@ -1,0 +1,289 @@
+// Package config holds every wardops setting: its flag, its WARDOPS_* environment variable, its
+// default and its validation. Nothing else in the tree reads flags or the environment.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Secret is a string that never prints its value, so a config dump or a log line cannot leak it.
+type Secret string
+
+func (Secret) String() string { return "<secret>" }
+
+// Config is the parsed and validated configuration shared by every subcommand.
+type Config struct {
+	DatabaseURL     Secret
+	VMURL           string // where samples are pushed: single node or vminsert .../insert/<tenant>/prometheus
+	VMQueryURL      string // where the query service reads: single node or vmselect .../select/<tenant>/prometheus
+	AlertmanagerURL string
+
+	Listen          string
+	CollectorListen string
+	DataDir         string
+	ProfilesDir     string
+
+	PingInterval time.Duration
+	PingCount    int
+	PingTimeout  time.Duration
+	ICMPEngine   string
+	ICMPMode     string
+
+	SNMPInterval    time.Duration
+	SNMPTimeout     time.Duration
+	SNMPRetries     int
+	ProbeWorkers    int
+	SNMPWorkers     int
+	InventoryReload time.Duration
+
+	PushBatch    int
+	PushInterval time.Duration
+	SpoolMaxSize int64
+
+	DBMaxConns          int
+	DBConnectTimeout    time.Duration
+	DBMaxConnLifetime   time.Duration
+	DBHealthCheckPeriod time.Duration
+	DBStatementTimeout  time.Duration
+	DBIdleInTxTimeout   time.Duration
+	RetentionDays       int
+
+	RequireReadToken bool
+	RateLimit        float64 // requests per second per client; 0 disables
+	RateLimitLocal   bool    // apply the limit to loopback clients too
+	CacheTTL         time.Duration
+
+	LogLevel  string
+	LogFormat string
+
+	Check bool // validate and exit
+}
+
+// ErrUsage is returned (wrapped) for every bad setting; main exits with status 2 on it.
+var ErrUsage = errors.New("invalid configuration")
+
+type setting struct {
+	flag, env, def, help string
+	set                  func(c *Config, v string) error
+}
+
+func settings() []setting {
+	str := func(dst func(*Config) *string) func(*Config, string) error {
+		return func(c *Config, v string) error { *dst(c) = v; return nil }
+	}
+	dur := func(dst func(*Config) *time.Duration) func(*Config, string) error {
+		return func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return err
+			}
+			if d <= 0 {
+				return errors.New("must be positive")
+			}
+			*dst(c) = d
+			return nil
+		}
+	}
+	num := func(dst func(*Config) *int, min int) func(*Config, string) error {
+		return func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return errors.New("not an integer")
+			}
+			if n < min {
+				return fmt.Errorf("must be at least %d", min)
+			}
+			*dst(c) = n
+			return nil
+		}
+	}
+	boolean := func(dst func(*Config) *bool) func(*Config, string) error {
+		return func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return errors.New("not a boolean")
+			}
+			*dst(c) = b
+			return nil
+		}
+	}
+	return []setting{
+		{"database-url", "WARDOPS_DATABASE_URL", "", "PostgreSQL URL (postgres://user@host:5432/db)", func(c *Config, v string) error { c.DatabaseURL = Secret(v); return nil }},
+		{"vm-url", "WARDOPS_VM_URL", "", "VictoriaMetrics base URL for writes (http://127.0.0.1:8428 or a vminsert .../insert/0/prometheus)", str(func(c *Config) *string { return &c.VMURL })},
+		{"vm-query-url", "WARDOPS_VM_QUERY_URL", "", "VictoriaMetrics URL for reads (default: WARDOPS_VM_URL; a vmselect .../select/0/prometheus for a cluster)", str(func(c *Config) *string { return &c.VMQueryURL })},
+		{"alertmanager-url", "WARDOPS_ALERTMANAGER_URL", "", "Alertmanager base URL (empty: notifications off)", str(func(c *Config) *string { return &c.AlertmanagerURL })},
+		{"listen", "WARDOPS_LISTEN", ":5001", "query service listen address", str(func(c *Config) *string { return &c.Listen })},
+		{"collector-listen", "WARDOPS_COLLECTOR_LISTEN", ":5002", "collector /metrics listen address", str(func(c *Config) *string { return &c.CollectorListen })},
+		{"data-dir", "WARDOPS_DATA_DIR", "./var/data", "local state (spool files)", str(func(c *Config) *string { return &c.DataDir })},
+		{"profiles-dir", "WARDOPS_PROFILES_DIR", "", "extra SNMP profile YAML files (added to the built-in ones)", str(func(c *Config) *string { return &c.ProfilesDir })},
+		{"ping-interval", "WARDOPS_PING_INTERVAL", "30s", "default ICMP probe interval", dur(func(c *Config) *time.Duration { return &c.PingInterval })},
+		{"ping-count", "WARDOPS_PING_COUNT", "3", "echo requests per probe", num(func(c *Config) *int { return &c.PingCount }, 1)},
+		{"ping-timeout", "WARDOPS_PING_TIMEOUT", "2s", "how long a probe waits for its last reply", dur(func(c *Config) *time.Duration { return &c.PingTimeout })},
+		{"icmp-engine", "WARDOPS_ICMP_ENGINE", "probing", "ICMP engine: probing (pro-bing, one pinger per probe)", str(func(c *Config) *string { return &c.ICMPEngine })},
+		{"icmp-mode", "WARDOPS_ICMP_MODE", "auto", "ICMP sockets: auto, raw or udp (unprivileged datagram ICMP)", str(func(c *Config) *string { return &c.ICMPMode })},
+		{"snmp-interval", "WARDOPS_SNMP_INTERVAL", "60s", "default SNMP poll interval", dur(func(c *Config) *time.Duration { return &c.SNMPInterval })},
+		{"snmp-timeout", "WARDOPS_SNMP_TIMEOUT", "2s", "SNMP request timeout per device", dur(func(c *Config) *time.Duration { return &c.SNMPTimeout })},
+		{"snmp-retries", "WARDOPS_SNMP_RETRIES", "1", "SNMP retries per request", num(func(c *Config) *int { return &c.SNMPRetries }, 0)},
+		{"probe-workers", "WARDOPS_PROBE_WORKERS", "256", "ICMP probes in flight at most", num(func(c *Config) *int { return &c.ProbeWorkers }, 1)},
+		{"snmp-workers", "WARDOPS_SNMP_WORKERS", "128", "SNMP polls in flight at most", num(func(c *Config) *int { return &c.SNMPWorkers }, 1)},
+		{"inventory-reload", "WARDOPS_INVENTORY_RELOAD", "10s", "how often the collector re-reads the inventory", dur(func(c *Config) *time.Duration { return &c.InventoryReload })},
+		{"push-batch", "WARDOPS_PUSH_BATCH", "5000", "samples per VictoriaMetrics request at most", num(func(c *Config) *int { return &c.PushBatch }, 1)},
+		{"push-interval", "WARDOPS_PUSH_INTERVAL", "1s", "longest a sample waits before it is pushed", dur(func(c *Config) *time.Duration { return &c.PushInterval })},
+		{"spool-max-size", "WARDOPS_SPOOL_MAX_SIZE", "1073741824", "bytes of on-disk spool at most; oldest dropped beyond", func(c *Config, v string) error {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n < 1<<20 {
+				return errors.New("must be an integer of at least 1048576 bytes")
+			}
+			c.SpoolMaxSize = n
+			return nil
+		}},
+		{"db-max-conns", "WARDOPS_DB_MAX_CONNS", "10", "PostgreSQL pool size", num(func(c *Config) *int { return &c.DBMaxConns }, 1)},
+		{"db-connect-timeout", "WARDOPS_DB_CONNECT_TIMEOUT", "10s", "PostgreSQL connect timeout", dur(func(c *Config) *time.Duration { return &c.DBConnectTimeout })},
+		{"db-max-conn-lifetime", "WARDOPS_DB_MAX_CONN_LIFETIME", "30m", "PostgreSQL connection lifetime", dur(func(c *Config) *time.Duration { return &c.DBMaxConnLifetime })},
+		{"db-health-check-period", "WARDOPS_DB_HEALTH_CHECK_PERIOD", "30s", "PostgreSQL idle connection health check period", dur(func(c *Config) *time.Duration { return &c.DBHealthCheckPeriod })},
+		{"db-statement-timeout", "WARDOPS_DB_STATEMENT_TIMEOUT", "30s", "PostgreSQL statement_timeout per session", dur(func(c *Config) *time.Duration { return &c.DBStatementTimeout })},
+		{"db-idle-in-tx-timeout", "WARDOPS_DB_IDLE_IN_TX_TIMEOUT", "60s", "PostgreSQL idle_in_transaction_session_timeout", dur(func(c *Config) *time.Duration { return &c.DBIdleInTxTimeout })},
+		{"retention-days", "WARDOPS_RETENTION_DAYS", "30", "days of ping_results kept", num(func(c *Config) *int { return &c.RetentionDays }, 1)},
+		{"require-read-token", "WARDOPS_REQUIRE_READ_TOKEN", "false", "require an API token for reads too", boolean(func(c *Config) *bool { return &c.RequireReadToken })},
+		{"rate-limit", "WARDOPS_RATE_LIMIT", "50", "API requests per second per client (0: off)", func(c *Config, v string) error {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil || f < 0 {
+				return errors.New("must be a non-negative number")
+			}
+			c.RateLimit = f
+			return nil
+		}},
+		{"rate-limit-loopback", "WARDOPS_RATE_LIMIT_LOOPBACK", "false", "rate-limit loopback clients too", boolean(func(c *Config) *bool { return &c.RateLimitLocal })},
+		{"cache-ttl", "WARDOPS_CACHE_TTL", "1s", "dashboard cache lifetime", dur(func(c *Config) *time.Duration { return &c.CacheTTL })},
+		{"log-level", "WARDOPS_LOG_LEVEL", "info", "debug, info, warn or error", str(func(c *Config) *string { return &c.LogLevel })},
+		{"log-format", "WARDOPS_LOG_FORMAT", "text", "text or json", str(func(c *Config) *string { return &c.LogFormat })},
+		{"check", "", "false", "validate the configuration and exit", boolean(func(c *Config) *bool { return &c.Check })},
+	}
+}
+
+// Parse reads flags from args (after the subcommand name) with WARDOPS_* variables from getenv as
+// their defaults, validates the result and returns the positional arguments left over.
+// Every error wraps ErrUsage and names the flag or variable it came from.
+func Parse(cmd string, args []string, getenv func(string) string, usageOut io.Writer) (*Config, []string, error) {
+	c := &Config{}
+	fs := flag.NewFlagSet("wardops "+cmd, flag.ContinueOnError)
+	fs.SetOutput(usageOut)
+	all := settings()
+	fromFlag := map[string]bool{}
+	values := map[string]*string{}
+	for _, s := range all {
+		v := s.def
+		if s.env != "" {
+			if e := getenv(s.env); e != "" {
+				v = e
+			}
+		}
+		val := v
+		values[s.flag] = &val
+		help := s.help
+		if s.env != "" {
+			help += " [" + s.env + "]"
+		}
+		fs.Func(s.flag, help+" (default "+strconv.Quote(s.def)+")", func(x string) error {
+			*values[s.flag] = x
+			fromFlag[s.flag] = true
+			return nil
+		})
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, nil, err
+		}
+		return nil, nil, fmt.Errorf("%w: %w", ErrUsage, err)
+	}
+	for _, s := range all {
+		v := *values[s.flag]
+		if err := s.set(c, v); err != nil {
+			name := s.env
+			if fromFlag[s.flag] || name == "" {
+				name = "--" + s.flag
+			}
+			return nil, nil, fmt.Errorf("%w: %s=%q: %w", ErrUsage, name, v, err)
+		}
+	}
+	if err := c.validate(); err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", ErrUsage, err)
+	}
+	return c, fs.Args(), nil
+}
+
+func (c *Config) validate() error {
+	for _, u := range []struct{ name, v string }{
+		{"WARDOPS_VM_URL", c.VMURL}, {"WARDOPS_VM_QUERY_URL", c.VMQueryURL}, {"WARDOPS_ALERTMANAGER_URL", c.AlertmanagerURL},
+	} {
+		if u.v == "" {
+			continue
+		}
+		p, err := url.Parse(u.v)
+		if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+			return fmt.Errorf("%s=%q: must be an http(s) URL", u.name, u.v)
+		}
+	}
+	if c.VMQueryURL == "" {
+		c.VMQueryURL = queryURLFromWrite(c.VMURL)
+	}
+	if c.DatabaseURL != "" {
+		p, err := url.Parse(string(c.DatabaseURL))
+		if err != nil || (p.Scheme != "postgres" && p.Scheme != "postgresql") {
+			return fmt.Errorf("WARDOPS_DATABASE_URL: must be a postgres:// URL")
+		}
+	}
+	for _, l := range []struct{ name, v string }{{"WARDOPS_LISTEN", c.Listen}, {"WARDOPS_COLLECTOR_LISTEN", c.CollectorListen}} {
+		if _, _, err := net.SplitHostPort(l.v); err != nil {
+			return fmt.Errorf("%s=%q: must be host:port", l.name, l.v)
+		}
+	}
+	switch c.ICMPEngine {
+	case "probing", "shared":
+	default:
+		return fmt.Errorf("WARDOPS_ICMP_ENGINE=%q: must be probing or shared", c.ICMPEngine)
+	}
+	switch c.ICMPMode {
+	case "auto", "raw", "udp":
+	default:
+		return fmt.Errorf("WARDOPS_ICMP_MODE=%q: must be auto, raw or udp", c.ICMPMode)
+	}
+	switch strings.ToLower(c.LogLevel) {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("WARDOPS_LOG_LEVEL=%q: must be debug, info, warn or error", c.LogLevel)
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		return fmt.Errorf("WARDOPS_LOG_FORMAT=%q: must be text or json", c.LogFormat)
+	}
+	if c.PingTimeout >= c.PingInterval {
+		return fmt.Errorf("WARDOPS_PING_TIMEOUT (%s) must be shorter than WARDOPS_PING_INTERVAL (%s)", c.PingTimeout, c.PingInterval)
+	}
+	return nil
+}
+
+// queryURLFromWrite maps a vminsert URL to the matching vmselect URL; a single node serves both.
+func queryURLFromWrite(w string) string {
+	if i := strings.Index(w, "/insert/"); i >= 0 {
+		return w[:i] + "/select/" + w[i+len("/insert/"):]
+	}
+	return w
+}
+
+// RequireDatabase returns a usage error when no database URL was given.
+func (c *Config) RequireDatabase() error {
+	if c.DatabaseURL == "" {
+		return fmt.Errorf("%w: WARDOPS_DATABASE_URL (or --database-url) is required", ErrUsage)
+	}
+	return nil
+}

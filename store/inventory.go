@@ -1,0 +1,311 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// CredentialSpec is an SNMP credential as imported.
+type CredentialSpec struct {
+	Name, Version, Community, Username, AuthProtocol, AuthKey, PrivProtocol, PrivKey string
+}
+
+// DeviceSpec is one device as imported: names instead of ids, items already expanded from profiles.
+type DeviceSpec struct {
+	Line          int // source line, for error messages
+	Branch        string
+	Region        string
+	Name          string
+	IP            string
+	Vendor        string
+	DeviceType    string
+	Enabled       bool
+	SNMPVersion   string
+	SNMPCommunity string
+	SNMPPort      int
+	Credential    string // name of a snmp_credentials row, for v3
+	Profiles      []string
+	Parent        string
+	Items         []ItemSpec
+}
+
+// ItemSpec is a monitoring item expanded from a profile.
+type ItemSpec struct {
+	Name, OID, Kind, ValueType, Profile string
+	Labels                              map[string]string
+}
+
+// LineError is one rejected input line.
+type LineError struct {
+	Line   int
+	Reason string
+}
+
+// LinesError lists every rejected line of an import; nothing was written.
+type LinesError struct{ Lines []LineError }
+
+func (e *LinesError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d bad line(s), nothing imported", len(e.Lines))
+	for _, l := range e.Lines {
+		fmt.Fprintf(&b, "\n  line %d: %s", l.Line, l.Reason)
+	}
+	return b.String()
+}
+
+// ImportStats counts what an import changed. Re-importing the same file gives all zeros but Unchanged.
+type ImportStats struct {
+	BranchesCreated, DevicesCreated, DevicesUpdated, DevicesUnchanged, ItemsUpserted, ItemsDeleted int
+}
+
+// ImportInventory upserts credentials, branches, devices (by IP), parents and profile items in one
+// transaction, with one statement per table whatever the fleet size. A row whose name belongs to
+// another IP already in the database, or whose parent is unknown, fails the whole import with a
+// *LinesError; rows that do not differ are left untouched (updated_at does not move).
+func (s *Store) ImportInventory(ctx context.Context, creds []CredentialSpec, devs []DeviceSpec) (ImportStats, error) {
+	var st ImportStats
+	err := s.WithTx(ctx, func(tx pgx.Tx) error {
+		if err := upsertCredentials(ctx, tx, creds); err != nil {
+			return err
+		}
+		if err := checkNameConflicts(ctx, tx, devs); err != nil {
+			return err
+		}
+		n, err := upsertBranches(ctx, tx, devs)
+		if err != nil {
+			return err
+		}
+		st.BranchesCreated = n
+		if st.DevicesCreated, st.DevicesUpdated, err = upsertDevices(ctx, tx, devs); err != nil {
+			return err
+		}
+		st.DevicesUnchanged = len(devs) - st.DevicesCreated - st.DevicesUpdated
+		if err := setParents(ctx, tx, devs); err != nil {
+			return err
+		}
+		st.ItemsUpserted, st.ItemsDeleted, err = upsertItems(ctx, tx, devs)
+		return err
+	})
+	if err != nil {
+		return ImportStats{}, fmt.Errorf("cannot import inventory: %w", err)
+	}
+	return st, nil
+}
+
+func upsertCredentials(ctx context.Context, tx pgx.Tx, creds []CredentialSpec) error {
+	for _, c := range creds {
+		_, err := tx.Exec(ctx, `INSERT INTO snmp_credentials (name, version, community, username, auth_protocol, auth_key, priv_protocol, priv_key)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+			ON CONFLICT (name) DO UPDATE SET version = excluded.version, community = excluded.community,
+				username = excluded.username, auth_protocol = excluded.auth_protocol, auth_key = excluded.auth_key,
+				priv_protocol = excluded.priv_protocol, priv_key = excluded.priv_key, updated_at = now()
+			WHERE (snmp_credentials.version, snmp_credentials.community, snmp_credentials.username,
+				snmp_credentials.auth_protocol, snmp_credentials.auth_key, snmp_credentials.priv_protocol, snmp_credentials.priv_key)
+				IS DISTINCT FROM (excluded.version, excluded.community, excluded.username, excluded.auth_protocol,
+				excluded.auth_key, excluded.priv_protocol, excluded.priv_key)`,
+			c.Name, c.Version, c.Community, c.Username, c.AuthProtocol, c.AuthKey, c.PrivProtocol, c.PrivKey)
+		if err != nil {
+			// Never echo the secret values: name the credential only.
+			return fmt.Errorf("cannot upsert credential %q: %w", c.Name, interpretError(err))
+		}
+	}
+	return nil
+}
+
+// checkNameConflicts rejects rows whose name already belongs to a device with another IP, and rows
+// naming a credential that does not exist.
+func checkNameConflicts(ctx context.Context, tx pgx.Tx, devs []DeviceSpec) error {
+	names := make([]string, len(devs))
+	creds := make([]string, len(devs))
+	for i, d := range devs {
+		names[i], creds[i] = d.Name, d.Credential
+	}
+	rows, err := tx.Query(ctx, `SELECT name, host(ip) FROM standalone_devices WHERE name = ANY($1)`, names)
+	if err != nil {
+		return fmt.Errorf("cannot check device names: %w", err)
+	}
+	owner := map[string]string{}
+	var n, ip string
+	if _, err := pgx.ForEachRow(rows, []any{&n, &ip}, func() error { owner[n] = ip; return nil }); err != nil {
+		return fmt.Errorf("cannot check device names: %w", err)
+	}
+	rows, err = tx.Query(ctx, `SELECT name FROM snmp_credentials WHERE name = ANY($1)`, creds)
+	if err != nil {
+		return fmt.Errorf("cannot check credentials: %w", err)
+	}
+	known, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("cannot check credentials: %w", err)
+	}
+	haveCred := map[string]bool{}
+	for _, k := range known {
+		haveCred[k] = true
+	}
+	var bad []LineError
+	for _, d := range devs {
+		if ip, ok := owner[d.Name]; ok && ip != d.IP {
+			bad = append(bad, LineError{d.Line, fmt.Sprintf("name %q already belongs to device %s", d.Name, ip)})
+		}
+		if d.Credential != "" && !haveCred[d.Credential] {
+			bad = append(bad, LineError{d.Line, fmt.Sprintf("unknown SNMP credential %q", d.Credential)})
+		}
+	}
+	if len(bad) > 0 {
+		return &LinesError{Lines: bad}
+	}
+	return nil
+}
+
+func upsertBranches(ctx context.Context, tx pgx.Tx, devs []DeviceSpec) (int, error) {
+	region := map[string]string{}
+	var names, regions []string
+	for _, d := range devs {
+		if _, ok := region[d.Branch]; !ok {
+			region[d.Branch] = d.Region
+			names = append(names, d.Branch)
+			regions = append(regions, d.Region)
+		}
+	}
+	rows, err := tx.Query(ctx, `INSERT INTO branches (name, region)
+		SELECT * FROM unnest($1::text[], $2::text[])
+		ON CONFLICT (name) DO UPDATE SET region = excluded.region, updated_at = now()
+		WHERE branches.region IS DISTINCT FROM excluded.region
+		RETURNING (xmax = 0)`, names, regions)
+	if err != nil {
+		return 0, fmt.Errorf("cannot upsert branches: %w", err)
+	}
+	inserted, err := pgx.CollectRows(rows, pgx.RowTo[bool])
+	if err != nil {
+		return 0, fmt.Errorf("cannot upsert branches: %w", err)
+	}
+	n := 0
+	for _, ins := range inserted {
+		if ins {
+			n++
+		}
+	}
+	return n, nil
+}
+
+func upsertDevices(ctx context.Context, tx pgx.Tx, devs []DeviceSpec) (created, updated int, err error) {
+	var name, ip, vendor, typ, branch, ver, comm, cred, profiles []string
+	var enabled []bool
+	var port []int32
+	for _, d := range devs {
+		name, ip, vendor, typ = append(name, d.Name), append(ip, d.IP), append(vendor, d.Vendor), append(typ, d.DeviceType)
+		branch, ver, comm, cred = append(branch, d.Branch), append(ver, d.SNMPVersion), append(comm, d.SNMPCommunity), append(cred, d.Credential)
+		profiles = append(profiles, strings.Join(d.Profiles, ";"))
+		enabled, port = append(enabled, d.Enabled), append(port, int32(d.SNMPPort))
+	}
+	rows, err := tx.Query(ctx, `INSERT INTO standalone_devices AS t (name, ip, vendor, device_type, branch_id, enabled,
+			snmp_version, snmp_community, snmp_port, snmp_credential_id, snmp_profiles)
+		SELECT x.name, x.ip::inet, x.vendor, x.typ, b.id, x.enabled, x.ver, x.comm, x.port, c.id,
+			CASE WHEN x.profiles = '' THEN '{}'::text[] ELSE string_to_array(x.profiles, ';') END
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bool[], $7::text[], $8::text[],
+			$9::int[], $10::text[], $11::text[]) AS x(name, ip, vendor, typ, branch, enabled, ver, comm, port, cred, profiles)
+		JOIN branches b ON b.name = x.branch
+		LEFT JOIN snmp_credentials c ON c.name = x.cred AND x.cred <> ''
+		ON CONFLICT (ip) DO UPDATE SET name = excluded.name, vendor = excluded.vendor, device_type = excluded.device_type,
+			branch_id = excluded.branch_id, enabled = excluded.enabled, snmp_version = excluded.snmp_version,
+			snmp_community = excluded.snmp_community, snmp_port = excluded.snmp_port,
+			snmp_credential_id = excluded.snmp_credential_id, snmp_profiles = excluded.snmp_profiles, updated_at = now()
+		WHERE (t.name, t.vendor, t.device_type, t.branch_id, t.enabled, t.snmp_version, t.snmp_community,
+			t.snmp_port, t.snmp_credential_id, t.snmp_profiles)
+		IS DISTINCT FROM (excluded.name, excluded.vendor, excluded.device_type, excluded.branch_id, excluded.enabled,
+			excluded.snmp_version, excluded.snmp_community, excluded.snmp_port, excluded.snmp_credential_id, excluded.snmp_profiles)
+		RETURNING (xmax = 0)`, name, ip, vendor, typ, branch, enabled, ver, comm, port, cred, profiles)
+	if err != nil {
+		return 0, 0, fmt.Errorf("cannot upsert devices: %w", interpretError(err))
+	}
+	ins, err := pgx.CollectRows(rows, pgx.RowTo[bool])
+	if err != nil {
+		return 0, 0, fmt.Errorf("cannot upsert devices: %w", interpretError(err))
+	}
+	for _, i := range ins {
+		if i {
+			created++
+		} else {
+			updated++
+		}
+	}
+	return created, updated, nil
+}
+
+func setParents(ctx context.Context, tx pgx.Tx, devs []DeviceSpec) error {
+	var ips, parents []string
+	lines := map[string]int{}
+	for _, d := range devs {
+		ips, parents = append(ips, d.IP), append(parents, d.Parent)
+		lines[d.IP] = d.Line
+	}
+	rows, err := tx.Query(ctx, `SELECT x.ip FROM unnest($1::text[], $2::text[]) AS x(ip, parent)
+		WHERE x.parent <> '' AND NOT EXISTS (SELECT 1 FROM standalone_devices p WHERE p.name = x.parent)`, ips, parents)
+	if err != nil {
+		return fmt.Errorf("cannot resolve parents: %w", err)
+	}
+	unknown, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("cannot resolve parents: %w", err)
+	}
+	if len(unknown) > 0 {
+		le := &LinesError{}
+		for _, ip := range unknown {
+			le.Lines = append(le.Lines, LineError{lines[ip], "unknown parent device"})
+		}
+		return le
+	}
+	_, err = tx.Exec(ctx, `UPDATE standalone_devices d SET parent_device_id = p.id, updated_at = now()
+		FROM unnest($1::text[], $2::text[]) AS x(ip, parent)
+		LEFT JOIN standalone_devices p ON p.name = x.parent AND x.parent <> ''
+		WHERE d.ip = x.ip::inet AND d.parent_device_id IS DISTINCT FROM p.id`, ips, parents)
+	if err != nil {
+		return fmt.Errorf("cannot set parents: %w", interpretError(err))
+	}
+	return nil
+}
+
+// upsertItems makes each device's profile items exactly what its profiles expand to; items added
+// by hand (profile '') are left alone.
+func upsertItems(ctx context.Context, tx pgx.Tx, devs []DeviceSpec) (upserted, deleted int, err error) {
+	var ips, names, oids, kinds, types, profiles, labels, allIPs []string
+	for _, d := range devs {
+		allIPs = append(allIPs, d.IP)
+		for _, it := range d.Items {
+			lb, err := json.Marshal(it.Labels)
+			if err != nil {
+				return 0, 0, fmt.Errorf("item %s: %w", it.Name, err)
+			}
+			if it.Labels == nil {
+				lb = []byte("{}")
+			}
+			ips, names, oids, kinds = append(ips, d.IP), append(names, it.Name), append(oids, it.OID), append(kinds, it.Kind)
+			types, profiles, labels = append(types, it.ValueType), append(profiles, it.Profile), append(labels, string(lb))
+		}
+	}
+	tag, err := tx.Exec(ctx, `INSERT INTO monitoring_items AS t (device_id, name, oid, kind, value_type, labels, profile)
+		SELECT d.id, x.name, x.oid, x.kind, x.vtype, x.labels::jsonb, x.profile
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
+			AS x(ip, name, oid, kind, vtype, labels, profile)
+		JOIN standalone_devices d ON d.ip = x.ip::inet
+		ON CONFLICT (device_id, name) DO UPDATE SET oid = excluded.oid, kind = excluded.kind,
+			value_type = excluded.value_type, labels = excluded.labels, profile = excluded.profile, updated_at = now()
+		WHERE (t.oid, t.kind, t.value_type, t.labels, t.profile)
+			IS DISTINCT FROM (excluded.oid, excluded.kind, excluded.value_type, excluded.labels, excluded.profile)`,
+		ips, names, oids, kinds, types, labels, profiles)
+	if err != nil {
+		return 0, 0, fmt.Errorf("cannot upsert monitoring items: %w", interpretError(err))
+	}
+	upserted = int(tag.RowsAffected())
+	tag, err = tx.Exec(ctx, `DELETE FROM monitoring_items i USING standalone_devices d
+		WHERE d.id = i.device_id AND d.ip = ANY($1::inet[]) AND i.profile <> ''
+		AND NOT EXISTS (SELECT 1 FROM unnest($2::text[], $3::text[]) AS x(ip, name)
+			WHERE x.ip::inet = d.ip AND x.name = i.name)`, allIPs, ips, names)
+	if err != nil {
+		return 0, 0, fmt.Errorf("cannot prune monitoring items: %w", err)
+	}
+	return upserted, int(tag.RowsAffected()), nil
+}

@@ -1,0 +1,184 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// PingResult is one ICMP probe of one device. RTTs are nil when no reply came back.
+type PingResult struct {
+	DeviceID    int64      `json:"device_id"`
+	DeviceIP    netip.Addr `json:"device_ip"`
+	Timestamp   time.Time  `json:"timestamp"`
+	IsReachable bool       `json:"is_reachable"`
+	RTTAvgMs    *float64   `json:"rtt_avg_ms"`
+	RTTMinMs    *float64   `json:"rtt_min_ms"`
+	RTTMaxMs    *float64   `json:"rtt_max_ms"`
+	RTTStddevMs *float64   `json:"rtt_stddev_ms"`
+	PacketLoss  float64    `json:"packet_loss"`
+	Sent        int16      `json:"sent"`
+	Received    int16      `json:"received"`
+}
+
+var pingColumns = []string{"device_id", "device_ip", "timestamp", "is_reachable", "rtt_avg_ms", "rtt_min_ms",
+	"rtt_max_ms", "rtt_stddev_ms", "packet_loss", "sent", "received"}
+
+// InsertPingResults writes a batch with COPY. When a row falls outside the existing partitions
+// (a clock jump, a spool replayed after days) the partitions are created and the copy retried once.
+func (s *Store) InsertPingResults(ctx context.Context, rs []PingResult) error {
+	if len(rs) == 0 {
+		return nil
+	}
+	err := s.copyPingResults(ctx, rs)
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "23514" { // no partition of relation found for row
+		lo, hi := rs[0].Timestamp, rs[0].Timestamp
+		for _, r := range rs {
+			lo, hi = minTime(lo, r.Timestamp), maxTime(hi, r.Timestamp)
+		}
+		if _, perr := s.EnsurePingPartitions(ctx, lo, int(hi.Sub(lo).Hours()/24)+2); perr != nil {
+			return perr
+		}
+		err = s.copyPingResults(ctx, rs)
+	}
+	if err != nil {
+		return fmt.Errorf("cannot copy %d ping results: %w", len(rs), err)
+	}
+	return nil
+}
+
+func (s *Store) copyPingResults(ctx context.Context, rs []PingResult) error {
+	_, err := s.pool.CopyFrom(ctx, pgx.Identifier{"ping_results"}, pingColumns, pgx.CopyFromSlice(len(rs), func(i int) ([]any, error) {
+		r := rs[i]
+		return []any{r.DeviceID, netip.PrefixFrom(r.DeviceIP, r.DeviceIP.BitLen()), r.Timestamp.UTC(), r.IsReachable,
+			r.RTTAvgMs, r.RTTMinMs, r.RTTMaxMs, r.RTTStddevMs, r.PacketLoss, r.Sent, r.Received}, nil
+	}))
+	return err
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// EnsurePingPartitions creates the daily partitions covering days days from the UTC day of from.
+func (s *Store) EnsurePingPartitions(ctx context.Context, from time.Time, days int) (int, error) {
+	var n int
+	day := from.UTC().Truncate(24 * time.Hour)
+	if err := s.pool.QueryRow(ctx, `SELECT wardops_ensure_ping_partitions($1::date, $2)`, day.Format(time.DateOnly), days).Scan(&n); err != nil {
+		return 0, fmt.Errorf("cannot create ping_results partitions: %w", err)
+	}
+	return n, nil
+}
+
+// DropPingPartitionsBefore drops whole daily partitions that end on or before cutoff, which is how
+// retention works without deleting tens of millions of rows. It returns the dropped names.
+func (s *Store) DropPingPartitionsBefore(ctx context.Context, cutoff time.Time) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT c.relname FROM pg_inherits i
+		JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent
+		WHERE p.relname = 'ping_results' AND c.relname ~ '^ping_results_[0-9]{8}$' ORDER BY c.relname`)
+	if err != nil {
+		return nil, fmt.Errorf("cannot list ping_results partitions: %w", err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("cannot list ping_results partitions: %w", err)
+	}
+	var dropped []string
+	for _, n := range names {
+		day, err := time.Parse("20060102", strings.TrimPrefix(n, "ping_results_"))
+		if err != nil || day.Add(24*time.Hour).After(cutoff) {
+			continue
+		}
+		if _, err := s.pool.Exec(ctx, `DROP TABLE `+pgx.Identifier{n}.Sanitize()); err != nil {
+			return dropped, fmt.Errorf("cannot drop partition %s: %w", n, err)
+		}
+		dropped = append(dropped, n)
+	}
+	return dropped, nil
+}
+
+// LatestPing is the newest probe of a device and, when it is down, since when it has been down.
+type LatestPing struct {
+	PingResult
+	DownSince *time.Time
+}
+
+// LatestPings returns the newest ping result of every enabled device, looked back no further than
+// since, in one query for the fleet: a LATERAL LIMIT 1 per device walks
+// idx_ping_results_device_timestamp instead of scanning the partitions.
+func (s *Store) LatestPings(ctx context.Context, since time.Time) (map[int64]LatestPing, error) {
+	rows, err := s.pool.Query(ctx, `SELECT d.id, r.timestamp, r.is_reachable, r.rtt_avg_ms, r.rtt_min_ms, r.rtt_max_ms,
+			r.rtt_stddev_ms, r.packet_loss, r.sent, r.received,
+			CASE WHEN NOT r.is_reachable THEN COALESCE((
+				SELECT min(x.timestamp) FROM ping_results x
+				WHERE x.device_ip = d.ip AND x.timestamp > COALESCE((
+					SELECT max(u.timestamp) FROM ping_results u
+					WHERE u.device_ip = d.ip AND u.is_reachable AND u.timestamp >= $1), $1)
+				AND x.timestamp >= $1), r.timestamp) END
+		FROM standalone_devices d
+		CROSS JOIN LATERAL (
+			SELECT * FROM ping_results p WHERE p.device_ip = d.ip AND p.timestamp >= $1
+			ORDER BY p.timestamp DESC LIMIT 1) r
+		WHERE d.enabled`, since.UTC())
+	if err != nil {
+		return nil, fmt.Errorf("cannot read latest ping results: %w", err)
+	}
+	defer rows.Close()
+	out := map[int64]LatestPing{}
+	for rows.Next() {
+		var l LatestPing
+		if err := rows.Scan(&l.DeviceID, &l.Timestamp, &l.IsReachable, &l.RTTAvgMs, &l.RTTMinMs, &l.RTTMaxMs,
+			&l.RTTStddevMs, &l.PacketLoss, &l.Sent, &l.Received, &l.DownSince); err != nil {
+			return nil, fmt.Errorf("cannot read latest ping results: %w", err)
+		}
+		l.Timestamp = l.Timestamp.UTC()
+		out[l.DeviceID] = l
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("cannot read latest ping results: %w", err)
+	}
+	return out, nil
+}
+
+// PingHistory returns one device's probes between from and to, oldest first, at most limit rows.
+func (s *Store) PingHistory(ctx context.Context, ip netip.Addr, from, to time.Time, limit int) ([]PingResult, error) {
+	rows, err := s.pool.Query(ctx, `SELECT device_id, device_ip, timestamp, is_reachable, rtt_avg_ms, rtt_min_ms,
+			rtt_max_ms, rtt_stddev_ms, packet_loss, sent, received
+		FROM ping_results WHERE device_ip = $1 AND timestamp >= $2 AND timestamp <= $3
+		ORDER BY timestamp DESC LIMIT $4`, netip.PrefixFrom(ip, ip.BitLen()), from.UTC(), to.UTC(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read ping history of %s: %w", ip, err)
+	}
+	rs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (PingResult, error) {
+		var p PingResult
+		var pfx netip.Prefix
+		err := r.Scan(&p.DeviceID, &pfx, &p.Timestamp, &p.IsReachable, &p.RTTAvgMs, &p.RTTMinMs, &p.RTTMaxMs,
+			&p.RTTStddevMs, &p.PacketLoss, &p.Sent, &p.Received)
+		p.DeviceIP, p.Timestamp = pfx.Addr(), p.Timestamp.UTC()
+		return p, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cannot read ping history of %s: %w", ip, err)
+	}
+	for i, j := 0, len(rs)-1; i < j; i, j = i+1, j-1 {
+		rs[i], rs[j] = rs[j], rs[i]
+	}
+	return rs, nil
+}

@@ -1,0 +1,147 @@
+// Package store is wardops' PostgreSQL layer: the connection pool, migrations and one file per
+// table family. It is the only package that imports pgx; callers see its types and ErrNotFound.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// ErrNotFound is returned when the row asked for does not exist.
+var ErrNotFound = errors.New("not found")
+
+// ErrConflict is returned when a write breaks a unique or foreign-key constraint.
+var ErrConflict = errors.New("conflict")
+
+// Options configures the pool. Zero values take the defaults of Foundation (issue 2).
+type Options struct {
+	URL                   string
+	MaxConns              int32
+	ConnectTimeout        time.Duration // default 10s
+	MaxConnLifetime       time.Duration // default 30m
+	HealthCheckPeriod     time.Duration // default 30s
+	StatementTimeout      time.Duration // default 30s
+	IdleInTxTimeout       time.Duration // default 60s
+	ApplicationName       string
+}
+
+// Store wraps the pool. All methods are safe for concurrent use.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+// Open builds the pool and checks that the server answers.
+func Open(ctx context.Context, o Options) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(o.URL)
+	if err != nil {
+		// The URL may carry a password: never echo it.
+		return nil, errors.New("cannot parse database URL")
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&o.ConnectTimeout, 10*time.Second)
+	def(&o.MaxConnLifetime, 30*time.Minute)
+	def(&o.HealthCheckPeriod, 30*time.Second)
+	def(&o.StatementTimeout, 30*time.Second)
+	def(&o.IdleInTxTimeout, 60*time.Second)
+	if o.MaxConns > 0 {
+		cfg.MaxConns = o.MaxConns
+	}
+	if o.ApplicationName == "" {
+		o.ApplicationName = "wardops"
+	}
+	cfg.ConnConfig.ConnectTimeout = o.ConnectTimeout
+	cfg.MaxConnLifetime = o.MaxConnLifetime
+	cfg.MaxConnLifetimeJitter = o.MaxConnLifetime / 10
+	cfg.HealthCheckPeriod = o.HealthCheckPeriod
+	rp := cfg.ConnConfig.RuntimeParams
+	rp["statement_timeout"] = strconv.FormatInt(o.StatementTimeout.Milliseconds(), 10)
+	rp["idle_in_transaction_session_timeout"] = strconv.FormatInt(o.IdleInTxTimeout.Milliseconds(), 10)
+	rp["application_name"] = o.ApplicationName
+	rp["timezone"] = "UTC"
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("cannot create database pool: %w", err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, o.ConnectTimeout)
+	defer cancel()
+	if err := pool.Ping(pctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("cannot connect to database %s:%d: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, err)
+	}
+	return &Store{pool: pool}, nil
+}
+
+// Close waits for acquired connections to be released and closes the pool.
+func (s *Store) Close() { s.pool.Close() }
+
+// Ping checks that a connection can be had and the server answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("cannot ping database: %w", err)
+	}
+	return nil
+}
+
+// PoolStats reports acquired and total connections, for health output and the pool-leak test.
+type PoolStats struct {
+	Acquired, Idle, Total, Max int32
+}
+
+// Stats returns the pool's counters.
+func (s *Store) Stats() PoolStats {
+	st := s.pool.Stat()
+	return PoolStats{Acquired: st.AcquiredConns(), Idle: st.IdleConns(), Total: st.TotalConns(), Max: st.MaxConns()}
+}
+
+// WithTx runs fn in a transaction. The connection is released on every path, a panic included:
+// the deferred rollback runs on a fresh context so a cancelled caller still ends the transaction.
+func (s *Store) WithTx(ctx context.Context, fn func(tx pgx.Tx) error) (err error) {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("cannot begin transaction: %w", interpretError(err))
+	}
+	defer func() {
+		p := recover()
+		if err != nil || p != nil {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			_ = tx.Rollback(rctx)
+			cancel()
+		}
+		if p != nil {
+			panic(p)
+		}
+	}()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("cannot commit: %w", interpretError(err))
+	}
+	return nil
+}
+
+// interpretError maps pgx errors onto the store's own.
+func interpretError(err error) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ErrNotFound
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case "23505", "23503":
+			return fmt.Errorf("%w: %s", ErrConflict, pe.Detail)
+		}
+	}
+	return err
+}
