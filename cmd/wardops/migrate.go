@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/wardops/wardops/config"
+	"github.com/wardops/wardops/store"
+)
+
+func storeOptions(cfg *config.Config) store.Options {
+	return store.Options{
+		URL:               string(cfg.DatabaseURL),
+		MaxConns:          int32(cfg.DBMaxConns),
+		ConnectTimeout:    cfg.DBConnectTimeout,
+		MaxConnLifetime:   cfg.DBMaxConnLifetime,
+		HealthCheckPeriod: cfg.DBHealthCheckPeriod,
+		StatementTimeout:  cfg.DBStatementTimeout,
+		IdleInTxTimeout:   cfg.DBIdleInTxTimeout,
+	}
+}
+
+// openStore connects and applies pending migrations, as every service does at start-up.
+func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (*store.Store, error) {
+	if err := cfg.RequireDatabase(); err != nil {
+		return nil, err
+	}
+	st, err := store.Open(ctx, storeOptions(cfg))
+	if err != nil {
+		return nil, err
+	}
+	applied, err := st.Migrate(ctx)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	if len(applied) > 0 {
+		log.Info("applied migrations", "versions", applied)
+	}
+	if _, err := st.EnsurePingPartitions(ctx, time.Now().AddDate(0, 0, -1), 9); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return st, nil
+}
+
+func runMigrate(ctx context.Context, cfg *config.Config, _ []string, log *slog.Logger) error {
+	if err := cfg.RequireDatabase(); err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, storeOptions(cfg))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	applied, err := st.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	v, err := st.SchemaVersion(ctx)
+	if err != nil {
+		return err
+	}
+	if len(applied) == 0 {
+		fmt.Printf("schema is up to date at version %d\n", v)
+		return nil
+	}
+	fmt.Printf("applied migrations %v; schema at version %d\n", applied, v)
+	return nil
+}
+
+func runMaintenance(ctx context.Context, cfg *config.Config, _ []string, log *slog.Logger) error {
+	st, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	now := time.Now().UTC()
+	n, err := st.EnsurePingPartitions(ctx, now.AddDate(0, 0, -1), 9)
+	if err != nil {
+		return err
+	}
+	dropped, err := st.DropPingPartitionsBefore(ctx, now.AddDate(0, 0, -cfg.RetentionDays))
+	if err != nil {
+		return err
+	}
+	fmt.Printf("created %d partition(s); dropped %d past %d days: %v\n", n, len(dropped), cfg.RetentionDays, dropped)
+	return nil
+}
