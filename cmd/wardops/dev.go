@@ -1,0 +1,13 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"github.com/wardops/wardops/config"
+)
+
+func runDev(ctx context.Context, cfg *config.Config, args []string, log *slog.Logger) error {
+	return errors.New("dev: not built yet")
+}
