@@ -64,7 +64,8 @@ type Config struct {
 	LogLevel  string
 	LogFormat string
 
-	Check bool // validate and exit
+	Check  bool // validate and exit
+	DryRun bool // import: validate only
 }
 
 // ErrUsage is returned (wrapped) for every bad setting; main exits with status 2 on it.
@@ -166,6 +167,7 @@ func settings() []setting {
 		{"log-level", "WARDOPS_LOG_LEVEL", "info", "debug, info, warn or error", str(func(c *Config) *string { return &c.LogLevel })},
 		{"log-format", "WARDOPS_LOG_FORMAT", "text", "text or json", str(func(c *Config) *string { return &c.LogFormat })},
 		{"check", "", "false", "validate the configuration and exit", boolean(func(c *Config) *bool { return &c.Check })},
+		{"dry-run", "", "false", "import: validate the file (and against the database when one is configured), write nothing", boolean(func(c *Config) *bool { return &c.DryRun })},
 	}
 }
 
@@ -192,11 +194,17 @@ func Parse(cmd string, args []string, getenv func(string) string, usageOut io.Wr
 		if s.env != "" {
 			help += " [" + s.env + "]"
 		}
-		fs.Func(s.flag, help+" (default "+strconv.Quote(s.def)+")", func(x string) error {
+		setFlag := func(x string) error {
 			*values[s.flag] = x
 			fromFlag[s.flag] = true
 			return nil
-		})
+		}
+		// Boolean settings (their default is a boolean) work as bare --flag, like flag.Bool.
+		if s.def == "true" || s.def == "false" {
+			fs.BoolFunc(s.flag, help+" (default "+s.def+")", setFlag)
+		} else {
+			fs.Func(s.flag, help+" (default "+strconv.Quote(s.def)+")", setFlag)
+		}
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

@@ -3,11 +3,14 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
 )
+
+var errDryRun = errors.New("dry run: rolled back")
 
 // CredentialSpec is an SNMP credential as imported.
 type CredentialSpec struct {
@@ -65,8 +68,9 @@ type ImportStats struct {
 // ImportInventory upserts credentials, branches, devices (by IP), parents and profile items in one
 // transaction, with one statement per table whatever the fleet size. A row whose name belongs to
 // another IP already in the database, or whose parent is unknown, fails the whole import with a
-// *LinesError; rows that do not differ are left untouched (updated_at does not move).
-func (s *Store) ImportInventory(ctx context.Context, creds []CredentialSpec, devs []DeviceSpec) (ImportStats, error) {
+// *LinesError; rows that do not differ are left untouched (updated_at does not move). With dryRun
+// everything is checked against the database and then rolled back.
+func (s *Store) ImportInventory(ctx context.Context, creds []CredentialSpec, devs []DeviceSpec, dryRun bool) (ImportStats, error) {
 	var st ImportStats
 	err := s.WithTx(ctx, func(tx pgx.Tx) error {
 		if err := upsertCredentials(ctx, tx, creds); err != nil {
@@ -87,9 +91,17 @@ func (s *Store) ImportInventory(ctx context.Context, creds []CredentialSpec, dev
 		if err := setParents(ctx, tx, devs); err != nil {
 			return err
 		}
-		st.ItemsUpserted, st.ItemsDeleted, err = upsertItems(ctx, tx, devs)
-		return err
+		if st.ItemsUpserted, st.ItemsDeleted, err = upsertItems(ctx, tx, devs); err != nil {
+			return err
+		}
+		if dryRun {
+			return errDryRun
+		}
+		return nil
 	})
+	if errors.Is(err, errDryRun) {
+		return st, nil
+	}
 	if err != nil {
 		return ImportStats{}, fmt.Errorf("cannot import inventory: %w", err)
 	}
