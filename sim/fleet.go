@@ -1,0 +1,265 @@
+// Package sim is the fleet simulator: SNMP agents (v1, v2c, v3 USM) on any number of 127.0.0.0/8
+// addresses, with a system group, IF-MIB ifTable/ifXTable and HOST-RESOURCES CPU and storage whose
+// counters move realistically. A device can be rebooted (uptime and counters restart) or silenced
+// (requests dropped) at run time. Tests, demos and benchmarks use it instead of real gear.
+//
+// Limits: one UDP socket and one goroutine per address, so the open-file limit (ulimit -n) bounds
+// the fleet size; about 10,000 addresses work with a raised limit. Only loopback addresses are
+// accepted, so the simulator can never answer for, or send to, a real network.
+package sim
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gosnmp/gosnmp"
+)
+
+// V3User is the single USM user every simulated device accepts. An empty PrivProtocol means
+// authNoPriv; protocol names are those of the collector (SHA, SHA256, AES, AES256C, ...).
+type V3User struct {
+	Username     string
+	AuthProtocol string
+	AuthKey      string
+	PrivProtocol string
+	PrivKey      string
+}
+
+// Options configure a fleet.
+type Options struct {
+	Addrs      []netip.Addr // each must be in 127.0.0.0/8
+	Port       int          // UDP port on every address; 0 picks a free one (see Fleet.Port)
+	Community  string       // v1/v2c community; empty disables v1/v2c
+	V3         *V3User      // nil disables v3
+	Interfaces int          // interfaces per device; default 8
+	Log        *slog.Logger
+}
+
+// Fleet is a running set of simulated devices. It is safe for concurrent use.
+type Fleet struct {
+	port    int
+	log     *slog.Logger
+	layout  *layout
+	devices map[netip.Addr]*device
+	order   []netip.Addr
+	wg      sync.WaitGroup
+	served  atomic.Uint64
+	closeMu sync.Once
+}
+
+// device is one simulated agent and its socket.
+type device struct {
+	addr   netip.Addr
+	name   string
+	ifaces int
+	conn   *net.UDPConn
+	silent atomic.Bool
+
+	mu    sync.Mutex
+	boot  time.Time
+	boots uint32 // snmpEngineBoots: incremented on every reboot (RFC 3414 2.2.2)
+
+	engineID string
+	v3       *v3Agent
+}
+
+// Start binds every address and starts answering. Close stops it.
+func Start(opts Options) (*Fleet, error) {
+	if len(opts.Addrs) == 0 {
+		return nil, errors.New("sim: no addresses")
+	}
+	if opts.Interfaces <= 0 {
+		opts.Interfaces = 8
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Community == "" && opts.V3 == nil {
+		return nil, errors.New("sim: neither a community nor a v3 user configured")
+	}
+	f := &Fleet{port: opts.Port, log: opts.Log, layout: newLayout(opts.Interfaces), devices: make(map[netip.Addr]*device, len(opts.Addrs))}
+	now := time.Now()
+	for _, a := range opts.Addrs {
+		a = a.Unmap()
+		if !a.Is4() || !netip.MustParsePrefix("127.0.0.0/8").Contains(a) {
+			f.Close()
+			return nil, fmt.Errorf("sim: %s is not a 127.0.0.0/8 address", a)
+		}
+		if _, dup := f.devices[a]; dup {
+			continue
+		}
+		conn, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(a, uint16(f.port))))
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("sim: cannot listen on %s:%d: %w", a, f.port, err)
+		}
+		if f.port == 0 {
+			f.port = conn.LocalAddr().(*net.UDPAddr).Port
+		}
+		b4 := a.As4()
+		d := &device{
+			addr: a, name: fmt.Sprintf("sim-%d-%d-%d-%d", b4[0], b4[1], b4[2], b4[3]), ifaces: opts.Interfaces, conn: conn,
+			// Devices booted at staggered times in the past, so uptimes and counters differ.
+			boot:  now.Add(-time.Duration(1+int(b4[2])*256+int(b4[3])) * time.Minute),
+			boots: 1,
+			// RFC 3411 SnmpEngineID: enterprise 8072 (net-snmp) with the text format, then the address.
+			engineID: "\x80\x00\x1f\x88\x04wardops-sim" + string(b4[:]),
+		}
+		if opts.V3 != nil {
+			v, err := newV3Agent(*opts.V3, d.engineID)
+			if err != nil {
+				conn.Close()
+				f.Close()
+				return nil, err
+			}
+			d.v3 = v
+		}
+		f.devices[a] = d
+		f.order = append(f.order, a)
+		f.wg.Add(1)
+		go f.serve(d, opts.Community)
+	}
+	f.log.Info("simulator listening", "devices", len(f.order), "port", f.port, "interfaces", opts.Interfaces, "v3", opts.V3 != nil)
+	return f, nil
+}
+
+// Port is the UDP port every device answers on.
+func (f *Fleet) Port() int { return f.port }
+
+// Addrs lists the devices in start order.
+func (f *Fleet) Addrs() []netip.Addr { return append([]netip.Addr(nil), f.order...) }
+
+// Served counts the requests answered so far.
+func (f *Fleet) Served() uint64 { return f.served.Load() }
+
+// Reboot restarts a device: sysUpTime and every counter start again from zero and the v3
+// engine boots counter goes up.
+func (f *Fleet) Reboot(addr netip.Addr) error {
+	d, ok := f.devices[addr]
+	if !ok {
+		return fmt.Errorf("sim: no device %s", addr)
+	}
+	d.mu.Lock()
+	d.boot = time.Now()
+	d.boots++
+	d.mu.Unlock()
+	return nil
+}
+
+// SetSilent makes a device drop every request (true) or answer again (false).
+func (f *Fleet) SetSilent(addr netip.Addr, silent bool) error {
+	d, ok := f.devices[addr]
+	if !ok {
+		return fmt.Errorf("sim: no device %s", addr)
+	}
+	d.silent.Store(silent)
+	return nil
+}
+
+// Close stops every device and waits for their goroutines.
+func (f *Fleet) Close() error {
+	f.closeMu.Do(func() {
+		for _, d := range f.devices {
+			d.conn.Close()
+		}
+		f.wg.Wait()
+	})
+	return nil
+}
+
+func (d *device) bootState() (time.Time, uint32) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.boot, d.boots
+}
+
+// serve answers one device's requests until its socket is closed.
+func (f *Fleet) serve(d *device, community string) {
+	defer f.wg.Done()
+	buf := make([]byte, 65536)
+	for {
+		n, from, err := d.conn.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if !errors.Is(err, net.ErrClosed) {
+				f.log.Warn("simulator read failed", "addr", d.addr, "err", err)
+			}
+			return
+		}
+		if d.silent.Load() {
+			continue
+		}
+		out := f.handle(d, community, buf[:n])
+		if out == nil {
+			continue
+		}
+		if _, err := d.conn.WriteToUDPAddrPort(out, from); err != nil {
+			f.log.Debug("simulator write failed", "addr", d.addr, "err", err)
+			continue
+		}
+		f.served.Add(1)
+	}
+}
+
+// handle decodes one request and returns the encoded answer, or nil to drop it (bad community,
+// undecodable packet), as real agents do.
+func (f *Fleet) handle(d *device, community string, msg []byte) []byte {
+	if len(msg) < 5 {
+		return nil
+	}
+	// Every SNMP message starts SEQUENCE, INTEGER version; the version byte picks the decoder.
+	hdr := &gosnmp.GoSNMP{Version: gosnmp.Version2c}
+	version, ok := messageVersion(msg)
+	if !ok {
+		return nil
+	}
+	if version == gosnmp.Version3 {
+		if d.v3 == nil {
+			return nil
+		}
+		return d.v3.handle(d, f.layout, msg)
+	}
+	if community == "" {
+		return nil
+	}
+	hdr.Version = version
+	req, err := hdr.SnmpDecodePacket(append([]byte(nil), msg...))
+	if err != nil || req.Community != community {
+		return nil
+	}
+	resp := respond(d, f.layout, req)
+	if resp == nil {
+		return nil
+	}
+	resp.Version, resp.Community = req.Version, req.Community
+	out, err := resp.MarshalMsg()
+	if err != nil {
+		f.log.Warn("simulator cannot encode a response", "addr", d.addr, "err", err)
+		return nil
+	}
+	return out
+}
+
+// messageVersion reads the version INTEGER of a message without decoding the rest.
+func messageVersion(msg []byte) (gosnmp.SnmpVersion, bool) {
+	if msg[0] != 0x30 {
+		return 0, false
+	}
+	i := 2
+	if msg[1]&0x80 != 0 {
+		i += int(msg[1] & 0x7f)
+	}
+	if i+2 >= len(msg) || msg[i] != 0x02 || msg[i+1] != 1 {
+		return 0, false
+	}
+	switch v := gosnmp.SnmpVersion(msg[i+2]); v {
+	case gosnmp.Version1, gosnmp.Version2c, gosnmp.Version3:
+		return v, true
+	}
+	return 0, false
+}

@@ -1,0 +1,236 @@
+package sim
+
+import (
+	"math"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/gosnmp/gosnmp"
+)
+
+// column names one object the simulator serves; rows are interfaces, CPUs or storage entries.
+type column int
+
+const (
+	colSysDescr column = iota
+	colSysObjectID
+	colSysUpTime
+	colSysName
+	colIfNumber
+	colIfIndex
+	colIfDescr
+	colIfType
+	colIfOperStatus
+	colIfInDiscards
+	colIfInErrors
+	colIfOutErrors
+	colIfName
+	colIfHCInOctets
+	colIfHCOutOctets
+	colIfHighSpeed
+	colIfAlias
+	colHrProcessorLoad
+	colHrStorageIndex
+	colHrStorageDescr
+	colHrStorageUnits
+	colHrStorageSize
+	colHrStorageUsed
+)
+
+// entry is one instance OID of the simulated MIB view.
+type entry struct {
+	oid oid
+	col column
+	row int // 0-based row of a table column
+}
+
+// layout is the sorted MIB view shared by every device of a fleet; values come from each
+// device's own state, so 10,000 devices share one layout.
+type layout struct {
+	entries []entry
+}
+
+const (
+	cpus = 2
+)
+
+var storageNames = []string{"Physical memory", "Swap space", "/"}
+
+func newLayout(ifaces int) *layout {
+	var es []entry
+	add := func(o oid, c column, row int) { es = append(es, entry{oid: o, col: c, row: row}) }
+	sys := mustOID("1.3.6.1.2.1.1")
+	add(sys.append(1, 0), colSysDescr, 0)
+	add(sys.append(2, 0), colSysObjectID, 0)
+	add(sys.append(3, 0), colSysUpTime, 0)
+	add(sys.append(5, 0), colSysName, 0)
+	add(mustOID("1.3.6.1.2.1.2.1.0"), colIfNumber, 0)
+	ifEntry := mustOID("1.3.6.1.2.1.2.2.1")
+	ifX := mustOID("1.3.6.1.2.1.31.1.1.1")
+	for _, c := range []struct {
+		base oid
+		arc  uint32
+		col  column
+	}{
+		{ifEntry, 1, colIfIndex}, {ifEntry, 2, colIfDescr}, {ifEntry, 3, colIfType}, {ifEntry, 8, colIfOperStatus},
+		{ifEntry, 13, colIfInDiscards}, {ifEntry, 14, colIfInErrors}, {ifEntry, 20, colIfOutErrors},
+		{ifX, 1, colIfName}, {ifX, 6, colIfHCInOctets}, {ifX, 10, colIfHCOutOctets}, {ifX, 15, colIfHighSpeed},
+		{ifX, 18, colIfAlias},
+	} {
+		for i := 0; i < ifaces; i++ {
+			add(c.base.append(c.arc, uint32(i+1)), c.col, i)
+		}
+	}
+	// hrProcessorTable is indexed by hrDeviceIndex; net-snmp numbers CPUs from 196608.
+	for i := 0; i < cpus; i++ {
+		add(mustOID("1.3.6.1.2.1.25.3.3.1.2").append(uint32(196608+i)), colHrProcessorLoad, i)
+	}
+	hrs := mustOID("1.3.6.1.2.1.25.2.3.1")
+	for arc, col := range map[uint32]column{1: colHrStorageIndex, 3: colHrStorageDescr, 4: colHrStorageUnits, 5: colHrStorageSize, 6: colHrStorageUsed} {
+		for i := range storageNames {
+			add(hrs.append(arc, uint32(i+1)), col, i)
+		}
+	}
+	sort.Slice(es, func(i, j int) bool { return es[i].oid.compare(es[j].oid) < 0 })
+	return &layout{entries: es}
+}
+
+// find returns the index of o, or -1.
+func (l *layout) find(o oid) int {
+	i := sort.Search(len(l.entries), func(i int) bool { return l.entries[i].oid.compare(o) >= 0 })
+	if i < len(l.entries) && l.entries[i].oid.compare(o) == 0 {
+		return i
+	}
+	return -1
+}
+
+// next returns the index of the first entry after o, or -1 at the end of the MIB view.
+func (l *layout) next(o oid) int {
+	i := sort.Search(len(l.entries), func(i int) bool { return l.entries[i].oid.compare(o) > 0 })
+	if i < len(l.entries) {
+		return i
+	}
+	return -1
+}
+
+// objectExists tells noSuchInstance (the object is known, the instance is not) from noSuchObject.
+func (l *layout) objectExists(o oid) bool {
+	if len(o) < 2 {
+		return false
+	}
+	parent := o[:len(o)-1]
+	i := l.next(parent)
+	return i >= 0 && l.entries[i].oid.hasPrefix(parent)
+}
+
+// value renders entry e of device d at time now.
+func (d *device) value(e entry, now time.Time) gosnmp.SnmpPDU {
+	boot, _ := d.bootState()
+	up := now.Sub(boot)
+	if up < 0 {
+		up = 0
+	}
+	secs := up.Seconds()
+	name := e.oid.String()
+	str := func(s string) gosnmp.SnmpPDU {
+		return gosnmp.SnmpPDU{Name: name, Type: gosnmp.OctetString, Value: []byte(s)}
+	}
+	integer := func(v int) gosnmp.SnmpPDU { return gosnmp.SnmpPDU{Name: name, Type: gosnmp.Integer, Value: v} }
+	gauge := func(v uint64) gosnmp.SnmpPDU {
+		return gosnmp.SnmpPDU{Name: name, Type: gosnmp.Gauge32, Value: uint32(v)}
+	}
+	c32 := func(v float64) gosnmp.SnmpPDU {
+		return gosnmp.SnmpPDU{Name: name, Type: gosnmp.Counter32, Value: uint32(uint64(v))} // wraps like a real Counter32
+	}
+	ifaceDown := e.row == d.ifaces-1 && d.ifaces > 1 // the last interface is down, as on most real gear
+	switch e.col {
+	case colSysDescr:
+		return str("wardops-sim router, " + d.addr.String())
+	case colSysObjectID:
+		return gosnmp.SnmpPDU{Name: name, Type: gosnmp.ObjectIdentifier, Value: ".1.3.6.1.4.1.8072.3.2.10"}
+	case colSysUpTime:
+		return gosnmp.SnmpPDU{Name: name, Type: gosnmp.TimeTicks, Value: uint32(up / (10 * time.Millisecond))}
+	case colSysName:
+		return str(d.name)
+	case colIfNumber:
+		return integer(d.ifaces)
+	case colIfIndex:
+		return integer(e.row + 1)
+	case colIfDescr:
+		return str("GigabitEthernet0/" + strconv.Itoa(e.row))
+	case colIfType:
+		return integer(6) // ethernetCsmacd
+	case colIfOperStatus:
+		if ifaceDown {
+			return integer(2)
+		}
+		return integer(1)
+	case colIfInDiscards:
+		return c32(secs * d.rate(e.row, 3) * 1e-6)
+	case colIfInErrors:
+		return c32(secs * d.rate(e.row, 4) * 2e-7)
+	case colIfOutErrors:
+		return c32(secs * d.rate(e.row, 5) * 1e-7)
+	case colIfName:
+		return str("Gi0/" + strconv.Itoa(e.row))
+	case colIfHCInOctets, colIfHCOutOctets:
+		if ifaceDown {
+			return gosnmp.SnmpPDU{Name: name, Type: gosnmp.Counter64, Value: uint64(0)}
+		}
+		salt := uint64(1)
+		if e.col == colIfHCOutOctets {
+			salt = 2
+		}
+		return gosnmp.SnmpPDU{Name: name, Type: gosnmp.Counter64, Value: uint64(octets(d.rate(e.row, salt), secs, float64(e.row)))}
+	case colIfHighSpeed:
+		if e.row < 2 {
+			return gauge(10000)
+		}
+		return gauge(1000)
+	case colIfAlias:
+		if e.row%3 == 2 {
+			return str("") // unlabelled ports are normal
+		}
+		return str("link-" + strconv.Itoa(e.row) + " to " + d.name)
+	case colHrProcessorLoad:
+		base := 10 + float64(d.hash(uint64(e.row), 7)%50)
+		return integer(int(base + 20*math.Sin(secs/120+float64(e.row))))
+	case colHrStorageIndex:
+		return integer(e.row + 1)
+	case colHrStorageDescr:
+		return str(storageNames[e.row])
+	case colHrStorageUnits:
+		return integer([]int{1024, 1024, 4096}[e.row])
+	case colHrStorageSize:
+		return integer([]int{8388608, 2097152, 26214400}[e.row])
+	case colHrStorageUsed:
+		size := []float64{8388608, 2097152, 26214400}[e.row]
+		frac := 0.3 + 0.2*math.Sin(secs/600+float64(e.row)) + float64(d.hash(uint64(e.row), 9)%20)/100
+		return integer(int(size * frac))
+	}
+	return gosnmp.SnmpPDU{Name: name, Type: gosnmp.NoSuchObject}
+}
+
+// octets integrates a traffic rate that swings ±50% around r bytes/s with a five-minute period:
+// always increasing (the derivative never drops below r/2) and zero at boot, so a reboot resets it.
+func octets(r, secs, phase float64) float64 {
+	const w = 2 * math.Pi / 300
+	return r*secs + r/2*(math.Sin(w*secs+phase)-math.Sin(phase))/w
+}
+
+// rate is a stable per-device, per-interface base traffic rate in bytes/s (50 kB/s to 20 MB/s).
+func (d *device) rate(row int, salt uint64) float64 {
+	return 50e3 + float64(d.hash(uint64(row), salt)%20_000)*1e3
+}
+
+// hash is FNV-1a over the address and two small numbers: stable across restarts of the simulator.
+func (d *device) hash(a, b uint64) uint64 {
+	h := uint64(14695981039346656037)
+	for _, x := range d.addr.As4() {
+		h = (h ^ uint64(x)) * 1099511628211
+	}
+	h = (h ^ a) * 1099511628211
+	h = (h ^ b) * 1099511628211
+	return h
+}
