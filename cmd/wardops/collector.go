@@ -2,9 +2,15 @@ package main
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"log/slog"
+	"time"
 
+	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/wardops/wardops/collector"
+	"github.com/wardops/wardops/collector/icmp"
+	"github.com/wardops/wardops/collector/push"
 	"github.com/wardops/wardops/config"
 	"github.com/wardops/wardops/store"
 )
@@ -20,5 +26,40 @@ func runCollector(ctx context.Context, cfg *config.Config, args []string, log *s
 
 // serveCollector runs the collector until ctx ends. runAll calls it beside the others.
 func serveCollector(ctx context.Context, cfg *config.Config, st *store.Store, log *slog.Logger) error {
-	return errors.New("collector: not built yet")
+	if cfg.VMURL == "" {
+		return fmt.Errorf("%w: WARDOPS_VM_URL (or --vm-url) is required by the collector", config.ErrUsage)
+	}
+	eng, err := icmp.New(cfg.ICMPEngine, log.With("part", "icmp"), cfg.ICMPMode)
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	set := metrics.NewSet()
+	// SNMP: replace nil with snmp.NewPoller(snmp.Options{Timeout: cfg.SNMPTimeout, Retries:
+	// cfg.SNMPRetries, Log: log.With("part", "snmp"), Metrics: set}) once collector/snmp provides it.
+	var poller collector.SNMPPoller
+	return collector.Run(ctx, collector.Options{
+		Schedule: collector.SchedulerOptions{
+			Fleet:           st,
+			Engine:          eng,
+			SNMP:            poller,
+			PingInterval:    cfg.PingInterval,
+			PingCount:       cfg.PingCount,
+			PingTimeout:     cfg.PingTimeout,
+			SNMPInterval:    cfg.SNMPInterval,
+			ProbeWorkers:    cfg.ProbeWorkers,
+			SNMPWorkers:     cfg.SNMPWorkers,
+			InventoryReload: cfg.InventoryReload,
+		},
+		Push: push.Options{
+			URL:      cfg.VMURL,
+			Batch:    cfg.PushBatch,
+			Interval: cfg.PushInterval,
+			// Queue: the durable spool (collector/spool) under cfg.DataDir goes here (issue 4).
+		},
+		PingWriter: collector.PingWriterOptions{Store: st, Batch: cfg.PushBatch, Interval: time.Second},
+		Listen:     cfg.CollectorListen,
+		Log:        log,
+		Metrics:    set,
+	})
 }

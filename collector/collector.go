@@ -1,0 +1,108 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/wardops/wardops/collector/push"
+	"github.com/wardops/wardops/collector/sample"
+)
+
+// Options configures Run. Run fills the Log, Metrics and sink fields of the parts itself.
+type Options struct {
+	Schedule   SchedulerOptions  // Fleet and Engine required; Samples and Pings are set by Run
+	Push       push.Options      // URL required
+	PingWriter PingWriterOptions // Store required
+	Listen     string            // host:port serving /metrics; "" serves nothing
+	Log        *slog.Logger
+	Metrics    *metrics.Set
+}
+
+// Run owns every goroutine of the collector until ctx ends, then shuts down in order: the
+// /metrics server, the scheduler (no new probes; the ones in flight finish), then the VictoriaMetrics
+// and ping_results writers, which flush within their FlushTimeout. The caller owns the engine.
+func Run(ctx context.Context, o Options) error {
+	if o.Log == nil || o.Metrics == nil {
+		return errors.New("cannot run collector: Log and Metrics are required")
+	}
+	o.Push.Log, o.Push.Metrics = o.Log.With("part", "push"), o.Metrics
+	o.PingWriter.Log, o.PingWriter.Metrics = o.Log.With("part", "ping_results"), o.Metrics
+	o.Schedule.Log, o.Schedule.Metrics = o.Log.With("part", "scheduler"), o.Metrics
+	if o.PingWriter.Store == nil {
+		return errors.New("cannot run collector: no ping_results store")
+	}
+	vm, err := push.New(o.Push)
+	if err != nil {
+		return err
+	}
+	pings := NewPingWriter(o.PingWriter)
+	o.Schedule.Samples = func(ss []sample.Sample) { vm.Add(ss...) }
+	o.Schedule.Pings = pings.Add
+	sched, err := NewScheduler(o.Schedule)
+	if err != nil {
+		return err
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var srv *http.Server
+	var srvErr error
+	var srvDone sync.WaitGroup
+	if o.Listen != "" {
+		ln, err := net.Listen("tcp", o.Listen)
+		if err != nil {
+			return fmt.Errorf("cannot listen on %s for /metrics: %w", o.Listen, err)
+		}
+		srv = &http.Server{Handler: metricsHandler(o.Metrics), ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second}
+		srvDone.Add(1)
+		go func() {
+			defer srvDone.Done()
+			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+				srvErr = fmt.Errorf("collector /metrics server on %s: %w", o.Listen, err)
+				cancel() // a collector nobody can watch should not run silently
+			}
+		}()
+		o.Log.Info("collector metrics listening", "addr", ln.Addr().String())
+	}
+
+	// The writers outlive ctx: they must still take what the last probes produce, then flush.
+	wctx, stopWriters := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWriters()
+	var writers sync.WaitGroup
+	var vmErr, pgErr error
+	writers.Add(2)
+	go func() { defer writers.Done(); vmErr = vm.Run(wctx) }()
+	go func() { defer writers.Done(); pgErr = pings.Run(wctx) }()
+
+	o.Log.Info("collector started", "engine", o.Schedule.Engine.Name(), "vm", push.ImportURL(o.Push.URL))
+	schedErr := sched.Run(ctx)
+
+	if srv != nil {
+		sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		_ = srv.Shutdown(sctx)
+		scancel()
+		srvDone.Wait()
+	}
+	stopWriters()
+	writers.Wait()
+	o.Log.Info("collector stopped")
+	return errors.Join(srvErr, schedErr, vmErr, pgErr)
+}
+
+func metricsHandler(set *metrics.Set) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/metrics", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		set.WritePrometheus(w)
+		metrics.WriteProcessMetrics(w)
+	})
+	return mux
+}

@@ -1,0 +1,178 @@
+package collector
+
+import (
+	"container/heap"
+	"context"
+	"hash/fnv"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// target is one thing probed on a schedule: a device's ICMP probe, or a device's SNMP items of one
+// interval. Fields behind atomics are swapped by the reload goroutine while workers read them.
+type target struct {
+	key      string
+	hash     uint64        // stable phase within any interval: hash % interval
+	interval atomic.Int64  // time.Duration
+	gen      atomic.Uint64 // bumped when the schedule changes; stale heap entries are ignored
+	running  atomic.Bool   // a probe of this target is in flight: the next round is skipped
+	removed  atomic.Bool
+	dev      atomic.Pointer[deviceInfo]
+	items    atomic.Pointer[itemSet]
+	lastUp   atomic.Int32 // ICMP: -1 unknown, 0 down, 1 up; decides whether a failure is confirmed
+}
+
+func newTarget(key string, interval time.Duration) *target {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(key))
+	t := &target{key: key}
+	t.interval.Store(int64(interval))
+	t.hash = h.Sum64()
+	t.lastUp.Store(-1)
+	return t
+}
+
+func (t *target) every() time.Duration { return time.Duration(t.interval.Load()) }
+
+// nextSlot is the first time strictly after after at this target's phase. Slots are aligned to the
+// wall clock (not to start-up), so a restart keeps each device's place in the interval and the
+// fleet stays spread evenly instead of bursting at :00 (VictoriaMetrics scrapework does the same).
+func (t *target) nextSlot(after time.Time) time.Time {
+	iv := t.every()
+	off := time.Duration(t.hash % uint64(iv))
+	s := after.Truncate(iv).Add(off)
+	for !s.After(after) {
+		s = s.Add(iv)
+	}
+	return s
+}
+
+type entry struct {
+	due time.Time
+	t   *target
+	gen uint64
+}
+
+type entryHeap []entry
+
+func (h entryHeap) Len() int           { return len(h) }
+func (h entryHeap) Less(i, j int) bool { return h[i].due.Before(h[j].due) }
+func (h entryHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *entryHeap) Push(x any)        { *h = append(*h, x.(entry)) }
+func (h *entryHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return e
+}
+
+// lane runs one kind of probe: a timer heap dispatching due targets to a fixed pool of workers.
+// One goroutine per worker, not per device, keeps 100,000 devices affordable; a worker stuck on a
+// dead device holds only itself, and the lag histogram shows when the pool is too small.
+type lane struct {
+	kind    string
+	workers int
+	m       *kindMetrics
+	run     func(ctx context.Context, t *target, due time.Time)
+
+	mu    sync.Mutex
+	h     entryHeap
+	wake  chan struct{}
+	count atomic.Int64 // live targets, for the targets gauge
+}
+
+func newLane(kind string, workers int, m *kindMetrics, run func(context.Context, *target, time.Time)) *lane {
+	return &lane{kind: kind, workers: workers, m: m, run: run, wake: make(chan struct{}, 1)}
+}
+
+// schedule (re)places t at its next slot after now, superseding any earlier entry.
+func (l *lane) schedule(t *target, now time.Time) {
+	g := t.gen.Add(1)
+	l.mu.Lock()
+	heap.Push(&l.h, entry{due: t.nextSlot(now), t: t, gen: g})
+	l.mu.Unlock()
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run dispatches until ctx ends, then waits for the probes in flight: they run on a context that
+// outlives ctx, bounded by their own timeouts, so a shutdown never reports a half-done probe.
+func (l *lane) Run(ctx context.Context) {
+	jobs := make(chan entry, l.workers)
+	var wg sync.WaitGroup
+	probeCtx := context.WithoutCancel(ctx)
+	for i := 0; i < l.workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for e := range jobs {
+				if ctx.Err() == nil && !e.t.removed.Load() {
+					l.m.lag.Update(time.Since(e.due).Seconds())
+					// Cap every probe at its interval: the engine's and poller's own timeouts should
+					// end it long before, this only guarantees the worker comes back.
+					pctx, cancel := context.WithTimeout(probeCtx, e.t.every())
+					l.run(pctx, e.t, e.due)
+					cancel()
+				}
+				e.t.running.Store(false)
+			}
+		}()
+	}
+	l.dispatch(ctx, jobs)
+	close(jobs)
+	wg.Wait()
+}
+
+func (l *lane) dispatch(ctx context.Context, jobs chan<- entry) {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		l.mu.Lock()
+		var wait time.Duration = time.Hour
+		var due *entry
+		if len(l.h) > 0 {
+			if d := time.Until(l.h[0].due); d > 0 {
+				wait = d
+			} else {
+				e := heap.Pop(&l.h).(entry)
+				due = &e
+			}
+		}
+		l.mu.Unlock()
+		if due == nil {
+			timer.Reset(wait)
+			select {
+			case <-ctx.Done():
+				return
+			case <-l.wake:
+				timer.Stop() // Go 1.23+ timers: no stale tick to drain after Stop
+			case <-timer.C:
+			}
+			continue
+		}
+		e := *due
+		if e.t.removed.Load() || e.gen != e.t.gen.Load() {
+			continue // the target was deleted or rescheduled by a reload
+		}
+		// Book the next round first, from the planned time, so a late dispatch does not drift.
+		l.mu.Lock()
+		heap.Push(&l.h, entry{due: e.t.nextSlot(e.due), t: e.t, gen: e.gen})
+		l.mu.Unlock()
+		if !e.t.running.CompareAndSwap(false, true) {
+			l.m.skipped.Inc()
+			continue
+		}
+		select {
+		case jobs <- e:
+		case <-ctx.Done():
+			e.t.running.Store(false)
+			return
+		}
+	}
+}
+
+func deviceKey(id int64) string { return strconv.FormatInt(id, 10) }

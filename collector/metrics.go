@@ -1,0 +1,71 @@
+package collector
+
+import (
+	"github.com/VictoriaMetrics/metrics"
+)
+
+// Probe kinds: the kind label of the probe metrics.
+const (
+	kindICMP = "icmp"
+	kindSNMP = "snmp"
+)
+
+// kindMetrics are one probe kind's counters, all created at zero.
+type kindMetrics struct {
+	probes   *metrics.Counter   // probes run
+	failures *metrics.Counter   // probes whose device did not answer (ICMP loss 1, SNMP poll error)
+	errors   *metrics.Counter   // probes that failed on our side (socket, engine)
+	skipped  *metrics.Counter   // rounds skipped because the previous probe still ran
+	duration *metrics.Histogram // probe wall time
+	lag      *metrics.Histogram // actual start - planned start
+	targets  *metrics.Gauge
+}
+
+// schedMetrics are the scheduler's and ping writer's self-metrics on an injected set.
+type schedMetrics struct {
+	kinds         map[string]*kindMetrics
+	confirmations *metrics.Counter
+	reloads       *metrics.Counter
+	reloadErrors  *metrics.Counter
+	samples       *metrics.Counter
+}
+
+func newSchedMetrics(set *metrics.Set, targets func(kind string) int) *schedMetrics {
+	m := &schedMetrics{
+		kinds:         map[string]*kindMetrics{},
+		confirmations: set.NewCounter(`wardops_collector_icmp_confirmations_total`),
+		reloads:       set.NewCounter(`wardops_collector_inventory_reloads_total`),
+		reloadErrors:  set.NewCounter(`wardops_collector_inventory_reload_errors_total`),
+		samples:       set.NewCounter(`wardops_collector_samples_total`),
+	}
+	for _, k := range []string{kindICMP, kindSNMP} {
+		k := k
+		l := `{kind="` + k + `"}`
+		m.kinds[k] = &kindMetrics{
+			probes:   set.NewCounter(`wardops_collector_probes_total` + l),
+			failures: set.NewCounter(`wardops_collector_probe_failures_total` + l),
+			errors:   set.NewCounter(`wardops_collector_probe_errors_total` + l),
+			skipped:  set.NewCounter(`wardops_collector_probes_skipped_total` + l),
+			duration: set.NewHistogram(`wardops_collector_probe_duration_seconds` + l),
+			lag:      set.NewHistogram(`wardops_collector_scheduler_lag_seconds` + l),
+			targets:  set.NewGauge(`wardops_collector_targets`+l, func() float64 { return float64(targets(k)) }),
+		}
+	}
+	return m
+}
+
+// pingWriterMetrics are the ping_results writer's self-metrics.
+type pingWriterMetrics struct {
+	written, dropped, errors *metrics.Counter
+	duration                 *metrics.Histogram
+}
+
+func newPingWriterMetrics(set *metrics.Set, pending func() int) *pingWriterMetrics {
+	set.NewGauge(`wardops_collector_ping_results_pending`, func() float64 { return float64(pending()) })
+	return &pingWriterMetrics{
+		written:  set.NewCounter(`wardops_collector_ping_results_written_total`),
+		dropped:  set.NewCounter(`wardops_collector_ping_results_dropped_total`),
+		errors:   set.NewCounter(`wardops_collector_ping_results_write_errors_total`),
+		duration: set.NewHistogram(`wardops_collector_ping_results_write_duration_seconds`),
+	}
+}

@@ -1,0 +1,318 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/wardops/wardops/collector/icmp"
+	"github.com/wardops/wardops/collector/sample"
+	"github.com/wardops/wardops/store"
+)
+
+// SNMPPoller polls one device's items in one session. Returned samples carry only their own labels
+// (the table index, ifName...); the scheduler adds the device labels, and the poll's start time
+// when a sample has no timestamp. A poll error with samples still reports the samples.
+type SNMPPoller interface {
+	Poll(ctx context.Context, dev store.Device, items []store.Item) ([]sample.Sample, error)
+}
+
+// FleetLoader reads the inventory; *store.Store implements it.
+type FleetLoader interface {
+	LoadFleet(ctx context.Context) (*store.Fleet, error)
+}
+
+// SchedulerOptions configures a Scheduler. Zero values take the defaults noted.
+type SchedulerOptions struct {
+	Fleet  FleetLoader
+	Engine icmp.Engine
+	SNMP   SNMPPoller // nil: no SNMP polling
+
+	PingInterval    time.Duration // default per device; store.Device.PingInterval overrides (30s)
+	PingCount       int           // echoes per probe (3)
+	EchoInterval    time.Duration // pacing between a probe's echoes (200ms)
+	PingTimeout     time.Duration // wait after the last echo (2s)
+	ConfirmCount    int           // echoes of the confirmation burst after a total loss (3)
+	ConfirmInterval time.Duration // their pacing (200ms)
+	ConfirmTimeout  time.Duration // wait after the burst's last echo (1s)
+
+	SNMPInterval    time.Duration // default per item; store.Item.Interval overrides (60s)
+	ProbeWorkers    int           // ICMP probes in flight at most (256)
+	SNMPWorkers     int           // SNMP polls in flight at most (128)
+	InventoryReload time.Duration // how often the fleet is re-read (10s)
+
+	Samples func([]sample.Sample)    // where samples go (the VictoriaMetrics writer)
+	Pings   func(r store.PingResult) // where ping_results rows go (the ping writer)
+	Log     *slog.Logger
+	Metrics *metrics.Set
+}
+
+// deviceInfo is a device with its series labels built once per reload, not once per sample.
+type deviceInfo struct {
+	dev    store.Device
+	labels []sample.Label
+}
+
+type itemSet struct{ items []store.Item }
+
+// Scheduler probes every enabled device on its own phase of its interval and reloads the
+// inventory so changes take effect without a restart.
+type Scheduler struct {
+	o    SchedulerOptions
+	m    *schedMetrics
+	ping *lane
+	snmp *lane
+
+	// Touched by the reload goroutine only.
+	pingTargets map[int64]*target
+	snmpTargets map[string]*target
+
+	icmpErrLog, snmpErrLog, reloadLog throttle
+}
+
+// NewScheduler checks the options and registers the scheduler's metrics.
+func NewScheduler(o SchedulerOptions) (*Scheduler, error) {
+	if o.Fleet == nil || o.Engine == nil || o.Samples == nil || o.Pings == nil || o.Log == nil || o.Metrics == nil {
+		return nil, errors.New("cannot build scheduler: Fleet, Engine, Samples, Pings, Log and Metrics are required")
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	defInt := func(n *int, v int) {
+		if *n <= 0 {
+			*n = v
+		}
+	}
+	def(&o.PingInterval, 30*time.Second)
+	def(&o.EchoInterval, 200*time.Millisecond)
+	def(&o.PingTimeout, 2*time.Second)
+	def(&o.ConfirmInterval, 200*time.Millisecond)
+	def(&o.ConfirmTimeout, time.Second)
+	def(&o.SNMPInterval, 60*time.Second)
+	def(&o.InventoryReload, 10*time.Second)
+	defInt(&o.PingCount, 3)
+	defInt(&o.ConfirmCount, 3)
+	defInt(&o.ProbeWorkers, 256)
+	defInt(&o.SNMPWorkers, 128)
+	s := &Scheduler{
+		o:           o,
+		pingTargets: map[int64]*target{},
+		snmpTargets: map[string]*target{},
+		icmpErrLog:  throttle{period: 10 * time.Second},
+		snmpErrLog:  throttle{period: 10 * time.Second},
+		reloadLog:   throttle{period: time.Minute},
+	}
+	s.m = newSchedMetrics(o.Metrics, func(kind string) int {
+		if kind == kindICMP {
+			return int(s.ping.count.Load())
+		}
+		return int(s.snmp.count.Load())
+	})
+	s.ping = newLane(kindICMP, o.ProbeWorkers, s.m.kinds[kindICMP], s.probeICMP)
+	s.snmp = newLane(kindSNMP, o.SNMPWorkers, s.m.kinds[kindSNMP], s.pollSNMP)
+	return s, nil
+}
+
+// Run schedules until ctx ends, then returns once every probe in flight has finished (each is
+// bounded by its own timeouts), so the writers can flush everything the probes produced.
+func (s *Scheduler) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); s.ping.Run(ctx) }()
+	go func() { defer wg.Done(); s.snmp.Run(ctx) }()
+	t := time.NewTicker(s.o.InventoryReload)
+	defer t.Stop()
+	for {
+		s.reload(ctx)
+		select {
+		case <-ctx.Done():
+			wg.Wait()
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// reload reads the fleet and applies it; on error the last fleet keeps being probed.
+func (s *Scheduler) reload(ctx context.Context) {
+	f, err := s.o.Fleet.LoadFleet(ctx)
+	s.m.reloads.Inc()
+	if err != nil {
+		if ctx.Err() == nil {
+			s.m.reloadErrors.Inc()
+			s.reloadLog.log(s.o.Log, slog.LevelWarn, "cannot reload inventory; probing the last one", "err", err)
+		}
+		return
+	}
+	s.apply(f, time.Now())
+}
+
+// apply diffs the fleet against the targets: new ones are scheduled at their next slot, changed
+// ones get the new device (labels, address) in place and are rescheduled only when their interval
+// changed, gone ones are marked removed so their pending heap entry is discarded.
+func (s *Scheduler) apply(f *store.Fleet, now time.Time) {
+	seenPing := make(map[int64]bool, len(f.Devices))
+	seenSNMP := map[string]bool{}
+	for _, d := range f.Devices {
+		seenPing[d.ID] = true
+		info := &deviceInfo{dev: d, labels: DeviceLabels(d)}
+		iv := d.PingInterval
+		if iv <= 0 {
+			iv = s.o.PingInterval
+		}
+		s.upsert(s.ping, s.pingTargets[d.ID], "icmp/"+deviceKey(d.ID), iv, info, nil, now, func(t *target) { s.pingTargets[d.ID] = t })
+		if s.o.SNMP == nil || d.SNMP.Version == "" {
+			continue
+		}
+		for iv, items := range s.groupItems(f.Items[d.ID]) {
+			key := "snmp/" + deviceKey(d.ID) + "/" + strconv.FormatInt(int64(iv/time.Millisecond), 10)
+			seenSNMP[key] = true
+			s.upsert(s.snmp, s.snmpTargets[key], key, iv, info, &itemSet{items: items}, now, func(t *target) { s.snmpTargets[key] = t })
+		}
+	}
+	for id, t := range s.pingTargets {
+		if !seenPing[id] {
+			t.removed.Store(true)
+			s.ping.count.Add(-1)
+			delete(s.pingTargets, id)
+		}
+	}
+	for key, t := range s.snmpTargets {
+		if !seenSNMP[key] {
+			t.removed.Store(true)
+			s.snmp.count.Add(-1)
+			delete(s.snmpTargets, key)
+		}
+	}
+}
+
+func (s *Scheduler) upsert(l *lane, t *target, key string, iv time.Duration, info *deviceInfo, items *itemSet, now time.Time, add func(*target)) {
+	if t == nil {
+		t = newTarget(key, iv)
+		t.dev.Store(info)
+		t.items.Store(items)
+		add(t)
+		l.count.Add(1)
+		l.schedule(t, now)
+		return
+	}
+	t.dev.Store(info)
+	t.items.Store(items)
+	if t.every() != iv {
+		t.interval.Store(int64(iv))
+		l.schedule(t, now)
+	}
+}
+
+// groupItems splits a device's items by effective interval: one poll per device and interval.
+func (s *Scheduler) groupItems(items []store.Item) map[time.Duration][]store.Item {
+	out := map[time.Duration][]store.Item{}
+	for _, it := range items {
+		iv := it.Interval
+		if iv <= 0 {
+			iv = s.o.SNMPInterval
+		}
+		out[iv] = append(out[iv], it)
+	}
+	return out
+}
+
+// DeviceLabels are the labels every series of a device carries (the stable interface in doc.go).
+func DeviceLabels(d store.Device) []sample.Label {
+	return []sample.Label{
+		{Name: "device_id", Value: deviceKey(d.ID)},
+		{Name: "device", Value: d.Name},
+		{Name: "ip", Value: d.IP.String()},
+		{Name: "branch", Value: d.Branch},
+		{Name: "region", Value: d.Region},
+		{Name: "vendor", Value: d.Vendor},
+	}
+}
+
+// probeICMP runs one probe and, when every echo was lost on a device not already known down, a
+// short confirmation burst: a dead device is reported dead seconds after its slot, and a single
+// unlucky round does not flap an up device.
+func (s *Scheduler) probeICMP(ctx context.Context, t *target, due time.Time) {
+	info := t.dev.Load()
+	km := s.m.kinds[kindICMP]
+	start := time.Now()
+	res, err := s.o.Engine.Probe(ctx, icmp.Request{Addr: info.dev.IP, Count: s.o.PingCount, Interval: s.o.EchoInterval, Timeout: s.o.PingTimeout})
+	if res.Received == 0 && t.lastUp.Load() != 0 && ctx.Err() == nil {
+		s.m.confirmations.Inc()
+		c, cerr := s.o.Engine.Probe(ctx, icmp.Request{Addr: info.dev.IP, Count: s.o.ConfirmCount, Interval: s.o.ConfirmInterval, Timeout: s.o.ConfirmTimeout})
+		res.Sent += c.Sent
+		res.Received = c.Received
+		res.Min, res.Max, res.Avg, res.StdDev = c.Min, c.Max, c.Avg, c.StdDev
+		if err == nil {
+			err = cerr
+		}
+	}
+	km.probes.Inc()
+	km.duration.UpdateDuration(start)
+	if err != nil {
+		// A send the kernel refused (no route, a firewall drop) means the device is unreachable
+		// from here: it is reported down like a silent one, and counted as an error too.
+		km.errors.Inc()
+		s.icmpErrLog.log(s.o.Log, slog.LevelWarn, "icmp probe failed", "device", info.dev.Name, "ip", info.dev.IP, "err", err)
+		res.Received = 0
+	}
+	if res.Start.IsZero() {
+		res.Start = start
+	}
+	up := res.Received > 0
+	if up {
+		t.lastUp.Store(1)
+	} else {
+		t.lastUp.Store(0)
+		km.failures.Inc()
+	}
+	ss := PingSamples(info.labels, res)
+	s.m.samples.Add(len(ss))
+	s.o.Samples(ss)
+	s.o.Pings(PingRow(info.dev, res))
+}
+
+// pollSNMP polls one device's items of one interval.
+func (s *Scheduler) pollSNMP(ctx context.Context, t *target, due time.Time) {
+	info, items := t.dev.Load(), t.items.Load()
+	km := s.m.kinds[kindSNMP]
+	start := time.Now()
+	ss, err := s.o.SNMP.Poll(ctx, info.dev, items.items)
+	km.probes.Inc()
+	km.duration.UpdateDuration(start)
+	if err != nil {
+		km.failures.Inc()
+		s.snmpErrLog.log(s.o.Log, slog.LevelWarn, "snmp poll failed", "device", info.dev.Name, "ip", info.dev.IP, "err", err)
+	}
+	if len(ss) == 0 {
+		return
+	}
+	ts := start.UnixMilli()
+	for i := range ss {
+		ss[i].Labels = slices.Concat(info.labels, ss[i].Labels)
+		if ss[i].Timestamp == 0 {
+			ss[i].Timestamp = ts
+		}
+	}
+	s.m.samples.Add(len(ss))
+	s.o.Samples(ss)
+}
+
+// Targets reports how many ICMP and SNMP targets are scheduled, for tests and logs.
+func (s *Scheduler) Targets() (icmpTargets, snmpTargets int) {
+	return int(s.ping.count.Load()), int(s.snmp.count.Load())
+}
+
+func (s *Scheduler) String() string {
+	i, n := s.Targets()
+	return fmt.Sprintf("scheduler: %d icmp targets, %d snmp targets", i, n)
+}
