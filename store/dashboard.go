@@ -1,0 +1,117 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// DeviceSummary is a device without any SNMP access data: what the query service's fleet view
+// needs, so secrets never leave PostgreSQL for a list or a dashboard.
+type DeviceSummary struct {
+	ID           int64
+	Name         string
+	IP           netip.Addr
+	Vendor       string
+	DeviceType   string
+	BranchID     int64
+	Branch       string
+	Region       string
+	Enabled      bool
+	ParentID     *int64
+	PingInterval time.Duration // 0: the collector's default
+}
+
+// ListDeviceSummaries returns every device, enabled or not, ordered by id, in one query.
+func (s *Store) ListDeviceSummaries(ctx context.Context) ([]DeviceSummary, error) {
+	rows, err := s.pool.Query(ctx, `SELECT d.id, d.name, d.ip, d.vendor, d.device_type, COALESCE(d.branch_id, 0),
+			COALESCE(b.name, ''), COALESCE(b.region, ''), d.enabled, d.parent_device_id, COALESCE(d.ping_interval_seconds, 0)
+		FROM standalone_devices d LEFT JOIN branches b ON b.id = d.branch_id ORDER BY d.id`)
+	if err != nil {
+		return nil, fmt.Errorf("cannot list devices: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (DeviceSummary, error) {
+		var d DeviceSummary
+		var ip netip.Prefix
+		var sec int
+		err := r.Scan(&d.ID, &d.Name, &ip, &d.Vendor, &d.DeviceType, &d.BranchID, &d.Branch, &d.Region, &d.Enabled, &d.ParentID, &sec)
+		d.IP, d.PingInterval = ip.Addr(), time.Duration(sec)*time.Second
+		return d, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cannot list devices: %w", err)
+	}
+	return out, nil
+}
+
+// InventoryVersion is a cheap fingerprint of devices and branches: when it has not moved, a
+// cached inventory is still right, and the full list need not be read again.
+type InventoryVersion struct {
+	Devices, Branches               int64
+	DevicesUpdated, BranchesUpdated time.Time
+}
+
+// InventoryVersion reads the fingerprint in one statement.
+func (s *Store) InventoryVersion(ctx context.Context) (InventoryVersion, error) {
+	var v InventoryVersion
+	var du, bu *time.Time
+	err := s.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM standalone_devices), (SELECT max(updated_at) FROM standalone_devices),
+		(SELECT count(*) FROM branches), (SELECT max(updated_at) FROM branches)`).Scan(&v.Devices, &du, &v.Branches, &bu)
+	if err != nil {
+		return v, fmt.Errorf("cannot read inventory version: %w", err)
+	}
+	if du != nil {
+		v.DevicesUpdated = du.UTC()
+	}
+	if bu != nil {
+		v.BranchesUpdated = bu.UTC()
+	}
+	return v, nil
+}
+
+// DownSince returns, for each of the given devices, the time of its first failed probe after its
+// last successful one, looking back no further than since (a device down for longer gets the
+// oldest failed probe in the window). One query for the whole set, on
+// idx_ping_results_device_timestamp; devices with no failed probe are absent.
+func (s *Store) DownSince(ctx context.Context, ids []int64, since time.Time) (map[int64]time.Time, error) {
+	out := make(map[int64]time.Time, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := s.pool.Query(ctx, `SELECT d.id, (
+			SELECT min(x.timestamp) FROM ping_results x
+			WHERE x.device_ip = d.ip AND x.timestamp >= $2 AND NOT x.is_reachable
+			AND x.timestamp > COALESCE((SELECT max(u.timestamp) FROM ping_results u
+				WHERE u.device_ip = d.ip AND u.is_reachable AND u.timestamp >= $2), '-infinity'))
+		FROM standalone_devices d WHERE d.id = ANY($1)`, ids, since.UTC())
+	if err != nil {
+		return nil, fmt.Errorf("cannot read down times: %w", err)
+	}
+	var id int64
+	var t *time.Time
+	_, err = pgx.ForEachRow(rows, []any{&id, &t}, func() error {
+		if t != nil {
+			out[id] = t.UTC()
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cannot read down times: %w", err)
+	}
+	return out, nil
+}
+
+// NewestPingTime returns the time of the newest ping result written since since, zero when none.
+func (s *Store) NewestPingTime(ctx context.Context, since time.Time) (time.Time, error) {
+	var t *time.Time
+	if err := s.pool.QueryRow(ctx, `SELECT max(timestamp) FROM ping_results WHERE timestamp >= $1`, since.UTC()).Scan(&t); err != nil {
+		return time.Time{}, fmt.Errorf("cannot read newest ping result: %w", err)
+	}
+	if t == nil {
+		return time.Time{}, nil
+	}
+	return t.UTC(), nil
+}
