@@ -1,0 +1,217 @@
+package push
+
+import (
+	"compress/gzip"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/wardops/wardops/collector/sample"
+	"github.com/wardops/wardops/internal/testenv"
+)
+
+func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func TestAppendSample(t *testing.T) {
+	f := func(s sample.Sample, want string) {
+		t.Helper()
+		if got := string(appendSample(nil, s)); got != want {
+			t.Errorf("got %q, want %q", got, want)
+		}
+	}
+	f(sample.Sample{Name: "m", Value: 1, Timestamp: 5}, "m 1 5\n")
+	f(sample.Sample{Name: "m", Labels: []sample.Label{{Name: "a", Value: "x"}, {Name: "b", Value: `q"\` + "\n"}}, Value: 0.25, Timestamp: 1700000000123},
+		`m{a="x",b="q\"\\\n"} 0.25 1700000000123`+"\n")
+	f(sample.Sample{Name: "m", Value: 1e-6, Timestamp: 1}, "m 1e-06 1\n")
+}
+
+func TestImportURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"http://127.0.0.1:8428":                      "http://127.0.0.1:8428/api/v1/import/prometheus",
+		"http://127.0.0.1:8428/":                     "http://127.0.0.1:8428/api/v1/import/prometheus",
+		"http://127.0.0.1:8480/insert/0/prometheus":  "http://127.0.0.1:8480/insert/0/prometheus/api/v1/import/prometheus",
+		"http://127.0.0.1:8480/insert/7/prometheus/": "http://127.0.0.1:8480/insert/7/prometheus/api/v1/import/prometheus",
+	} {
+		if got := ImportURL(in); got != want {
+			t.Errorf("ImportURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestMemQueueDropsOldest(t *testing.T) {
+	var dropped, droppedBytes int64
+	q := NewMemQueue(10, func(reason string, n int, b int64) {
+		if reason == DropQueueFull {
+			dropped += int64(n)
+			droppedBytes += b
+		}
+	})
+	for _, s := range []string{"aaaa", "bbbb", "cccc", "dddd"} {
+		_ = q.Push([]byte(s))
+	}
+	if dropped != 2 || droppedBytes != 8 || q.Len() != 2 || q.Size() != 8 {
+		t.Fatalf("dropped %d (%d bytes), left %d (%d bytes)", dropped, droppedBytes, q.Len(), q.Size())
+	}
+	b, _ := q.Pop(context.Background())
+	if string(b) != "cccc" {
+		t.Fatalf("popped %q, want the oldest kept block", b)
+	}
+	_ = q.Requeue(b)
+	b, _ = q.Pop(context.Background())
+	if string(b) != "cccc" {
+		t.Fatalf("requeued block not first: %q", b)
+	}
+}
+
+// TestWriterVictoriaMetrics pushes to a real VictoriaMetrics and reads back the exact timestamps.
+func TestWriterVictoriaMetrics(t *testing.T) {
+	vm := testenv.VictoriaMetrics(t)
+	set := metrics.NewSet()
+	w, err := New(Options{URL: vm.URL, Batch: 3, Interval: 100 * time.Millisecond, Log: quietLog(), Metrics: set})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- w.Run(ctx) }()
+	base := time.Now().Add(-time.Minute).Truncate(time.Second).UnixMilli()
+	var want []int64
+	for i := range 10 {
+		ts := base + int64(i)*1000 + 123 // odd milliseconds: no rounding to push time
+		want = append(want, ts)
+		w.Add(sample.Sample{Name: "wardops_test_push", Labels: []sample.Label{{Name: "device_id", Value: "1"}}, Value: float64(i), Timestamp: ts})
+	}
+	cancel() // the last partial batch must go out in the shutdown flush
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	var got []int64
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		exp, err := vm.Export(`wardops_test_push`, time.UnixMilli(base-1000), time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got = exp["1"]; len(got) == len(want) {
+			break
+		}
+		_, _ = http.Get(vm.URL + "/internal/force_flush")
+		time.Sleep(200 * time.Millisecond)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("exported %d samples, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("sample %d at %d, want %d", i, got[i], want[i])
+		}
+	}
+}
+
+// TestWriterRetries uses an httptest server to produce on demand the answers a real
+// VictoriaMetrics gives only under load or misuse: 503 with Retry-After, 429, and a 400.
+func TestWriterRetries(t *testing.T) {
+	tests := []struct {
+		name        string
+		answers     []int // status per request; the last repeats
+		retryAfter  string
+		wantBodies  int // requests that delivered the block
+		wantRejects int
+	}{
+		{"ok", []int{204}, "", 1, 0},
+		{"503 then ok", []int{503, 503, 204}, "", 1, 0},
+		{"429 retry-after", []int{429, 204}, "1", 1, 0},
+		{"400 dropped", []int{400}, "", 0, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var mu sync.Mutex
+			var n int
+			var delivered atomic.Int32
+			var times []time.Time
+			srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+				zr, err := gzip.NewReader(r.Body)
+				if err != nil {
+					t.Errorf("body not gzip: %v", err)
+					return
+				}
+				body, _ := io.ReadAll(zr)
+				if !strings.HasPrefix(string(body), "m{") {
+					t.Errorf("body %q", body)
+				}
+				mu.Lock()
+				code := tc.answers[min(n, len(tc.answers)-1)]
+				n++
+				times = append(times, time.Now())
+				mu.Unlock()
+				if tc.retryAfter != "" {
+					rw.Header().Set("Retry-After", tc.retryAfter)
+				}
+				if code/100 == 2 {
+					delivered.Add(1)
+				}
+				rw.WriteHeader(code)
+			}))
+			defer srv.Close()
+			set := metrics.NewSet()
+			w, err := New(Options{URL: srv.URL, Batch: 1, MinBackoff: 10 * time.Millisecond, MaxBackoff: 2 * time.Second, Log: quietLog(), Metrics: set})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error)
+			go func() { done <- w.Run(ctx) }()
+			w.Add(sample.Sample{Name: "m", Labels: []sample.Label{{Name: "a", Value: "b"}}, Value: 1, Timestamp: 1})
+			deadline := time.Now().Add(5 * time.Second)
+			for time.Now().Before(deadline) && w.m.sentBlocks.Get()+w.m.droppedReject.Get() == 0 {
+				time.Sleep(10 * time.Millisecond)
+			}
+			cancel()
+			<-done
+			if int(delivered.Load()) != tc.wantBodies || int(w.m.droppedReject.Get()) != tc.wantRejects {
+				t.Fatalf("delivered %d rejected %d, want %d and %d", delivered.Load(), w.m.droppedReject.Get(), tc.wantBodies, tc.wantRejects)
+			}
+			if tc.retryAfter == "1" && len(times) >= 2 && times[1].Sub(times[0]) < 900*time.Millisecond {
+				t.Errorf("retried after %v, Retry-After said 1s", times[1].Sub(times[0]))
+			}
+		})
+	}
+}
+
+// TestWriterHoldsWhileDown: with VictoriaMetrics down the block waits and is sent once it is back.
+func TestWriterHoldsWhileDown(t *testing.T) {
+	vm := testenv.VictoriaMetrics(t)
+	vm.Stop()
+	w, err := New(Options{URL: vm.URL, Batch: 1, MinBackoff: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, Log: quietLog(), Metrics: metrics.NewSet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- w.Run(ctx) }()
+	ts := time.Now().Add(-time.Minute).UnixMilli()
+	w.Add(sample.Sample{Name: "wardops_test_down", Labels: []sample.Label{{Name: "device_id", Value: "7"}}, Value: 1, Timestamp: ts})
+	time.Sleep(700 * time.Millisecond)
+	if w.m.retries.Get() == 0 {
+		t.Fatal("no retries while VictoriaMetrics was down")
+	}
+	vm.Start()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) && w.m.sentBlocks.Get() == 0 {
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if w.m.sentBlocks.Get() != 1 {
+		t.Fatalf("sent %d blocks after recovery, want 1", w.m.sentBlocks.Get())
+	}
+}
