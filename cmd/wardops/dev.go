@@ -2,12 +2,90 @@ package main
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"log/slog"
+	"net"
+	"net/netip"
 
 	"github.com/wardops/wardops/config"
+	"github.com/wardops/wardops/internal/devenv"
+	"github.com/wardops/wardops/inventory"
 )
 
-func runDev(ctx context.Context, cfg *config.Config, args []string, log *slog.Logger) error {
-	return errors.New("dev: not built yet")
+const (
+	devPGPort    = 55432
+	devVMPort    = 58428
+	devSNMPPort  = 1161
+	devFleetSize = 875
+)
+
+// runDev is `make run`: private PostgreSQL and VictoriaMetrics under ./var unless
+// WARDOPS_DATABASE_URL / WARDOPS_VM_URL point elsewhere, a demo fleet on 127.20.0.0/16 answered by
+// the simulator, and every component, until Ctrl-C.
+func runDev(ctx context.Context, cfg *config.Config, _ []string, log *slog.Logger) error {
+	b, err := devenv.Start(ctx, devenv.Options{Dir: "./var", PGPort: devPGPort, VMPort: devVMPort,
+		StartPG: cfg.DatabaseURL == "", StartVM: cfg.VMURL == "", Log: log})
+	if err != nil {
+		return err
+	}
+	defer b.Stop()
+	if cfg.DatabaseURL == "" {
+		cfg.DatabaseURL = config.Secret(b.DatabaseURL)
+	}
+	if cfg.VMURL == "" {
+		cfg.VMURL, cfg.VMQueryURL = b.VMURL, b.VMURL
+	}
+	st, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	base := netip.MustParseAddr("127.20.0.1")
+	doc, err := inventory.Demo(inventory.DemoOptions{Devices: devFleetSize, Branches: 60, Base: base, SNMPPort: devSNMPPort, Community: "public"})
+	if err != nil {
+		return err
+	}
+	profiles, err := inventory.LoadProfiles(cfg.ProfilesDir)
+	if err != nil {
+		return err
+	}
+	creds, devs, err := inventory.Build(doc, profiles)
+	if err != nil {
+		return err
+	}
+	stats, err := st.ImportInventory(ctx, creds, devs, false)
+	if err != nil {
+		return err
+	}
+	log.Info("demo fleet imported", "devices", devFleetSize, "created", stats.DevicesCreated, "unchanged", stats.DevicesUnchanged)
+	stopSim, err := startDemoSim(ctx, base, devFleetSize, devSNMPPort, log)
+	if err != nil {
+		return err
+	}
+	defer stopSim()
+	host := func(listen string) string {
+		h, p, _ := net.SplitHostPort(listen)
+		if h == "" || h == "0.0.0.0" || h == "::" {
+			h = "127.0.0.1"
+		}
+		return net.JoinHostPort(h, p)
+	}
+	fmt.Printf(`
+wardops is running (Ctrl-C stops everything):
+  NOC page            http://%[1]s/
+  health              http://%[1]s/api/v1/health
+  query /metrics      http://%[1]s/metrics
+  collector /metrics  http://%[2]s/metrics
+  VictoriaMetrics     %[3]s/vmui
+  PostgreSQL          %[4]s
+  demo fleet          %[5]d devices on 127.20.0.1-…, SNMP simulator on port %[6]d
+
+`, host(cfg.Listen), host(cfg.CollectorListen), cfg.VMURL, redactURL(string(cfg.DatabaseURL)), devFleetSize, devSNMPPort)
+	return serveAll(ctx, cfg, st, log)
+}
+
+// startDemoSim starts the fleet simulator for the demo addresses.
+// TODO(sim): wire sim.Fleet once the simulator lands.
+func startDemoSim(ctx context.Context, base netip.Addr, n, port int, log *slog.Logger) (func(), error) {
+	return func() {}, nil
 }

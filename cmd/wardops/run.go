@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"log/slog"
+	"net/url"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/wardops/wardops/config"
+	"github.com/wardops/wardops/store"
 )
 
 // runAll runs the collector and the query service in one process on one pool; the first to fail
@@ -17,8 +19,22 @@ func runAll(ctx context.Context, cfg *config.Config, _ []string, log *slog.Logge
 		return err
 	}
 	defer st.Close()
+	return serveAll(ctx, cfg, st, log)
+}
+
+// serveAll runs every component on one store until ctx ends or one fails.
+func serveAll(ctx context.Context, cfg *config.Config, st *store.Store, log *slog.Logger) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return serveCollector(ctx, cfg, st, log.With("component", "collector")) })
 	g.Go(func() error { return serveQuery(ctx, cfg, st, log.With("component", "query")) })
 	return g.Wait()
+}
+
+// redactURL drops the password from a database URL for printing.
+func redactURL(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return "<unparsable URL>"
+	}
+	return p.Redacted()
 }
