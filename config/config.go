@@ -64,6 +64,10 @@ type Config struct {
 	LogLevel  string
 	LogFormat string
 
+	DevPGPort  int // wardops dev: private PostgreSQL port
+	DevVMPort  int // wardops dev: private VictoriaMetrics port
+	DevDevices int // wardops dev: demo fleet size
+
 	Check  bool // validate and exit
 	DryRun bool // import: validate only
 }
@@ -166,6 +170,9 @@ func settings() []setting {
 		{"cache-ttl", "WARDOPS_CACHE_TTL", "1s", "dashboard cache lifetime", dur(func(c *Config) *time.Duration { return &c.CacheTTL })},
 		{"log-level", "WARDOPS_LOG_LEVEL", "info", "debug, info, warn or error", str(func(c *Config) *string { return &c.LogLevel })},
 		{"log-format", "WARDOPS_LOG_FORMAT", "text", "text or json", str(func(c *Config) *string { return &c.LogFormat })},
+		{"dev-pg-port", "WARDOPS_DEV_PG_PORT", "55432", "wardops dev: loopback port of the private PostgreSQL", num(func(c *Config) *int { return &c.DevPGPort }, 1)},
+		{"dev-vm-port", "WARDOPS_DEV_VM_PORT", "58428", "wardops dev: loopback port of the private VictoriaMetrics", num(func(c *Config) *int { return &c.DevVMPort }, 1)},
+		{"dev-devices", "WARDOPS_DEV_DEVICES", "875", "wardops dev: demo fleet size (on 127.20.0.0/16)", num(func(c *Config) *int { return &c.DevDevices }, 1)},
 		{"check", "", "false", "validate the configuration and exit", boolean(func(c *Config) *bool { return &c.Check })},
 		{"dry-run", "", "false", "import: validate the file (and against the database when one is configured), write nothing", boolean(func(c *Config) *bool { return &c.DryRun })},
 	}

@@ -12,18 +12,14 @@ import (
 	"github.com/wardops/wardops/inventory"
 )
 
-const (
-	devPGPort    = 55432
-	devVMPort    = 58428
-	devSNMPPort  = 1161
-	devFleetSize = 875
-)
+// devSNMPPort is where the simulator answers for the demo fleet: above 1024, so no root needed.
+const devSNMPPort = 1161
 
 // runDev is `make run`: private PostgreSQL and VictoriaMetrics under ./var unless
 // WARDOPS_DATABASE_URL / WARDOPS_VM_URL point elsewhere, a demo fleet on 127.20.0.0/16 answered by
 // the simulator, and every component, until Ctrl-C.
 func runDev(ctx context.Context, cfg *config.Config, _ []string, log *slog.Logger) error {
-	b, err := devenv.Start(ctx, devenv.Options{Dir: "./var", PGPort: devPGPort, VMPort: devVMPort,
+	b, err := devenv.Start(ctx, devenv.Options{Dir: "./var", PGPort: cfg.DevPGPort, VMPort: cfg.DevVMPort,
 		StartPG: cfg.DatabaseURL == "", StartVM: cfg.VMURL == "", Log: log})
 	if err != nil {
 		return err
@@ -41,7 +37,7 @@ func runDev(ctx context.Context, cfg *config.Config, _ []string, log *slog.Logge
 	}
 	defer st.Close()
 	base := netip.MustParseAddr("127.20.0.1")
-	doc, err := inventory.Demo(inventory.DemoOptions{Devices: devFleetSize, Branches: 60, Base: base, SNMPPort: devSNMPPort, Community: "public"})
+	doc, err := inventory.Demo(inventory.DemoOptions{Devices: cfg.DevDevices, Branches: max(1, cfg.DevDevices*60/875), Base: base, SNMPPort: devSNMPPort, Community: "public"})
 	if err != nil {
 		return err
 	}
@@ -57,8 +53,8 @@ func runDev(ctx context.Context, cfg *config.Config, _ []string, log *slog.Logge
 	if err != nil {
 		return err
 	}
-	log.Info("demo fleet imported", "devices", devFleetSize, "created", stats.DevicesCreated, "unchanged", stats.DevicesUnchanged)
-	stopSim, err := startDemoSim(ctx, base, devFleetSize, devSNMPPort, log)
+	log.Info("demo fleet imported", "devices", cfg.DevDevices, "created", stats.DevicesCreated, "unchanged", stats.DevicesUnchanged)
+	stopSim, err := startDemoSim(ctx, base, cfg.DevDevices, devSNMPPort, log)
 	if err != nil {
 		return err
 	}
@@ -80,7 +76,7 @@ wardops is running (Ctrl-C stops everything):
   PostgreSQL          %[4]s
   demo fleet          %[5]d devices on 127.20.0.1-…, SNMP simulator on port %[6]d
 
-`, host(cfg.Listen), host(cfg.CollectorListen), cfg.VMURL, redactURL(string(cfg.DatabaseURL)), devFleetSize, devSNMPPort)
+`, host(cfg.Listen), host(cfg.CollectorListen), cfg.VMURL, redactURL(string(cfg.DatabaseURL)), cfg.DevDevices, devSNMPPort)
 	return serveAll(ctx, cfg, st, log)
 }
 
