@@ -22,14 +22,14 @@ var ErrConflict = errors.New("conflict")
 
 // Options configures the pool. Zero values take the defaults of Foundation (issue 2).
 type Options struct {
-	URL                   string
-	MaxConns              int32
-	ConnectTimeout        time.Duration // default 10s
-	MaxConnLifetime       time.Duration // default 30m
-	HealthCheckPeriod     time.Duration // default 30s
-	StatementTimeout      time.Duration // default 30s
-	IdleInTxTimeout       time.Duration // default 60s
-	ApplicationName       string
+	URL               string
+	MaxConns          int32
+	ConnectTimeout    time.Duration // default 10s
+	MaxConnLifetime   time.Duration // default 30m
+	HealthCheckPeriod time.Duration // default 30s
+	StatementTimeout  time.Duration // default 30s
+	IdleInTxTimeout   time.Duration // default 60s
+	ApplicationName   string
 }
 
 // Store wraps the pool. All methods are safe for concurrent use.

@@ -37,7 +37,10 @@ func commands() map[string]command {
 		"maintenance": {"create ping_results partitions ahead and drop those past retention", runMaintenance},
 		"token":       {"manage API tokens: token create --name NAME --scope read|write|admin", runToken},
 		"sim":         {"fleet simulator: SNMP agents on 127.0.0.0/8 addresses", runSim},
-		"version":     {"print the version", func(context.Context, *config.Config, []string, *slog.Logger) error { fmt.Println("wardops", version); return nil }},
+		"version": {"print the version", func(context.Context, *config.Config, []string, *slog.Logger) error {
+			fmt.Println("wardops", version)
+			return nil
+		}},
 	}
 }
 
