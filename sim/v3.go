@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/gosnmp/gosnmp"
-
-	"github.com/wardops/wardops/collector/snmp"
 )
 
 // USM statistics OIDs carried by Report PDUs (RFC 3414 section 5, usmStats).
@@ -35,11 +33,11 @@ type v3Agent struct {
 }
 
 func newV3Agent(u V3User, engineID string) (*v3Agent, error) {
-	auth, err := snmp.AuthProtocol(u.AuthProtocol)
+	auth, err := authProtocol(u.AuthProtocol)
 	if err != nil {
 		return nil, fmt.Errorf("sim: %w", err)
 	}
-	priv, err := snmp.PrivProtocol(u.PrivProtocol)
+	priv, err := privProtocol(u.PrivProtocol)
 	if err != nil {
 		return nil, fmt.Errorf("sim: %w", err)
 	}
