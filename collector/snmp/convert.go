@@ -1,0 +1,61 @@
+package snmp
+
+import (
+	"math"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/gosnmp/gosnmp"
+)
+
+// number reads a varbind as a sample value. Counters are returned raw (rate() is the user's job);
+// OCTET STRING numbers are accepted because some agents (UCD laLoad) publish them as text.
+func number(v gosnmp.SnmpPDU) (float64, bool) {
+	switch x := v.Value.(type) {
+	case int:
+		return float64(x), true
+	case int64:
+		return float64(x), true
+	case uint:
+		return float64(x), true
+	case uint32:
+		return float64(x), true
+	case uint64:
+		return float64(x), true
+	case float32:
+		return float64(x), true
+	case float64:
+		return x, true
+	case []byte:
+		f, err := strconv.ParseFloat(strings.TrimSpace(string(x)), 64)
+		return f, err == nil && !math.IsNaN(f)
+	}
+	return 0, false
+}
+
+// text reads a varbind as a label value: strings as UTF-8 (invalid bytes replaced), numbers in
+// decimal, OIDs dotted without the leading dot.
+func text(v gosnmp.SnmpPDU) string {
+	switch x := v.Value.(type) {
+	case []byte:
+		s := string(x)
+		s = strings.TrimRight(s, "\x00") // some agents NUL-terminate DisplayStrings
+		if !utf8.ValidString(s) {
+			s = strings.ToValidUTF8(s, "\uFFFD")
+		}
+		return s
+	case string:
+		return strings.TrimPrefix(x, ".")
+	case nil:
+		return ""
+	}
+	if f, ok := number(v); ok {
+		return strconv.FormatFloat(f, 'f', -1, 64)
+	}
+	return ""
+}
+
+func isException(t gosnmp.Asn1BER) bool {
+	return t == gosnmp.NoSuchObject || t == gosnmp.NoSuchInstance || t == gosnmp.EndOfMibView || t == gosnmp.Null
+}
