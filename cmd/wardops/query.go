@@ -2,10 +2,14 @@ package main
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
 	"github.com/wardops/wardops/config"
+	"github.com/wardops/wardops/inventory"
+	"github.com/wardops/wardops/query"
 	"github.com/wardops/wardops/store"
 )
 
@@ -18,7 +22,38 @@ func runQuery(ctx context.Context, cfg *config.Config, args []string, log *slog.
 	return serveQuery(ctx, cfg, st, log)
 }
 
-// serveQuery runs the query until ctx ends. runAll calls it beside the others.
+// serveQuery runs the query service until ctx ends. runAll calls it beside the others.
 func serveQuery(ctx context.Context, cfg *config.Config, st *store.Store, log *slog.Logger) error {
-	return errors.New("query: not built yet")
+	profiles, err := inventory.LoadProfiles(cfg.ProfilesDir)
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	srv, err := query.New(query.Options{
+		Config: cfg, Store: st, Logger: log, Registry: reg, Version: version,
+		Profiles: profileExpander(profiles),
+	})
+	if err != nil {
+		return err
+	}
+	return srv.Run(ctx)
+}
+
+// profileExpander expands profiles for the API's device writes through the importer's own
+// validation, so a device created over HTTP gets exactly the items an import would give it.
+func profileExpander(ps inventory.Profiles) query.Expander {
+	return func(names []string) ([]store.ItemSpec, error) {
+		list := make([]any, len(names)) // the YAML shape Build accepts
+		for i, n := range names {
+			list[i] = n
+		}
+		doc := &inventory.Document{Rows: []inventory.Row{{Line: 1, Branch: "api", Name: "api", IP: "127.0.0.1",
+			SNMPVersion: "2c", SNMPProfiles: list}}}
+		_, devs, err := inventory.Build(doc, ps)
+		if err != nil {
+			return nil, err
+		}
+		return devs[0].Items, nil
+	}
 }

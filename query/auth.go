@@ -1,0 +1,118 @@
+package query
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/wardops/wardops/store"
+)
+
+// Token scopes: admin includes write, write includes read.
+const (
+	scopeRead  = "read"
+	scopeWrite = "write"
+	scopeAdmin = "admin"
+)
+
+var scopeRank = map[string]int{scopeRead: 1, scopeWrite: 2, scopeAdmin: 3}
+
+// ValidScope says whether s is a scope a token can have.
+func ValidScope(s string) bool { return scopeRank[s] > 0 }
+
+// NewToken returns a fresh random token secret: 32 bytes from crypto/rand, URL-safe.
+func NewToken() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("cannot generate token: %w", err)
+	}
+	return "wdp_" + base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// HashToken is how a token is stored and looked up: its SHA-256. Tokens are 256 random bits, so
+// a plain hash (no salt, no KDF) is enough and allows an indexed lookup.
+func HashToken(secret string) []byte {
+	h := sha256.Sum256([]byte(secret))
+	return h[:]
+}
+
+// tokenCache remembers valid tokens for a few seconds so that reads with RequireReadToken do not
+// cost a PostgreSQL round trip each; a revoked token stops working within tokenTTL.
+type tokenCache struct {
+	mu      sync.Mutex
+	entries map[string]tokenEntry
+}
+
+type tokenEntry struct {
+	tok   store.Token
+	until time.Time
+}
+
+const (
+	tokenTTL       = 10 * time.Second
+	tokenCacheSize = 1024
+)
+
+func (s *Server) lookupToken(ctx context.Context, secret string) (store.Token, error) {
+	key := string(HashToken(secret))
+	now := time.Now()
+	s.tokens.mu.Lock()
+	e, ok := s.tokens.entries[key]
+	s.tokens.mu.Unlock()
+	if ok && now.Before(e.until) {
+		return e.tok, nil
+	}
+	t, err := s.st.UseToken(ctx, []byte(key))
+	if err != nil {
+		return store.Token{}, err
+	}
+	s.tokens.mu.Lock()
+	if len(s.tokens.entries) >= tokenCacheSize {
+		clear(s.tokens.entries)
+	}
+	s.tokens.entries[key] = tokenEntry{tok: t, until: now.Add(tokenTTL)}
+	s.tokens.mu.Unlock()
+	return t, nil
+}
+
+// auth requires a Bearer token of at least scope need; reads go through without one unless
+// RequireReadToken is set.
+func (s *Server) auth(need string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if need == scopeRead && !s.cfg.RequireReadToken {
+			c.Next()
+			return
+		}
+		secret, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
+		if !ok || strings.TrimSpace(secret) == "" {
+			c.Header("WWW-Authenticate", `Bearer realm="wardops"`)
+			c.AbortWithStatusJSON(http.StatusUnauthorized, &apiError{Param: "Authorization", Message: "Authorization: Bearer token required"})
+			return
+		}
+		t, err := s.lookupToken(c.Request.Context(), strings.TrimSpace(secret))
+		if errors.Is(err, store.ErrNotFound) {
+			c.Header("WWW-Authenticate", `Bearer realm="wardops", error="invalid_token"`)
+			c.AbortWithStatusJSON(http.StatusUnauthorized, &apiError{Param: "Authorization", Message: "invalid or revoked token"})
+			return
+		}
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		if scopeRank[t.Scope] < scopeRank[need] {
+			c.AbortWithStatusJSON(http.StatusForbidden, &apiError{Param: "Authorization",
+				Message: fmt.Sprintf("token %q has scope %s; %s needed", t.Name, t.Scope, need)})
+			return
+		}
+		c.Next()
+	}
+}

@@ -1,0 +1,289 @@
+package query
+
+import (
+	"errors"
+	"net/http"
+	"net/netip"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/wardops/wardops/store"
+)
+
+// snmpBody is a device's SNMP access as written. Community is accepted but never returned.
+type snmpBody struct {
+	Version    *string `json:"version"`
+	Port       *int    `json:"port"`
+	Community  *string `json:"community"`
+	Credential *string `json:"credential"`
+}
+
+// deviceBody is a device create (all required fields) or a partial update (only fields given).
+type deviceBody struct {
+	Name                *string   `json:"name"`
+	IP                  *string   `json:"ip"`
+	Vendor              *string   `json:"vendor"`
+	DeviceType          *string   `json:"device_type"`
+	BranchID            *int64    `json:"branch_id"`
+	Enabled             *bool     `json:"enabled"`
+	ParentID            *int64    `json:"parent_id"`
+	ClearParent         bool      `json:"clear_parent"`
+	SNMP                *snmpBody `json:"snmp"`
+	Profiles            *[]string `json:"snmp_profiles"`
+	PingIntervalSeconds *int      `json:"ping_interval_seconds"`
+}
+
+// apply validates the body and merges it onto in (zero for a create), naming the first bad field.
+func (s *Server) apply(b *deviceBody, in *store.DeviceInput, create bool) error {
+	if create {
+		for _, req := range []struct {
+			name string
+			ok   bool
+		}{{"name", b.Name != nil}, {"ip", b.IP != nil}, {"branch_id", b.BranchID != nil}} {
+			if !req.ok {
+				return badParam(req.name, "required")
+			}
+		}
+		in.Enabled, in.SNMPPort = true, 161
+	}
+	if b.Name != nil {
+		if err := checkText("name", *b.Name, 200, true); err != nil {
+			return err
+		}
+		in.Name = *b.Name
+	}
+	if b.IP != nil {
+		ip, err := netip.ParseAddr(*b.IP)
+		if err != nil || ip.Zone() != "" {
+			return badParam("ip", "must be an IPv4 or IPv6 address")
+		}
+		in.IP = ip.Unmap()
+	}
+	for _, f := range []struct {
+		name string
+		v    *string
+		dst  *string
+	}{{"vendor", b.Vendor, &in.Vendor}, {"device_type", b.DeviceType, &in.DeviceType}} {
+		if f.v == nil {
+			continue
+		}
+		if err := checkText(f.name, *f.v, 100, false); err != nil {
+			return err
+		}
+		*f.dst = *f.v
+	}
+	if b.BranchID != nil {
+		if *b.BranchID <= 0 {
+			return badParam("branch_id", "must be a positive integer")
+		}
+		in.BranchID = *b.BranchID
+	}
+	if b.Enabled != nil {
+		in.Enabled = *b.Enabled
+	}
+	if b.ParentID != nil {
+		if *b.ParentID <= 0 {
+			return badParam("parent_id", "must be a positive integer")
+		}
+		in.ParentID = b.ParentID
+	}
+	if b.ClearParent {
+		in.ParentID = nil
+	}
+	if b.PingIntervalSeconds != nil {
+		if *b.PingIntervalSeconds < 1 || *b.PingIntervalSeconds > 86400 {
+			return badParam("ping_interval_seconds", "must be from 1 to 86400")
+		}
+		in.PingIntervalSeconds = b.PingIntervalSeconds
+	}
+	if err := applySNMP(b.SNMP, in); err != nil {
+		return err
+	}
+	if b.Profiles != nil {
+		for _, p := range *b.Profiles {
+			if !itemNameRe.MatchString(p) && !profileNameRe.MatchString(p) {
+				return badParam("snmp_profiles", "%q is not a profile name", p)
+			}
+		}
+		in.Profiles, in.ReplaceItems = *b.Profiles, true
+	}
+	if len(in.Profiles) > 0 && in.SNMPVersion == "" {
+		return badParam("snmp_profiles", "given without snmp.version")
+	}
+	if in.ReplaceItems {
+		if len(in.Profiles) > 0 && s.expand == nil {
+			return badParam("snmp_profiles", "profiles are not available in this server")
+		}
+		in.Items = nil
+		if len(in.Profiles) > 0 {
+			items, err := s.expand(in.Profiles)
+			if err != nil {
+				return badParam("snmp_profiles", "%v", err)
+			}
+			in.Items = items
+		}
+	}
+	return nil
+}
+
+var profileNameRe = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$`)
+
+func applySNMP(b *snmpBody, in *store.DeviceInput) error {
+	if b == nil {
+		return nil
+	}
+	if b.Version != nil {
+		switch *b.Version {
+		case "", "1", "2c", "3":
+			in.SNMPVersion = *b.Version
+		default:
+			return badParam("snmp.version", `must be "", "1", "2c" or "3"`)
+		}
+	}
+	if b.Port != nil {
+		if *b.Port < 1 || *b.Port > 65535 {
+			return badParam("snmp.port", "must be from 1 to 65535")
+		}
+		in.SNMPPort = *b.Port
+	}
+	if b.Community != nil {
+		// Never echo the value, even in an error.
+		if len(*b.Community) > 255 {
+			return badParam("snmp.community", "longer than 255 bytes")
+		}
+		in.SNMPCommunity = *b.Community
+	}
+	if b.Credential != nil {
+		if err := checkText("snmp.credential", *b.Credential, 200, false); err != nil {
+			return err
+		}
+		in.Credential = *b.Credential
+	}
+	if in.SNMPVersion == "3" && in.Credential == "" {
+		return badParam("snmp.credential", "required for SNMP version 3")
+	}
+	return nil
+}
+
+func (s *Server) createDevice(c *gin.Context) {
+	var body deviceBody
+	if err := decodeBody(c, &body); err != nil {
+		s.fail(c, err)
+		return
+	}
+	var in store.DeviceInput
+	if err := s.apply(&body, &in, true); err != nil {
+		s.fail(c, err)
+		return
+	}
+	ctx := c.Request.Context()
+	id, err := s.st.CreateDevice(ctx, in)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.invalidate()
+	d, err := s.st.GetDevice(ctx, id)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Header("Location", "/api/v1/devices/"+strconv.FormatInt(id, 10))
+	c.JSON(http.StatusCreated, detailOf(d))
+}
+
+func (s *Server) updateDevice(c *gin.Context) {
+	id, err := pathID(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	var body deviceBody
+	if err := decodeBody(c, &body); err != nil {
+		s.fail(c, err)
+		return
+	}
+	ctx := c.Request.Context()
+	cur, err := s.st.GetDevice(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		err = notFound("device", id)
+	}
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	in := inputOf(cur)
+	if err := s.apply(&body, &in, false); err != nil {
+		s.fail(c, err)
+		return
+	}
+	err = s.st.UpdateDevice(ctx, id, in)
+	if errors.Is(err, store.ErrNotFound) {
+		err = notFound("device", id)
+	}
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.invalidate()
+	d, err := s.st.GetDevice(ctx, id)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, detailOf(d))
+}
+
+func (s *Server) deleteDevice(c *gin.Context) {
+	id, err := pathID(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	err = s.st.DeleteDevice(c.Request.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		err = notFound("device", id)
+	}
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	s.invalidate()
+	c.Status(http.StatusNoContent)
+}
+
+// inputOf turns a stored device back into a write, for a partial update to merge onto. A device
+// on a shared credential keeps the reference; the credential's community is not copied onto it.
+func inputOf(d store.Device) store.DeviceInput {
+	in := store.DeviceInput{Name: d.Name, IP: d.IP, Vendor: d.Vendor, DeviceType: d.DeviceType, BranchID: d.BranchID,
+		Enabled: d.Enabled, ParentID: d.ParentID, SNMPVersion: d.SNMP.Version, SNMPPort: d.SNMP.Port,
+		Credential: d.SNMP.Credential, Profiles: d.Profiles}
+	if d.SNMP.Credential == "" {
+		in.SNMPCommunity = d.SNMP.Community
+	}
+	if d.PingInterval > 0 {
+		sec := int(d.PingInterval / time.Second)
+		in.PingIntervalSeconds = &sec
+	}
+	return in
+}
+
+// detailOf is a freshly written device: its state is not known until the collector probes it.
+func detailOf(d store.Device) deviceDetail {
+	out := deviceDetail{deviceItem: deviceItem{ID: d.ID, Name: d.Name, IP: d.IP.String(), Vendor: d.Vendor,
+		DeviceType: d.DeviceType, BranchID: d.BranchID, Branch: d.Branch, Region: d.Region, Enabled: d.Enabled,
+		ParentID: d.ParentID, Status: statusUnknown}, Items: []itemView{}, Alerts: []alertView{}}
+	if !d.Enabled {
+		out.Status = statusDisabled
+	}
+	out.SNMP = &snmpView{Version: d.SNMP.Version, Port: d.SNMP.Port, Credential: d.SNMP.Credential, Profiles: d.Profiles}
+	if out.SNMP.Profiles == nil {
+		out.SNMP.Profiles = []string{}
+	}
+	out.PingIntervalSeconds = int(d.PingInterval / time.Second)
+	out.CreatedAt, out.UpdatedAt = &d.CreatedAt, &d.UpdatedAt
+	return out
+}

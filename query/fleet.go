@@ -1,0 +1,339 @@
+package query
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/wardops/wardops/store"
+)
+
+// Device states. Unknown is enabled but not probed yet, or no probe newer than three intervals.
+const (
+	statusUp       = "up"
+	statusDown     = "down"
+	statusUnknown  = "unknown"
+	statusDisabled = "disabled"
+)
+
+// Data sources of a snapshot's live state.
+const (
+	sourceVM       = "victoriametrics"
+	sourcePostgres = "ping_results"
+)
+
+// downLookback bounds how far back "down since" is searched in ping_results: a device down for
+// longer shows the oldest failed probe in the window.
+const downLookback = 7 * 24 * time.Hour
+
+// fleetDevice is one device of a snapshot: inventory joined with its latest state.
+type fleetDevice struct {
+	store.DeviceSummary
+	Status    string
+	RTTms     *float64
+	Loss      *float64
+	LastProbe time.Time
+	DownSince *time.Time
+	search    string // lower-case "name ip" for the q filter
+}
+
+// snapshot is the whole fleet at one moment, shared read-only by every request until the next
+// build: the dashboard, the device list and the NOC page all read it.
+type snapshot struct {
+	At             time.Time
+	Source         string
+	Degraded       bool
+	Problems       []string
+	InventoryStale bool
+	Devices        []fleetDevice // by id
+	byID           map[int64]int
+	Alerts         []store.OpenAlert
+	AlertsTotal    int
+	AlertsStale    bool
+	NewestSample   time.Time
+	dashboard      []byte // the rendered /api/v1/dashboard body
+}
+
+func (s *snapshot) device(id int64) (*fleetDevice, bool) {
+	i, ok := s.byID[id]
+	if !ok {
+		return nil, false
+	}
+	return &s.Devices[i], true
+}
+
+// inventoryCache keeps the last inventory read, so a dashboard build reads the full device list
+// only when the fingerprint moved, and so the page stays up while PostgreSQL is down.
+type inventoryCache struct {
+	mu       sync.Mutex
+	version  store.InventoryVersion
+	devices  []store.DeviceSummary
+	maxIntvl time.Duration
+	alerts   []store.OpenAlert
+	alertsN  int
+	forced   bool
+}
+
+// alertLimit caps the open alerts carried by the dashboard; the total is reported beside them.
+const alertLimit = 200
+
+// build reads the backends and joins them: a cheap fingerprint and, when it moved, the device list
+// (PostgreSQL), the open alerts (PostgreSQL), the fleet's state (one VictoriaMetrics query, in
+// parallel), then the down-since times of the down devices only (PostgreSQL). When
+// VictoriaMetrics fails the state comes from ping_results in one query instead.
+func (s *Server) build(ctx context.Context) (*snapshot, error) {
+	now := time.Now().UTC()
+	snap := &snapshot{At: now, Source: sourceVM}
+	window := 3 * s.maxInterval()
+	var wg sync.WaitGroup
+	var devs []store.DeviceSummary
+	var invErr, alertErr error
+	wg.Go(func() { devs, invErr, alertErr = s.readInventory(ctx) })
+	var live map[int64]liveState
+	var vmErr error
+	wg.Go(func() { live, vmErr = readFleet(ctx, s.vm, window, now) })
+	wg.Wait()
+	if devs == nil && invErr != nil {
+		return nil, invErr
+	}
+	if invErr != nil {
+		snap.InventoryStale = true
+		snap.Problems = append(snap.Problems, "postgres: inventory from cache: "+invErr.Error())
+	}
+	if alertErr != nil {
+		snap.AlertsStale = true
+		snap.Problems = append(snap.Problems, "postgres: alerts from cache: "+alertErr.Error())
+	}
+
+	var since map[int64]time.Time
+	if vmErr != nil {
+		snap.Source, snap.Degraded = sourcePostgres, true
+		snap.Problems = append(snap.Problems, "victoriametrics: "+vmErr.Error())
+		var err error
+		live, since, err = s.latestFromPostgres(ctx, now)
+		if err != nil {
+			snap.Problems = append(snap.Problems, "postgres: latest pings: "+err.Error())
+			live = nil
+		}
+	}
+	snap.Devices = make([]fleetDevice, len(devs))
+	snap.byID = make(map[int64]int, len(devs))
+	var down []int64
+	for i, d := range devs {
+		fd := fleetDevice{DeviceSummary: d, search: strings.ToLower(d.Name + " " + d.IP.String())}
+		s.judge(&fd, live, now)
+		if fd.LastProbe.After(snap.NewestSample) {
+			snap.NewestSample = fd.LastProbe
+		}
+		if fd.Status == statusDown {
+			down = append(down, d.ID)
+		}
+		snap.Devices[i] = fd
+		snap.byID[d.ID] = i
+	}
+	if since == nil && len(down) > 0 {
+		var err error
+		since, err = s.downSince(ctx, down, now)
+		if err != nil {
+			snap.Problems = append(snap.Problems, "postgres: down since: "+err.Error())
+		}
+	}
+	for _, id := range down {
+		fd := &snap.Devices[snap.byID[id]]
+		t, ok := since[id]
+		if !ok {
+			// No failed probe in ping_results (yet): the newest probe, which failed, is the best bound.
+			t = fd.LastProbe
+		}
+		fd.DownSince = &t
+	}
+	if invErr != nil || alertErr != nil || vmErr != nil {
+		snap.Degraded = true
+	}
+	s.inv.mu.Lock()
+	snap.Alerts, snap.AlertsTotal = s.inv.alerts, s.inv.alertsN
+	s.inv.mu.Unlock()
+	body, err := renderDashboard(snap)
+	if err != nil {
+		return nil, fmt.Errorf("cannot render dashboard: %w", err)
+	}
+	snap.dashboard = body
+	return snap, nil
+}
+
+// readInventory returns the device list, re-read only when its fingerprint moved, and refreshes
+// the cached open alerts. On a PostgreSQL error the last good data is returned with the error.
+func (s *Server) readInventory(ctx context.Context) ([]store.DeviceSummary, error, error) {
+	s.inv.mu.Lock()
+	defer s.inv.mu.Unlock()
+	invErr := func() error {
+		done := s.m.backend("postgres", "inventory")
+		defer done()
+		v, err := s.st.InventoryVersion(ctx)
+		if err != nil {
+			s.m.backendError("postgres", "inventory")
+			return err
+		}
+		if s.inv.devices != nil && v == s.inv.version && !s.inv.forced {
+			return nil
+		}
+		devs, err := s.st.ListDeviceSummaries(ctx)
+		if err != nil {
+			s.m.backendError("postgres", "inventory")
+			return err
+		}
+		s.inv.devices, s.inv.version, s.inv.forced = devs, v, false
+		s.inv.maxIntvl = 0
+		for _, d := range devs {
+			s.inv.maxIntvl = max(s.inv.maxIntvl, d.PingInterval)
+		}
+		return nil
+	}()
+	alertErr := func() error {
+		done := s.m.backend("postgres", "alerts")
+		defer done()
+		as, n, err := s.st.OpenAlerts(ctx, 0, alertLimit)
+		if err != nil {
+			s.m.backendError("postgres", "alerts")
+			return err
+		}
+		s.inv.alerts, s.inv.alertsN = as, n
+		return nil
+	}()
+	return s.inv.devices, invErr, alertErr
+}
+
+// maxInterval is the longest ping interval of the fleet, which sets the VictoriaMetrics window.
+func (s *Server) maxInterval() time.Duration {
+	s.inv.mu.Lock()
+	defer s.inv.mu.Unlock()
+	return max(s.inv.maxIntvl, s.cfg.PingInterval)
+}
+
+// judge sets a device's status from its latest probe: stale after three of its intervals.
+func (s *Server) judge(fd *fleetDevice, live map[int64]liveState, now time.Time) {
+	if !fd.Enabled {
+		fd.Status = statusDisabled
+		return
+	}
+	st, ok := live[fd.ID]
+	if !ok {
+		fd.Status = statusUnknown
+		return
+	}
+	fd.LastProbe = st.At
+	interval := fd.PingInterval
+	if interval <= 0 {
+		interval = s.cfg.PingInterval
+	}
+	switch {
+	case st.At.Before(now.Add(-3 * interval)):
+		fd.Status = statusUnknown
+	case st.Up:
+		fd.Status, fd.RTTms, fd.Loss = statusUp, st.RTTms, st.LossRatio
+	default:
+		fd.Status, fd.Loss = statusDown, st.LossRatio
+	}
+}
+
+func (s *Server) downSince(ctx context.Context, ids []int64, now time.Time) (map[int64]time.Time, error) {
+	defer s.m.backend("postgres", "down_since")()
+	m, err := s.st.DownSince(ctx, ids, now.Add(-downLookback))
+	if err != nil {
+		s.m.backendError("postgres", "down_since")
+	}
+	return m, err
+}
+
+// latestFromPostgres is the VictoriaMetrics-down fallback: the newest ping_results row of every
+// device, with down-since, in one query.
+func (s *Server) latestFromPostgres(ctx context.Context, now time.Time) (map[int64]liveState, map[int64]time.Time, error) {
+	defer s.m.backend("postgres", "latest_pings")()
+	lp, err := s.st.LatestPings(ctx, now.Add(-downLookback))
+	if err != nil {
+		s.m.backendError("postgres", "latest_pings")
+		return nil, nil, err
+	}
+	live := make(map[int64]liveState, len(lp))
+	since := map[int64]time.Time{}
+	for id, p := range lp {
+		loss := p.PacketLoss
+		live[id] = liveState{Up: p.IsReachable, At: p.Timestamp, RTTms: p.RTTAvgMs, LossRatio: &loss}
+		if p.DownSince != nil {
+			since[id] = p.DownSince.UTC()
+		}
+	}
+	return live, since, nil
+}
+
+// sortDevices orders devices by key (a field name, "-" prefix for descending), then by id so
+// pages are stable.
+func sortDevices(ds []*fleetDevice, key string) {
+	desc := strings.HasPrefix(key, "-")
+	key = strings.TrimPrefix(key, "-")
+	less := func(a, b *fleetDevice) int {
+		switch key {
+		case "id":
+			return cmpInt(a.ID, b.ID)
+		case "name":
+			return strings.Compare(a.Name, b.Name)
+		case "ip":
+			return a.IP.Compare(b.IP)
+		case "branch":
+			return strings.Compare(a.Branch, b.Branch)
+		case "region":
+			return strings.Compare(a.Region, b.Region)
+		case "vendor":
+			return strings.Compare(a.Vendor, b.Vendor)
+		case "status":
+			return strings.Compare(a.Status, b.Status)
+		case "rtt":
+			return cmpPtr(a.RTTms, b.RTTms)
+		case "loss":
+			return cmpPtr(a.Loss, b.Loss)
+		case "last_probe":
+			return a.LastProbe.Compare(b.LastProbe)
+		}
+		return 0
+	}
+	sort.SliceStable(ds, func(i, j int) bool {
+		c := less(ds[i], ds[j])
+		if desc {
+			c = -c
+		}
+		if c != 0 {
+			return c < 0
+		}
+		return ds[i].ID < ds[j].ID
+	})
+}
+
+// cmpPtr orders nil (no value) first.
+func cmpPtr(a, b *float64) int {
+	switch {
+	case a == nil && b == nil:
+		return 0
+	case a == nil:
+		return -1
+	case b == nil:
+		return 1
+	case *a < *b:
+		return -1
+	case *a > *b:
+		return 1
+	}
+	return 0
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}

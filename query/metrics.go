@@ -1,0 +1,67 @@
+package query
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+// metrics are the query service's own: built once per Server from the injected registry.
+type metrics struct {
+	requests        *prometheus.CounterVec
+	requestDuration *prometheus.HistogramVec
+	backendDuration *prometheus.HistogramVec
+	backendErrors   *prometheus.CounterVec
+	cache           *prometheus.CounterVec
+	rateLimited     prometheus.Counter
+}
+
+func newMetrics(r prometheus.Registerer) *metrics {
+	f := promauto.With(r)
+	m := &metrics{
+		requests: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "wardops_query_http_requests_total", Help: "HTTP requests by route, method and status code.",
+		}, []string{"route", "method", "code"}),
+		requestDuration: f.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "wardops_query_http_request_duration_seconds", Help: "HTTP request latency by route, method and status code.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"route", "method", "code"}),
+		backendDuration: f.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "wardops_query_backend_duration_seconds", Help: "Backend query latency by backend and operation.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"backend", "op"}),
+		backendErrors: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "wardops_query_backend_errors_total", Help: "Failed backend queries by backend and operation.",
+		}, []string{"backend", "op"}),
+		cache: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "wardops_query_cache_requests_total", Help: "Fleet snapshot lookups: hit (fresh), stale (served while refreshing) or miss (waited for a build). Hit ratio = (hit+stale)/all.",
+		}, []string{"result"}),
+		rateLimited: f.NewCounter(prometheus.CounterOpts{
+			Name: "wardops_query_rate_limited_total", Help: "Requests answered 429 by the per-client rate limit.",
+		}),
+	}
+	for _, r := range []string{"hit", "stale", "miss"} {
+		m.cache.WithLabelValues(r)
+	}
+	for _, b := range [][2]string{{"victoriametrics", "query"}, {"victoriametrics", "query_range"}, {"postgres", "inventory"},
+		{"postgres", "alerts"}, {"postgres", "down_since"}, {"postgres", "latest_pings"}} {
+		m.backendErrors.WithLabelValues(b[0], b[1])
+	}
+	return m
+}
+
+// backend times one backend call: defer m.backend("postgres", "alerts")().
+func (m *metrics) backend(backend, op string) func() {
+	start := time.Now()
+	return func() { m.backendDuration.WithLabelValues(backend, op).Observe(time.Since(start).Seconds()) }
+}
+
+func (m *metrics) backendError(backend, op string) { m.backendErrors.WithLabelValues(backend, op).Inc() }
+
+func (m *metrics) request(route, method string, code int, d time.Duration) {
+	c := strconv.Itoa(code)
+	m.requests.WithLabelValues(route, method, c).Inc()
+	m.requestDuration.WithLabelValues(route, method, c).Observe(d.Seconds())
+}
