@@ -61,6 +61,19 @@ type Config struct {
 	RateLimitLocal   bool    // apply the limit to loopback clients too
 	CacheTTL         time.Duration
 
+	// wardops sim: the fleet simulator.
+	SimAddrs        string // address list/ranges; overrides SimBase+SimCount
+	SimBase         string
+	SimCount        int
+	SimPort         int
+	SimCommunity    Secret
+	SimInterfaces   int
+	SimV3User       string
+	SimV3Auth       string
+	SimV3AuthKey    Secret
+	SimV3Priv       string
+	SimV3PrivKey    Secret
+
 	LogLevel  string
 	LogFormat string
 
@@ -168,6 +181,17 @@ func settings() []setting {
 		}},
 		{"rate-limit-loopback", "WARDOPS_RATE_LIMIT_LOOPBACK", "false", "rate-limit loopback clients too", boolean(func(c *Config) *bool { return &c.RateLimitLocal })},
 		{"cache-ttl", "WARDOPS_CACHE_TTL", "1s", "dashboard cache lifetime", dur(func(c *Config) *time.Duration { return &c.CacheTTL })},
+		{"sim-addrs", "WARDOPS_SIM_ADDRS", "", "sim: loopback addresses and ranges, e.g. 127.20.0.1-127.20.3.90 (overrides --sim-base/--sim-count)", str(func(c *Config) *string { return &c.SimAddrs })},
+		{"sim-base", "WARDOPS_SIM_BASE", "127.20.0.1", "sim: first address of --sim-count consecutive devices", str(func(c *Config) *string { return &c.SimBase })},
+		{"sim-count", "WARDOPS_SIM_COUNT", "875", "sim: number of devices from --sim-base", num(func(c *Config) *int { return &c.SimCount }, 1)},
+		{"sim-port", "WARDOPS_SIM_PORT", "1161", "sim: UDP port every device answers on", num(func(c *Config) *int { return &c.SimPort }, 1)},
+		{"sim-community", "WARDOPS_SIM_COMMUNITY", "public", "sim: v1/v2c community (empty: v1/v2c off)", func(c *Config, v string) error { c.SimCommunity = Secret(v); return nil }},
+		{"sim-interfaces", "WARDOPS_SIM_INTERFACES", "8", "sim: interfaces per device", num(func(c *Config) *int { return &c.SimInterfaces }, 1)},
+		{"sim-v3-user", "WARDOPS_SIM_V3_USER", "", "sim: SNMPv3 user (empty: v3 off)", str(func(c *Config) *string { return &c.SimV3User })},
+		{"sim-v3-auth", "WARDOPS_SIM_V3_AUTH", "SHA", "sim: v3 auth protocol (MD5, SHA, SHA224, SHA256, SHA384, SHA512)", str(func(c *Config) *string { return &c.SimV3Auth })},
+		{"sim-v3-auth-key", "WARDOPS_SIM_V3_AUTH_KEY", "", "sim: v3 auth passphrase", func(c *Config, v string) error { c.SimV3AuthKey = Secret(v); return nil }},
+		{"sim-v3-priv", "WARDOPS_SIM_V3_PRIV", "AES", "sim: v3 privacy protocol (empty for authNoPriv; DES, AES, AES192, AES256, AES192C, AES256C)", str(func(c *Config) *string { return &c.SimV3Priv })},
+		{"sim-v3-priv-key", "WARDOPS_SIM_V3_PRIV_KEY", "", "sim: v3 privacy passphrase", func(c *Config, v string) error { c.SimV3PrivKey = Secret(v); return nil }},
 		{"log-level", "WARDOPS_LOG_LEVEL", "info", "debug, info, warn or error", str(func(c *Config) *string { return &c.LogLevel })},
 		{"log-format", "WARDOPS_LOG_FORMAT", "text", "text or json", str(func(c *Config) *string { return &c.LogFormat })},
 		{"dev-pg-port", "WARDOPS_DEV_PG_PORT", "55432", "wardops dev: loopback port of the private PostgreSQL", num(func(c *Config) *int { return &c.DevPGPort }, 1)},
