@@ -62,17 +62,17 @@ type Config struct {
 	CacheTTL         time.Duration
 
 	// wardops sim: the fleet simulator.
-	SimAddrs        string // address list/ranges; overrides SimBase+SimCount
-	SimBase         string
-	SimCount        int
-	SimPort         int
-	SimCommunity    Secret
-	SimInterfaces   int
-	SimV3User       string
-	SimV3Auth       string
-	SimV3AuthKey    Secret
-	SimV3Priv       string
-	SimV3PrivKey    Secret
+	SimAddrs      string // address list/ranges; overrides SimBase+SimCount
+	SimBase       string
+	SimCount      int
+	SimPort       int
+	SimCommunity  Secret
+	SimInterfaces int
+	SimV3User     string
+	SimV3Auth     string
+	SimV3AuthKey  Secret
+	SimV3Priv     string
+	SimV3PrivKey  Secret
 
 	LogLevel  string
 	LogFormat string
