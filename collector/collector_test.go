@@ -1,0 +1,301 @@
+package collector
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/wardops/wardops/collector/icmp"
+	"github.com/wardops/wardops/collector/push"
+	"github.com/wardops/wardops/internal/testenv"
+	"github.com/wardops/wardops/store"
+)
+
+func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// dropTraffic silences addr with an nftables table of its own on the output hook; the returned
+// func (also run at cleanup) deletes the table.
+func dropTraffic(t *testing.T, addr string) (restore func()) {
+	t.Helper()
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	table := "wardops_test_" + hex.EncodeToString(b)
+	nft := func(args ...string) error {
+		out, err := exec.Command("nft", args...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("nft %s: %w: %s", strings.Join(args, " "), err, out)
+		}
+		return nil
+	}
+	if err := nft("add", "table", "inet", table); err != nil {
+		t.Fatal(err)
+	}
+	done := false
+	restore = func() {
+		if !done {
+			done = true
+			if err := nft("delete", "table", "inet", table); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	t.Cleanup(restore)
+	if err := nft("add", "chain", "inet", table, "out", "{ type filter hook output priority 0 ; policy accept ; }"); err != nil {
+		t.Fatal(err)
+	}
+	if err := nft("add", "rule", "inet", table, "out", "ip", "daddr", addr, "drop"); err != nil {
+		t.Fatal(err)
+	}
+	return restore
+}
+
+func fleetSpecs(n int, third byte) []store.DeviceSpec {
+	var devs []store.DeviceSpec
+	for i := 1; i <= n; i++ {
+		devs = append(devs, deviceSpec(fmt.Sprintf("e2e-%d-%d", third, i), netip.AddrFrom4([4]byte{127, 20, third, byte(i)})))
+	}
+	return devs
+}
+
+func deviceSpec(name string, ip netip.Addr) store.DeviceSpec {
+	return store.DeviceSpec{Branch: "lab", Region: "north", Name: name, IP: ip.String(), Vendor: "loopback", Enabled: true, SNMPPort: 161}
+}
+
+// waitFor polls cond every 200ms until it holds or d passes, returning how long it took.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() (bool, string)) time.Duration {
+	t.Helper()
+	start := time.Now()
+	var last string
+	for time.Since(start) < d {
+		ok, state := cond()
+		if ok {
+			return time.Since(start)
+		}
+		last = state
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("%s: not within %s (last: %s)", what, d, last)
+	return 0
+}
+
+// TestCollectorEndToEnd runs the whole collector against real PostgreSQL and VictoriaMetrics on a
+// fleet of loopback addresses: every device gets series and rows, a device whose traffic is dropped
+// reads down within one interval and comes back, and inventory changes apply without a restart.
+func TestCollectorEndToEnd(t *testing.T) {
+	const n, interval = 60, 3 * time.Second
+	st, _ := testenv.Store(t)
+	vm := testenv.VictoriaMetrics(t)
+	ctx := context.Background()
+	if _, err := st.ImportInventory(ctx, nil, fleetSpecs(n, 30), false); err != nil {
+		t.Fatal(err)
+	}
+	eng, err := icmp.NewProbing(quietLog(), icmp.ModeAuto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	set := metrics.NewSet()
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	testStart := time.Now()
+	go func() {
+		done <- Run(runCtx, Options{
+			Schedule: SchedulerOptions{
+				Fleet: st, Engine: eng, PingInterval: interval, EchoInterval: 100 * time.Millisecond,
+				PingTimeout: time.Second, ConfirmTimeout: 500 * time.Millisecond, ConfirmInterval: 100 * time.Millisecond,
+				ProbeWorkers: 32, InventoryReload: time.Second,
+			},
+			Push:       push.Options{URL: vm.URL, Batch: 500, Interval: 300 * time.Millisecond},
+			PingWriter: PingWriterOptions{Store: st, Interval: 300 * time.Millisecond},
+			Listen:     "127.0.0.1:0",
+			Log:        quietLog(),
+			Metrics:    set,
+		})
+	}()
+	stopped := false
+	stop := func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Error("collector did not stop within 20s")
+		}
+	}
+	defer stop()
+
+	upOf := func(ip string) (float64, bool) {
+		r, err := vm.Query(`wardops_ping_up{ip="` + ip + `"}`)
+		if err != nil || len(r) != 1 {
+			return 0, false
+		}
+		return r[0].Value, true
+	}
+	waitFor(t, 2*interval+5*time.Second, "every device up in VictoriaMetrics", func() (bool, string) {
+		r, err := vm.Query(`count(wardops_ping_up == 1)`)
+		if err != nil || len(r) == 0 {
+			return false, fmt.Sprint(err)
+		}
+		return int(r[0].Value) == n, fmt.Sprintf("%v devices up", r[0].Value)
+	})
+	r, err := vm.Query(`wardops_ping_rtt_seconds{device="e2e-30-1"}`)
+	if err != nil || len(r) != 1 || r[0].Value <= 0 {
+		t.Fatalf("rtt of e2e-30-1: %v %v", r, err)
+	}
+	for _, l := range []string{"device_id", "device", "ip", "branch", "region", "vendor"} {
+		if r[0].Labels[l] == "" {
+			t.Errorf("label %s missing: %v", l, r[0].Labels)
+		}
+	}
+
+	// Down within one interval (plus the probe's own timeouts and the push), and back.
+	budget := interval + 3*time.Second
+	restore := dropTraffic(t, "127.20.30.5")
+	took := waitFor(t, budget, "dropped device reads down", func() (bool, string) {
+		v, ok := upOf("127.20.30.5")
+		return ok && v == 0, fmt.Sprint(v)
+	})
+	t.Logf("down after %s", took)
+	restore()
+	took = waitFor(t, budget, "restored device reads up", func() (bool, string) {
+		v, ok := upOf("127.20.30.5")
+		return ok && v == 1, fmt.Sprint(v)
+	})
+	t.Logf("up again after %s", took)
+
+	// Inventory changes: disable one, add one.
+	devs, err := st.ListDevices(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var disabled store.Device
+	for _, d := range devs {
+		if d.Name == "e2e-30-10" {
+			disabled = d
+		}
+	}
+	if err := st.SetDeviceEnabled(ctx, disabled.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	added := netip.MustParseAddr("127.20.31.200")
+	if _, err := st.ImportInventory(ctx, nil, []store.DeviceSpec{deviceSpec("e2e-new", added)}, false); err != nil {
+		t.Fatal(err)
+	}
+	changed := time.Now()
+	// Probing changes within one interval plus one reload; the series then needs VictoriaMetrics'
+	// own second or two before a new series is searchable.
+	took = waitFor(t, interval+time.Second+2*time.Second, "added device probed", func() (bool, string) {
+		rows, err := st.PingHistory(ctx, added, changed, time.Now(), 10)
+		return err == nil && len(rows) > 0, fmt.Sprintf("%d ping_results rows, err %v", len(rows), err)
+	})
+	t.Logf("added device probed after %s", took)
+	waitFor(t, 5*time.Second, "added device up in VictoriaMetrics", func() (bool, string) {
+		v, ok := upOf(added.String())
+		return ok && v == 1, fmt.Sprintf("up %v, series found %v", v, ok)
+	})
+	// Give the disabled device a full interval past the reload, then expect no new rows.
+	time.Sleep(interval + 2*time.Second)
+	quietSince := changed.Add(2 * time.Second) // reload (1s) + a probe already in flight
+	rows, err := st.PingHistory(ctx, disabled.IP, quietSince, time.Now(), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) > 0 {
+		t.Errorf("disabled device still probed: %d rows since %s", len(rows), quietSince)
+	}
+	stop()
+	end := time.Now()
+
+	// Every device has ping_results rows, and VictoriaMetrics holds exactly the probe times.
+	// Samples pushed by the shutdown flush become searchable once VictoriaMetrics flushes them.
+	if resp, err := http.Get(vm.URL + "/internal/force_flush"); err == nil {
+		resp.Body.Close()
+	}
+	time.Sleep(time.Second)
+	exp, err := vm.Export(`wardops_ping_up`, testStart.Add(-time.Second), end.Add(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var starts []time.Time
+	for _, d := range devs {
+		rows, err := st.PingHistory(ctx, d.IP, testStart, end, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rows) == 0 {
+			t.Errorf("no ping_results rows for %s", d.Name)
+			continue
+		}
+		starts = append(starts, rows[0].Timestamp)
+		want := map[int64]bool{}
+		for _, r := range rows {
+			want[r.Timestamp.UnixMilli()] = true
+		}
+		got := exp[fmt.Sprint(d.ID)]
+		if len(got) != len(rows) {
+			t.Errorf("%s: %d samples in VictoriaMetrics, %d rows", d.Name, len(got), len(rows))
+		}
+		for _, ts := range got {
+			if !want[ts] {
+				t.Errorf("%s: sample at %d is not a probe time", d.Name, ts)
+				break
+			}
+		}
+	}
+	// Spread: no tenth of the interval holds more than a quarter of the fleet's first probes.
+	buckets := map[int64]int{}
+	for _, s := range starts {
+		buckets[(s.UnixMilli()%interval.Milliseconds())/(interval.Milliseconds()/10)]++
+	}
+	for b, c := range buckets {
+		if c > len(starts)/4 {
+			t.Errorf("burst: %d of %d devices start in tenth %d of the interval", c, len(starts), b)
+		}
+	}
+	if c := set.GetOrCreateCounter(`wardops_collector_probes_total{kind="icmp"}`).Get(); c < n {
+		t.Errorf("probes_total %d", c)
+	}
+}
+
+func TestNextSlotStableAndSpread(t *testing.T) {
+	iv := 30 * time.Second
+	now := time.Date(2024, 5, 1, 12, 0, 7, 0, time.UTC)
+	seen := map[time.Duration]int{}
+	for id := int64(1); id <= 1000; id++ {
+		a := newTarget(deviceKey(id), iv)
+		b := newTarget(deviceKey(id), iv)
+		sa, sb := a.nextSlot(now), b.nextSlot(now)
+		if !sa.Equal(sb) {
+			t.Fatalf("device %d: slots differ between two schedulers: %v %v", id, sa, sb)
+		}
+		if !sa.After(now) || sa.Sub(now) > iv {
+			t.Fatalf("device %d: slot %v not within one interval after %v", id, sa, now)
+		}
+		if next := a.nextSlot(sa); next.Sub(sa) != iv {
+			t.Fatalf("device %d: next slot %v after %v", id, next, sa)
+		}
+		seen[sa.Sub(now)/(3*time.Second)]++
+	}
+	for b, c := range seen {
+		if c > 150 { // 100 expected per tenth
+			t.Errorf("tenth %d holds %d of 1000 devices", b, c)
+		}
+	}
+}
