@@ -10,6 +10,7 @@ import (
 	"github.com/wardops/wardops/config"
 	"github.com/wardops/wardops/internal/devenv"
 	"github.com/wardops/wardops/inventory"
+	"github.com/wardops/wardops/sim"
 )
 
 // devSNMPPort is where the simulator answers for the demo fleet: above 1024, so no root needed.
@@ -54,7 +55,7 @@ func runDev(ctx context.Context, cfg *config.Config, _ []string, log *slog.Logge
 		return err
 	}
 	log.Info("demo fleet imported", "devices", cfg.DevDevices, "created", stats.DevicesCreated, "unchanged", stats.DevicesUnchanged)
-	stopSim, err := startDemoSim(ctx, base, cfg.DevDevices, devSNMPPort, log)
+	stopSim, err := startDemoSim(base, cfg.DevDevices, devSNMPPort, log)
 	if err != nil {
 		return err
 	}
@@ -80,8 +81,16 @@ wardops is running (Ctrl-C stops everything):
 	return serveAll(ctx, cfg, st, log)
 }
 
-// startDemoSim starts the fleet simulator for the demo addresses.
-// TODO(sim): wire sim.Fleet once the simulator lands.
-func startDemoSim(ctx context.Context, base netip.Addr, n, port int, log *slog.Logger) (func(), error) {
-	return func() {}, nil
+// startDemoSim answers SNMP v2c for the demo addresses, so the if-mib and host-resources items of
+// the demo fleet have something to poll.
+func startDemoSim(base netip.Addr, n, port int, log *slog.Logger) (func(), error) {
+	addrs, err := sim.Range(base, n)
+	if err != nil {
+		return nil, err
+	}
+	f, err := sim.Start(sim.Options{Addrs: addrs, Port: port, Community: "public", Log: log.With("component", "sim")})
+	if err != nil {
+		return nil, fmt.Errorf("cannot start the fleet simulator: %w", err)
+	}
+	return func() { _ = f.Close() }, nil
 }
