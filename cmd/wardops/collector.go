@@ -11,6 +11,7 @@ import (
 	"github.com/wardops/wardops/collector"
 	"github.com/wardops/wardops/collector/icmp"
 	"github.com/wardops/wardops/collector/push"
+	"github.com/wardops/wardops/collector/snmp"
 	"github.com/wardops/wardops/config"
 	"github.com/wardops/wardops/store"
 )
@@ -35,9 +36,7 @@ func serveCollector(ctx context.Context, cfg *config.Config, st *store.Store, lo
 	}
 	defer eng.Close()
 	set := metrics.NewSet()
-	// SNMP: replace nil with snmp.NewPoller(snmp.Options{Timeout: cfg.SNMPTimeout, Retries:
-	// cfg.SNMPRetries, Log: log.With("part", "snmp"), Metrics: set}) once collector/snmp provides it.
-	var poller collector.SNMPPoller
+	poller := snmp.NewPoller(snmp.Options{Timeout: cfg.SNMPTimeout, Retries: cfg.SNMPRetries, Log: log.With("part", "snmp"), Metrics: set})
 	return collector.Run(ctx, collector.Options{
 		Schedule: collector.SchedulerOptions{
 			Fleet:           st,

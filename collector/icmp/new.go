@@ -12,7 +12,7 @@ func New(name string, log *slog.Logger, mode string) (Engine, error) {
 	case "probing", "":
 		return NewProbing(log, mode)
 	case "shared":
-		return nil, fmt.Errorf("icmp engine %q: shared engine not built", name)
+		return NewShared(log, mode)
 	}
 	return nil, fmt.Errorf("unknown icmp engine %q: want probing or shared", name)
 }
