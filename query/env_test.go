@@ -209,3 +209,5 @@ func eventually(t *testing.T, what string, cond func() bool) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+func strconvFormat(n int64) string { return fmt.Sprint(n) }
