@@ -34,6 +34,7 @@ type Config struct {
 	PingInterval time.Duration
 	PingCount    int
 	PingTimeout  time.Duration
+	PingEcho     time.Duration // pacing between one probe's echoes
 	ICMPEngine   string
 	ICMPMode     string
 
@@ -145,6 +146,7 @@ func settings() []setting {
 		{"ping-interval", "WARDOPS_PING_INTERVAL", "30s", "default ICMP probe interval", dur(func(c *Config) *time.Duration { return &c.PingInterval })},
 		{"ping-count", "WARDOPS_PING_COUNT", "3", "echo requests per probe", num(func(c *Config) *int { return &c.PingCount }, 1)},
 		{"ping-timeout", "WARDOPS_PING_TIMEOUT", "2s", "how long a probe waits for its last reply", dur(func(c *Config) *time.Duration { return &c.PingTimeout })},
+		{"ping-echo-interval", "WARDOPS_PING_ECHO_INTERVAL", "200ms", "pause between the echo requests of one probe", dur(func(c *Config) *time.Duration { return &c.PingEcho })},
 		{"icmp-engine", "WARDOPS_ICMP_ENGINE", "probing", "ICMP engine: probing (pro-bing, one pinger per probe)", str(func(c *Config) *string { return &c.ICMPEngine })},
 		{"icmp-mode", "WARDOPS_ICMP_MODE", "auto", "ICMP sockets: auto, raw or udp (unprivileged datagram ICMP)", str(func(c *Config) *string { return &c.ICMPMode })},
 		{"snmp-interval", "WARDOPS_SNMP_INTERVAL", "60s", "default SNMP poll interval", dur(func(c *Config) *time.Duration { return &c.SNMPInterval })},
@@ -307,6 +309,11 @@ func (c *Config) validate() error {
 	}
 	if c.PingTimeout >= c.PingInterval {
 		return fmt.Errorf("WARDOPS_PING_TIMEOUT (%s) must be shorter than WARDOPS_PING_INTERVAL (%s)", c.PingTimeout, c.PingInterval)
+	}
+	// A probe lasts (count-1) echo intervals plus the timeout; longer than the interval and every
+	// round after the first would be skipped.
+	if probe := time.Duration(c.PingCount-1)*c.PingEcho + c.PingTimeout; probe >= c.PingInterval {
+		return fmt.Errorf("a probe (WARDOPS_PING_COUNT-1 × WARDOPS_PING_ECHO_INTERVAL + WARDOPS_PING_TIMEOUT = %s) must be shorter than WARDOPS_PING_INTERVAL (%s)", probe, c.PingInterval)
 	}
 	return nil
 }

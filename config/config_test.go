@@ -44,6 +44,8 @@ func TestParseRejectsBadValuesNamingTheSetting(t *testing.T) {
 	f(map[string]string{"WARDOPS_ICMP_ENGINE": "magic"}, nil, "WARDOPS_ICMP_ENGINE")
 	f(map[string]string{"WARDOPS_PING_COUNT": "0"}, nil, "WARDOPS_PING_COUNT")
 	f(map[string]string{"WARDOPS_PING_TIMEOUT": "40s"}, nil, "WARDOPS_PING_TIMEOUT")
+	f(map[string]string{"WARDOPS_PING_ECHO_INTERVAL": "0s"}, nil, "WARDOPS_PING_ECHO_INTERVAL")
+	f(map[string]string{"WARDOPS_PING_ECHO_INTERVAL": "15s"}, nil, "WARDOPS_PING_ECHO_INTERVAL")
 	f(nil, []string{"--no-such-flag"}, "no-such-flag")
 }
 

@@ -44,6 +44,7 @@ func serveCollector(ctx context.Context, cfg *config.Config, st *store.Store, lo
 			SNMP:            poller,
 			PingInterval:    cfg.PingInterval,
 			PingCount:       cfg.PingCount,
+			EchoInterval:    cfg.PingEcho,
 			PingTimeout:     cfg.PingTimeout,
 			SNMPInterval:    cfg.SNMPInterval,
 			ProbeWorkers:    cfg.ProbeWorkers,
