@@ -4,16 +4,21 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"golang.org/x/net/bpf"
 	xicmp "golang.org/x/net/icmp"
 	"golang.org/x/net/ipv4"
+	"golang.org/x/sys/unix"
 )
 
 func sharedTestLog(t *testing.T) *slog.Logger {
@@ -139,4 +144,84 @@ func TestSharedClosedEngine(t *testing.T) {
 	if _, err := e.Probe(context.Background(), Request{Addr: netip.MustParseAddr("::1")}); err == nil {
 		t.Fatal("IPv6 probe accepted by the IPv4-only engine")
 	}
+}
+
+// BenchmarkEngineCPU measures what issue 4 budgets: CPU-seconds (user + system, getrusage of this
+// process, which on loopback includes the kernel's work answering the echoes) per 1,000 probes of 3
+// echoes, for each engine and, as the ICMP floor, fping on the same addresses. It reports numbers and
+// asserts nothing about speed:
+//
+//	go test -run '^$' -bench EngineCPU -benchtime 1x ./collector/icmp/
+func BenchmarkEngineCPU(b *testing.B) {
+	engines := []struct {
+		name       string
+		new        func(*slog.Logger, string) (Engine, error)
+		concurrent int // probes in flight, as a scheduler would bound them
+	}{
+		{"shared", NewShared, 2000},
+		{"probing", NewProbing, 200},
+	}
+	for _, n := range []int{1000, 10000} {
+		addrs := make([]netip.Addr, n)
+		for i := range addrs {
+			addrs[i] = netip.AddrFrom4([4]byte{127, 22, byte(i / 250), byte(1 + i%250)})
+		}
+		for _, eng := range engines {
+			b.Run(fmt.Sprintf("%s/%d", eng.name, n), func(b *testing.B) {
+				e, err := eng.new(slog.New(slog.DiscardHandler), ModeRaw)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer e.Close()
+				var lost atomic.Int64
+				before := cpuTime(b)
+				start := time.Now()
+				for range b.N {
+					sem := make(chan struct{}, eng.concurrent)
+					var wg sync.WaitGroup
+					for _, a := range addrs {
+						sem <- struct{}{}
+						wg.Add(1)
+						go func() {
+							defer func() { <-sem; wg.Done() }()
+							res, err := e.Probe(context.Background(), Request{Addr: a, Count: 3, Interval: 10 * time.Millisecond, Timeout: time.Second})
+							if err != nil || res.Received != 3 {
+								lost.Add(1)
+							}
+						}()
+					}
+					wg.Wait()
+				}
+				cpu := cpuTime(b) - before
+				probes := float64(b.N * n)
+				b.ReportMetric(cpu.Seconds()/probes*1000, "cpu-s/1000probes")
+				b.ReportMetric(float64(lost.Load()), "probes-with-loss")
+				b.ReportMetric(time.Since(start).Seconds()/float64(b.N), "wall-s/round")
+			})
+		}
+		b.Run(fmt.Sprintf("fping/%d", n), func(b *testing.B) {
+			args := []string{"-q", "-c", "3", "-p", "10", "-i", "1"}
+			for _, a := range addrs {
+				args = append(args, a.String())
+			}
+			var cpu time.Duration
+			for range b.N {
+				cmd := exec.Command("fping", args...)
+				if out, err := cmd.CombinedOutput(); err != nil {
+					b.Fatalf("fping: %v: %.500s", err, out)
+				}
+				cpu += cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+			}
+			b.ReportMetric(cpu.Seconds()/float64(b.N*n)*1000, "cpu-s/1000probes")
+		})
+	}
+}
+
+// cpuTime is this process's user + system CPU time so far.
+func cpuTime(b *testing.B) time.Duration {
+	var ru unix.Rusage
+	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
