@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	mrand "math/rand/v2"
 	"net"
 	"net/netip"
 	"sync"
@@ -302,11 +303,10 @@ func (e *sharedEngine) Probe(ctx context.Context, req Request) (Result, error) {
 // send registers echo i of ps under a free sequence number and writes it to the socket.
 func (e *sharedEngine) send(ps *probeState, i int, addr netip.Addr, dst net.Addr) (time.Time, error) {
 	ec := &ps.echoes[i]
+	// The nonce only has to differ between uses of a sequence number, not resist an attacker.
+	ec.nonce = mrand.Uint64()
 	var nb [8]byte
-	if _, err := rand.Read(nb[:]); err != nil {
-		return time.Time{}, fmt.Errorf("cannot draw echo nonce: %w", err)
-	}
-	ec.nonce = binary.LittleEndian.Uint64(nb[:])
+	binary.LittleEndian.PutUint64(nb[:], ec.nonce)
 	ec.dst = addr.As4()
 
 	e.mu.Lock()
