@@ -146,15 +146,23 @@ func (p *params) time(k string, def time.Time) time.Time {
 }
 
 func parseTime(s string) (time.Time, error) {
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t.UTC(), nil
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		f, ferr := strconv.ParseFloat(s, 64)
+		// !(f >= 0) also refuses NaN, which every comparison lets through.
+		if ferr != nil || !(f >= 0) || f > float64(maxTime.Unix()) {
+			return time.Time{}, errors.New("bad time")
+		}
+		t = time.UnixMilli(int64(f * 1000))
 	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || f < 0 || f > 1e11 {
-		return time.Time{}, errors.New("bad time")
+	if t.Before(time.Unix(0, 0)) || t.After(maxTime) {
+		return time.Time{}, errors.New("time out of range")
 	}
-	return time.UnixMilli(int64(f * 1000)).UTC(), nil
+	return t.UTC(), nil
 }
+
+// maxTime bounds accepted times: nothing wardops stores lies past it.
+var maxTime = time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // duration accepts a Go duration (30s, 5m) or plain seconds.
 func (p *params) duration(k string, def, min, max time.Duration) time.Duration {
