@@ -1,0 +1,226 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// window measures one running pipeline over whole cycles after a warm-up.
+type window struct {
+	pids     []int                                     // processes whose CPU and RSS are the pipeline's
+	side     map[string]int                            // processes measured but excluded (simulator, VictoriaMetrics)
+	probes   func(ctx context.Context) (float64, error) // cumulative completed probes
+	fresh    *freshness                                // nil: no probe→queryable figure
+	hist     func(ctx context.Context) (map[string]float64, error)
+	interval time.Duration
+	warmup   time.Duration
+	cycles   int
+	perCycle int // probes one cycle should complete (the fleet size)
+	log      *slog.Logger
+}
+
+// measurement is what a window saw.
+type measurement struct {
+	probes   float64
+	elapsed  time.Duration
+	cpu      time.Duration
+	side     map[string]time.Duration
+	rss      uint64
+	cycles   []time.Duration // time to complete each cycle's worth of probes
+	complete int             // cycles that completed within the window
+	lag      []float64       // p50, p99 of the scheduler lag histogram, when there is one
+	fresh    []time.Duration
+}
+
+// run waits out the warm-up, then samples the probe counter every second for cycles intervals.
+func (w *window) run(ctx context.Context) (*measurement, error) {
+	w.log.Info("warming up", "for", w.warmup)
+	if err := sleep(ctx, w.warmup); err != nil {
+		return nil, err
+	}
+	p0, err := w.probes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c0, err := cpuOf(w.pids)
+	if err != nil {
+		return nil, err
+	}
+	s0 := map[string]time.Duration{}
+	for n, p := range w.side {
+		if s0[n], err = procCPU(p); err != nil {
+			return nil, err
+		}
+	}
+	var h0 map[string]float64
+	if w.hist != nil {
+		if h0, err = w.hist(ctx); err != nil {
+			return nil, err
+		}
+	}
+	t0 := time.Now()
+
+	// The freshness poller runs beside the counter loop and is stopped before run returns.
+	fctx, stopFresh := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	if w.fresh != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); w.fresh.run(fctx) }()
+	}
+	defer func() { stopFresh(); wg.Wait() }()
+
+	w.log.Info("measuring", "cycles", w.cycles, "for", time.Duration(w.cycles)*w.interval)
+	end := t0.Add(time.Duration(w.cycles) * w.interval)
+	var series []point
+	for time.Now().Before(end) {
+		if err := sleep(ctx, min(time.Second, time.Until(end))); err != nil {
+			return nil, err
+		}
+		p, err := w.probes(ctx)
+		if err != nil {
+			return nil, err
+		}
+		series = append(series, point{time.Since(t0), p - p0})
+	}
+	m := &measurement{elapsed: time.Since(t0), side: map[string]time.Duration{}}
+	p1, err := w.probes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c1, err := cpuOf(w.pids)
+	if err != nil {
+		return nil, err
+	}
+	for n, p := range w.side {
+		c, err := procCPU(p)
+		if err != nil {
+			return nil, err
+		}
+		m.side[n] = c - s0[n]
+	}
+	if w.hist != nil {
+		h1, err := w.hist(ctx)
+		if err != nil {
+			return nil, err
+		}
+		m.lag, _ = vmQuantiles(h0, h1, 0.5, 0.99)
+	}
+	if m.rss, err = rssOf(w.pids); err != nil {
+		return nil, err
+	}
+	stopFresh()
+	wg.Wait()
+	if w.fresh != nil {
+		m.fresh = w.fresh.observations()
+	}
+	m.probes, m.cpu = p1-p0, c1-c0
+	m.cycles, m.complete = cycleTimes(series, float64(w.perCycle), w.cycles)
+	return m, nil
+}
+
+// point is the probe counter, relative to the window's start, at one moment.
+type point struct {
+	at time.Duration
+	n  float64
+}
+
+// cycleTimes turns the counter series into the time each cycle's worth of probes (perCycle)
+// took: the k-th cycle ends when the counter first reaches k×perCycle. A pipeline that keeps up
+// completes every cycle in one interval; one that falls behind takes longer or never finishes.
+func cycleTimes(series []point, perCycle float64, cycles int) ([]time.Duration, int) {
+	var out []time.Duration
+	var last time.Duration
+	k := 1
+	for _, p := range series {
+		for k <= cycles && p.n >= float64(k)*perCycle {
+			out = append(out, p.at-last)
+			last = p.at
+			k++
+		}
+	}
+	return out, len(out)
+}
+
+// freshness tracks, for a sample of devices, the delay between a sample's own timestamp (the
+// probe's start) and the moment a query first returns it. Polling every 250 ms adds up to
+// 250 ms to each figure.
+type freshness struct {
+	v     *victoria
+	expr  string // returns one series per device, keyed by label key, valued by the sample's time
+	key   string
+	every time.Duration
+	log   *slog.Logger
+
+	mu   sync.Mutex
+	obs  []time.Duration
+	errs int
+}
+
+// newFreshness builds the query for metric's series of the sampled devices, matched on label key.
+func newFreshness(v *victoria, metric, selector, key string, devices []string, log *slog.Logger) *freshness {
+	re := strings.Join(devices, "|")
+	expr := fmt.Sprintf(`max by (%s) (tlast_over_time(%s{%s%s=~"%s"}[2m]))`, key, metric, selector, key, re)
+	return &freshness{v: v, expr: expr, key: key, every: 250 * time.Millisecond, log: log}
+}
+
+func (f *freshness) run(ctx context.Context) {
+	last := map[string]float64{}
+	t := time.NewTicker(f.every)
+	defer t.Stop()
+	for {
+		res, err := f.v.query(ctx, f.expr)
+		now := time.Now()
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			f.mu.Lock()
+			f.errs++
+			f.mu.Unlock()
+		}
+		for _, s := range res {
+			ts, ok := s.value()
+			if !ok {
+				continue
+			}
+			dev := s.Metric[f.key]
+			prev, seen := last[dev]
+			last[dev] = ts
+			// The first sighting only seeds: when that sample arrived is unknown.
+			if seen && ts > prev {
+				d := now.Sub(time.UnixMilli(int64(math.Round(ts * 1000))))
+				f.mu.Lock()
+				f.obs = append(f.obs, d)
+				f.mu.Unlock()
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (f *freshness) observations() []time.Duration {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]time.Duration(nil), f.obs...)
+}
+
+// quantile returns the q-quantile (nearest rank) of ds, or -1 when ds is empty.
+func quantile(ds []time.Duration, q float64) time.Duration {
+	if len(ds) == 0 {
+		return -1
+	}
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	i := int(math.Ceil(q*float64(len(s)))) - 1
+	return s[max(0, min(i, len(s)-1))]
+}

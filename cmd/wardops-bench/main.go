@@ -1,0 +1,179 @@
+// Command wardops-bench is the collector benchmark (`make bench-collector`, `make bench-soak`):
+// wardops against fping, blackbox_exporter and snmp_exporter on the same loopback fleet. Its
+// "sim" subcommand runs the SNMP simulator as a separate process, so the simulator's CPU is
+// measured apart from the pipelines'. See package bench.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/wardops/wardops/bench"
+	"github.com/wardops/wardops/sim"
+)
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if len(args) > 0 && args[0] == "sim" {
+		return runSim(ctx, args[1:], stdout, stderr)
+	}
+	o, verbose, err := parse(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "wardops-bench: %v\n", err)
+		return 2
+	}
+	lvl := slog.LevelInfo
+	if verbose {
+		lvl = slog.LevelDebug
+	}
+	o.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+	o.Out = stdout
+	if o.SoakDuration > 0 {
+		_, err = bench.Soak(ctx, o)
+	} else {
+		_, err = bench.Run(ctx, o)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "wardops-bench: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func parse(args []string, stderr io.Writer) (bench.Options, bool, error) {
+	fs := flag.NewFlagSet("wardops-bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	sizes := fs.String("sizes", "875,10000,100000", "fleet sizes to measure")
+	snmpSizes := fs.String("snmp-sizes", "875,10000", "sizes that also get the SNMP runs (one simulator socket per device)")
+	engines := fs.String("engines", "probing,shared", "wardops ICMP engines, measured in turn")
+	pipelines := fs.String("pipelines", "", "subset of fping,wardops,blackbox,snmp (default: all)")
+	base := fs.String("base", "127.30.0.1", "first device address (127.0.0.0/8 only)")
+	var collectorEnv multi
+	fs.Var(&collectorEnv, "collector-env", "extra KEY=VALUE for the collector, repeatable (e.g. WARDOPS_PROBE_WORKERS=2048)")
+	verbose := fs.Bool("v", false, "debug logging")
+	o := bench.Options{}
+	fs.IntVar(&o.Cycles, "cycles", 2, "measured cycles per pipeline, after one warm-up cycle")
+	fs.DurationVar(&o.Interval, "interval", 30*time.Second, "probe and scrape interval")
+	fs.DurationVar(&o.Warmup, "warmup", 0, "warm-up before measuring (default: one interval)")
+	fs.IntVar(&o.SNMPPort, "snmp-port", 1161, "UDP port of the simulated SNMP agents")
+	fs.IntVar(&o.FreshSample, "fresh-sample", 64, "devices whose probe→queryable delay is tracked")
+	fs.DurationVar(&o.Timeout, "timeout", 40*time.Minute, "hard bound on the run (the soak adds its duration)")
+	fs.StringVar(&o.PostgresURL, "pg-url", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "PostgreSQL maintenance database; bench databases are created and dropped beside it")
+	fs.StringVar(&o.WardopsBin, "wardops-bin", "", "wardops binary (default: build ./cmd/wardops)")
+	fs.StringVar(&o.GoBin, "go", "go", "go tool used to build wardops")
+	fs.StringVar(&o.VMBin, "victoria-metrics", "/usr/bin/victoria-metrics", "VictoriaMetrics single-node binary")
+	fs.StringVar(&o.VMAgentBin, "vmagent", "/usr/bin/vmagent", "vmagent binary")
+	fs.StringVar(&o.FpingBin, "fping", "fping", "fping binary")
+	fs.StringVar(&o.BlackboxBin, "blackbox", "prometheus-blackbox-exporter", "blackbox_exporter binary")
+	fs.StringVar(&o.SNMPExporterBin, "snmp-exporter", "prometheus-snmp-exporter", "snmp_exporter binary")
+	fs.StringVar(&o.OutDir, "out", "var/bench", "results and logs directory")
+	fs.DurationVar(&o.SoakDuration, "soak", 0, "soak mode: run one collector this long instead of the benchmark")
+	fs.IntVar(&o.SoakSize, "soak-size", 10000, "soak fleet size")
+	fs.StringVar(&o.SoakEngine, "soak-engine", "probing", "soak ICMP engine")
+	fs.DurationVar(&o.SoakEvery, "soak-every", time.Minute, "soak sampling period")
+	if err := fs.Parse(args); err != nil {
+		return o, false, err
+	}
+	if fs.NArg() > 0 {
+		return o, false, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	var err error
+	if o.Sizes, err = ints(*sizes); err != nil {
+		return o, false, fmt.Errorf("--sizes: %w", err)
+	}
+	if o.SNMPSizes, err = ints(*snmpSizes); err != nil {
+		return o, false, fmt.Errorf("--snmp-sizes: %w", err)
+	}
+	if o.Base, err = netip.ParseAddr(*base); err != nil || !netip.MustParsePrefix("127.0.0.0/8").Contains(o.Base) {
+		return o, false, fmt.Errorf("--base %q: must be an address in 127.0.0.0/8", *base)
+	}
+	if o.Cycles < 1 || o.Interval <= 0 || o.SoakSize < 1 || o.SoakEvery <= 0 {
+		return o, false, errors.New("--cycles, --interval, --soak-size and --soak-every must be positive")
+	}
+	o.Engines = list(*engines)
+	o.Pipelines = list(*pipelines)
+	o.CollectorEnv = collectorEnv
+	if o.SimBin, err = os.Executable(); err != nil {
+		return o, false, fmt.Errorf("cannot find this binary for the simulator: %w", err)
+	}
+	return o, *verbose, nil
+}
+
+// runSim answers SNMP v2c for count consecutive loopback addresses until interrupted.
+func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("wardops-bench sim", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	base := fs.String("base", "127.30.0.1", "first address (127.0.0.0/8 only)")
+	count := fs.Int("count", 875, "number of devices")
+	port := fs.Int("port", 1161, "UDP port")
+	community := fs.String("community", "public", "v2c community")
+	ifaces := fs.Int("interfaces", 8, "interfaces per device")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	b, err := netip.ParseAddr(*base)
+	if err != nil {
+		fmt.Fprintf(stderr, "wardops-bench sim: --base: %v\n", err)
+		return 2
+	}
+	addrs, err := sim.Range(b, *count)
+	if err != nil {
+		fmt.Fprintf(stderr, "wardops-bench sim: %v\n", err)
+		return 2
+	}
+	f, err := sim.Start(sim.Options{Addrs: addrs, Port: *port, Community: *community, Interfaces: *ifaces, Log: log})
+	if err != nil {
+		fmt.Fprintf(stderr, "wardops-bench sim: %v\n", err)
+		return 1
+	}
+	defer f.Close()
+	fmt.Fprintf(stdout, "%s: %d devices from %s on udp port %d\n", bench.SimReady, len(addrs), b, f.Port())
+	<-ctx.Done()
+	fmt.Fprintf(stdout, "simulator stopping; answered %d requests\n", f.Served())
+	return 0
+}
+
+type multi []string
+
+func (m *multi) String() string     { return strings.Join(*m, ",") }
+func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
+
+func list(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func ints(s string) ([]int, error) {
+	var out []int
+	for _, p := range list(s) {
+		n, err := strconv.Atoi(strings.ReplaceAll(p, "_", ""))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("bad size %q", p)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
