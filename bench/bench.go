@@ -30,13 +30,13 @@ type Options struct {
 	FreshSample int           // devices whose probe→queryable delay is tracked
 	Timeout     time.Duration // hard bound on the whole run
 
-	PostgresURL  string   // maintenance database URL (databases are created beside it)
-	CollectorEnv []string // extra KEY=VALUE for the collector (e.g. WARDOPS_PROBE_WORKERS=2048)
-	WardopsBin   string   // "" builds ./cmd/wardops
-	GoBin        string
-	SimBin       string // the simulator: this binary's "sim" subcommand
+	PostgresURL                                               string   // maintenance database URL (databases are created beside it)
+	CollectorEnv                                              []string // extra KEY=VALUE for the collector (e.g. WARDOPS_PROBE_WORKERS=2048)
+	WardopsBin                                                string   // "" builds ./cmd/wardops
+	GoBin                                                     string
+	SimBin                                                    string // the simulator: this binary's "sim" subcommand
 	VMBin, VMAgentBin, FpingBin, BlackboxBin, SNMPExporterBin string
-	OutDir       string // results and per-run logs (./var/bench)
+	OutDir                                                    string // results and per-run logs (./var/bench)
 
 	SoakDuration time.Duration // Soak only
 	SoakSize     int
@@ -133,7 +133,9 @@ func Run(ctx context.Context, o Options) ([]*Table, error) {
 	return tables, nil
 }
 
-func (b *bench) want(p string) bool { return len(b.o.Pipelines) == 0 || slices.Contains(b.o.Pipelines, p) }
+func (b *bench) want(p string) bool {
+	return len(b.o.Pipelines) == 0 || slices.Contains(b.o.Pipelines, p)
+}
 
 // runSize measures every pipeline on one fleet, one after another so none competes with
 // another for the two cores. An error returned ends the whole run (Ctrl-C, timeout, setup);

@@ -13,10 +13,10 @@ import (
 
 // window measures one running pipeline over whole cycles after a warm-up.
 type window struct {
-	pids     []int                                     // processes whose CPU and RSS are the pipeline's
-	side     map[string]int                            // processes measured but excluded (simulator, VictoriaMetrics)
+	pids     []int                                      // processes whose CPU and RSS are the pipeline's
+	side     map[string]int                             // processes measured but excluded (simulator, VictoriaMetrics)
 	probes   func(ctx context.Context) (float64, error) // cumulative completed probes
-	fresh    *freshness                                // nil: no probe→queryable figure
+	fresh    *freshness                                 // nil: no probe→queryable figure
 	hist     func(ctx context.Context) (map[string]float64, error)
 	interval time.Duration
 	warmup   time.Duration

@@ -103,16 +103,16 @@ func countFping(out []byte) (targets, answered int) {
 
 // exporterRun describes one exporter scraped by vmagent.
 type exporterRun struct {
-	name     string // pipeline name in the table
-	kind     string // ping or snmp
-	bin      string
-	config   []byte
-	cfgFlag  string // flag that takes the config path
-	job      string
-	module   string
-	path     string // exporter endpoint (/probe, /snmp)
-	port     int    // target port appended to each address (0: none)
-	notes    []string
+	name    string // pipeline name in the table
+	kind    string // ping or snmp
+	bin     string
+	config  []byte
+	cfgFlag string // flag that takes the config path
+	job     string
+	module  string
+	path    string // exporter endpoint (/probe, /snmp)
+	port    int    // target port appended to each address (0: none)
+	notes   []string
 }
 
 // runExporter runs exporter + vmagent on the fleet and measures both processes together, as an
