@@ -2,15 +2,9 @@ package collector
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/netip"
-	"os/exec"
-	"strings"
 	"testing"
 	"time"
 
@@ -21,73 +15,6 @@ import (
 	"github.com/wardops/wardops/internal/testenv"
 	"github.com/wardops/wardops/store"
 )
-
-func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
-
-// dropTraffic silences addr with an nftables table of its own on the output hook; the returned
-// func (also run at cleanup) deletes the table.
-func dropTraffic(t *testing.T, addr string) (restore func()) {
-	t.Helper()
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	table := "wardops_test_" + hex.EncodeToString(b)
-	nft := func(args ...string) error {
-		out, err := exec.Command("nft", args...).CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("nft %s: %w: %s", strings.Join(args, " "), err, out)
-		}
-		return nil
-	}
-	if err := nft("add", "table", "inet", table); err != nil {
-		t.Fatal(err)
-	}
-	done := false
-	restore = func() {
-		if !done {
-			done = true
-			if err := nft("delete", "table", "inet", table); err != nil {
-				t.Error(err)
-			}
-		}
-	}
-	t.Cleanup(restore)
-	if err := nft("add", "chain", "inet", table, "out", "{ type filter hook output priority 0 ; policy accept ; }"); err != nil {
-		t.Fatal(err)
-	}
-	if err := nft("add", "rule", "inet", table, "out", "ip", "daddr", addr, "drop"); err != nil {
-		t.Fatal(err)
-	}
-	return restore
-}
-
-func fleetSpecs(n int, third byte) []store.DeviceSpec {
-	var devs []store.DeviceSpec
-	for i := 1; i <= n; i++ {
-		devs = append(devs, deviceSpec(fmt.Sprintf("e2e-%d-%d", third, i), netip.AddrFrom4([4]byte{127, 20, third, byte(i)})))
-	}
-	return devs
-}
-
-func deviceSpec(name string, ip netip.Addr) store.DeviceSpec {
-	return store.DeviceSpec{Branch: "lab", Region: "north", Name: name, IP: ip.String(), Vendor: "loopback", Enabled: true, SNMPPort: 161}
-}
-
-// waitFor polls cond every 200ms until it holds or d passes, returning how long it took.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() (bool, string)) time.Duration {
-	t.Helper()
-	start := time.Now()
-	var last string
-	for time.Since(start) < d {
-		ok, state := cond()
-		if ok {
-			return time.Since(start)
-		}
-		last = state
-		time.Sleep(200 * time.Millisecond)
-	}
-	t.Fatalf("%s: not within %s (last: %s)", what, d, last)
-	return 0
-}
 
 // TestCollectorEndToEnd runs the whole collector against real PostgreSQL and VictoriaMetrics on a
 // fleet of loopback addresses: every device gets series and rows, a device whose traffic is dropped
@@ -106,40 +33,19 @@ func TestCollectorEndToEnd(t *testing.T) {
 	}
 	defer eng.Close()
 	set := metrics.NewSet()
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
 	testStart := time.Now()
-	go func() {
-		done <- Run(runCtx, Options{
-			Schedule: SchedulerOptions{
-				Fleet: st, Engine: eng, PingInterval: interval, EchoInterval: 100 * time.Millisecond,
-				PingTimeout: time.Second, ConfirmTimeout: 500 * time.Millisecond, ConfirmInterval: 100 * time.Millisecond,
-				ProbeWorkers: 32, InventoryReload: time.Second,
-			},
-			Push:       push.Options{URL: vm.URL, Batch: 500, Interval: 300 * time.Millisecond},
-			PingWriter: PingWriterOptions{Store: st, Interval: 300 * time.Millisecond},
-			Listen:     "127.0.0.1:0",
-			Log:        quietLog(),
-			Metrics:    set,
-		})
-	}()
-	stopped := false
-	stop := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(20 * time.Second):
-			t.Error("collector did not stop within 20s")
-		}
-	}
-	defer stop()
+	stop := startCollector(t, Options{
+		Schedule: SchedulerOptions{
+			Fleet: st, Engine: eng, PingInterval: interval, EchoInterval: 100 * time.Millisecond,
+			PingTimeout: time.Second, ConfirmTimeout: 500 * time.Millisecond, ConfirmInterval: 100 * time.Millisecond,
+			ProbeWorkers: 32, InventoryReload: time.Second,
+		},
+		Push:       push.Options{URL: vm.URL, Batch: 500, Interval: 300 * time.Millisecond},
+		PingWriter: PingWriterOptions{Store: st, Interval: 300 * time.Millisecond},
+		Listen:     "127.0.0.1:0",
+		Log:        quietLog(),
+		Metrics:    set,
+	})
 
 	upOf := func(ip string) (float64, bool) {
 		r, err := vm.Query(`wardops_ping_up{ip="` + ip + `"}`)

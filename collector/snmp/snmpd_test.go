@@ -2,81 +2,18 @@ package snmp
 
 import (
 	"context"
-	"fmt"
-	"net"
 	"net/netip"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/gosnmp/gosnmp"
+	"github.com/wardops/wardops/internal/testenv"
 )
 
-const snmpdPath = "/usr/sbin/snmpd"
-
-// startSnmpd runs net-snmp's agent in the foreground on a free loopback UDP port with a v2c
-// community and a v3 authPriv SHA/AES user, and returns the port once it answers.
+// startSnmpd runs net-snmp's agent on loopback with the test community and v3 authPriv user.
 func startSnmpd(t *testing.T) int {
 	t.Helper()
-	if _, err := os.Stat(snmpdPath); err != nil {
-		t.Fatalf("net-snmp's snmpd is required at %s: %v\ninstall it with: apt-get install snmpd", snmpdPath, err)
-	}
-	l, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.LocalAddr().(*net.UDPAddr).Port
-	l.Close()
-	dir := t.TempDir()
-	conf := filepath.Join(dir, "snmpd.conf")
-	// No MIB files are installed: everything is numeric, and -M/-m keep snmpd from looking.
-	body := fmt.Sprintf(`agentAddress udp:127.0.0.1:%d
-rocommunity %s 127.0.0.1
-createUser %s SHA "%s" AES "%s"
-rouser %s priv
-`, port, testCommunty, testUser, testAuthKey, testPrivKey, testUser)
-	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(snmpdPath, "-f", "-Lo", "-C", "-c", conf, "-M", "/dev/null", "-m", "")
-	cmd.Env = append(os.Environ(), "SNMP_PERSISTENT_DIR="+dir, "MIBDIRS=/dev/null", "MIBS=")
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start snmpd: %v", err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	})
-	g := &gosnmp.GoSNMP{Target: "127.0.0.1", Port: uint16(port), Version: gosnmp.Version2c, Community: testCommunty,
-		Timeout: 200 * time.Millisecond, MaxOids: gosnmp.MaxOids}
-	if err := g.Connect(); err != nil {
-		t.Fatal(err)
-	}
-	defer g.Conn.Close()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
-		select {
-		case <-done:
-			t.Fatalf("snmpd exited: %s", out.String())
-		default:
-		}
-		if _, err := g.Get([]string{sysUpTimeOID}); err == nil {
-			return port
-		}
-	}
-	t.Fatalf("snmpd did not answer on 127.0.0.1:%d: %s", port, out.String())
-	return 0
+	return testenv.Snmpd(t, testenv.SnmpdOptions{Community: testCommunty, User: testUser, AuthKey: testAuthKey, PrivKey: testPrivKey})
 }
 
 func TestPollNetSNMP(t *testing.T) {

@@ -1,0 +1,142 @@
+package collector
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wardops/wardops/store"
+)
+
+func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// dropTraffic silences addr with an nftables table of its own on the output hook; the returned
+// func (also run at cleanup) deletes the table.
+func dropTraffic(t *testing.T, addr string) (restore func()) {
+	t.Helper()
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	table := "wardops_test_" + hex.EncodeToString(b)
+	nft := func(args ...string) error {
+		out, err := exec.Command("nft", args...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("nft %s: %w: %s", strings.Join(args, " "), err, out)
+		}
+		return nil
+	}
+	if err := nft("add", "table", "inet", table); err != nil {
+		t.Fatal(err)
+	}
+	done := false
+	restore = func() {
+		if !done {
+			done = true
+			if err := nft("delete", "table", "inet", table); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	t.Cleanup(restore)
+	if err := nft("add", "chain", "inet", table, "out", "{ type filter hook output priority 0 ; policy accept ; }"); err != nil {
+		t.Fatal(err)
+	}
+	if err := nft("add", "rule", "inet", table, "out", "ip", "daddr", addr, "drop"); err != nil {
+		t.Fatal(err)
+	}
+	return restore
+}
+
+func fleetSpecs(n int, third byte) []store.DeviceSpec {
+	var devs []store.DeviceSpec
+	for i := 1; i <= n; i++ {
+		devs = append(devs, deviceSpec(fmt.Sprintf("e2e-%d-%d", third, i), netip.AddrFrom4([4]byte{127, 20, third, byte(i)})))
+	}
+	return devs
+}
+
+func deviceSpec(name string, ip netip.Addr) store.DeviceSpec {
+	return store.DeviceSpec{Branch: "lab", Region: "north", Name: name, IP: ip.String(), Vendor: "loopback", Enabled: true, SNMPPort: 161}
+}
+
+// waitFor polls cond every 200ms until it holds or d passes, returning how long it took.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() (bool, string)) time.Duration {
+	t.Helper()
+	start := time.Now()
+	var last string
+	for time.Since(start) < d {
+		ok, state := cond()
+		if ok {
+			return time.Since(start)
+		}
+		last = state
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("%s: not within %s (last: %s)", what, d, last)
+	return 0
+}
+
+// startCollector runs Run in the background. The returned stop (also run at cleanup) cancels it
+// and fails the test if it errs or takes more than 20s to flush and return.
+func startCollector(t *testing.T, o Options) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, o) }()
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Error("collector did not stop within 20s")
+		}
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+// scrapeMetrics reads the collector's /metrics page into sample name (with labels) → value.
+func scrapeMetrics(t *testing.T, addr string) map[string]float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatalf("cannot scrape the collector's /metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 || strings.HasPrefix(line, "#") {
+			continue
+		}
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			t.Fatalf("bad /metrics line %q: %v", line, err)
+		}
+		out[line[:i]] = v
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatalf("cannot read /metrics: %v", err)
+	}
+	return out
+}
