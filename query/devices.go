@@ -1,7 +1,9 @@
 package query
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"math"
 	"net/http"
 	"regexp"
@@ -46,14 +48,6 @@ func toDeviceItem(d *fleetDevice) deviceItem {
 	return it
 }
 
-type deviceList struct {
-	Items    []deviceItem `json:"items"`
-	Total    int          `json:"total"`
-	Limit    int          `json:"limit"`
-	Offset   int          `json:"offset"`
-	Source   string       `json:"source"`
-	Degraded bool         `json:"degraded"`
-}
 
 const (
 	maxListLimit = 5000
@@ -92,7 +86,7 @@ func (s *Server) listDevices(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	var match []*fleetDevice
+	var match []int
 	for i := range snap.Devices {
 		d := &snap.Devices[i]
 		if (branch != "" && d.Branch != branch) || (region != "" && d.Region != region) ||
@@ -101,16 +95,28 @@ func (s *Server) listDevices(c *gin.Context) {
 			(enabled != nil && d.Enabled != *enabled) || (q != "" && !strings.Contains(d.search, q)) {
 			continue
 		}
-		match = append(match, d)
+		match = append(match, i)
 	}
 	if sortKey != "" && sortKey != "id" { // the snapshot is already in id order
-		sortDevices(match, sortKey)
+		sortDevices(snap.Devices, match, sortKey)
 	}
-	out := deviceList{Items: []deviceItem{}, Total: len(match), Limit: limit, Offset: offset, Source: snap.Source, Degraded: snap.Degraded}
+	// The body is assembled from each device's cached JSON; the envelope is written by hand.
+	var buf bytes.Buffer
+	buf.Grow(64 + min(limit, len(match))*320)
+	buf.WriteString(`{"items":[`)
 	for i := offset; i < len(match) && i < offset+limit; i++ {
-		out.Items = append(out.Items, toDeviceItem(match[i]))
+		b, err := snap.itemJSON(match[i])
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		if i > offset {
+			buf.WriteByte(',')
+		}
+		buf.Write(b)
 	}
-	c.JSON(http.StatusOK, out)
+	fmt.Fprintf(&buf, `],"total":%d,"limit":%d,"offset":%d,"source":%q,"degraded":%t}`, len(match), limit, offset, snap.Source, snap.Degraded)
+	c.Data(http.StatusOK, "application/json; charset=utf-8", buf.Bytes())
 }
 
 type itemView struct {

@@ -2,10 +2,12 @@ package query
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wardops/wardops/store"
@@ -50,11 +52,26 @@ type snapshot struct {
 	InventoryStale bool
 	Devices        []fleetDevice // by id
 	byID           map[int64]int
+	rendered       []atomic.Pointer[[]byte] // each device's list JSON, rendered on first use
 	Alerts         []store.OpenAlert
 	AlertsTotal    int
 	AlertsStale    bool
 	NewestSample   time.Time
 	dashboard      []byte // the rendered /api/v1/dashboard body
+}
+
+// itemJSON returns the device's list item as JSON, rendering it once per snapshot: a wall of
+// screens asking for the same pages costs one encoding per device per second, not per request.
+func (s *snapshot) itemJSON(i int) ([]byte, error) {
+	if b := s.rendered[i].Load(); b != nil {
+		return *b, nil
+	}
+	b, err := json.Marshal(toDeviceItem(&s.Devices[i]))
+	if err != nil {
+		return nil, err
+	}
+	s.rendered[i].Store(&b)
+	return b, nil
 }
 
 func (s *snapshot) device(id int64) (*fleetDevice, bool) {
@@ -121,6 +138,7 @@ func (s *Server) build(ctx context.Context) (*snapshot, error) {
 	}
 	snap.Devices = make([]fleetDevice, len(devs))
 	snap.byID = make(map[int64]int, len(devs))
+	snap.rendered = make([]atomic.Pointer[[]byte], len(devs))
 	var down []int64
 	for i, d := range devs {
 		fd := fleetDevice{DeviceSummary: d, search: strings.ToLower(d.Name + " " + d.IP.String())}
@@ -271,7 +289,7 @@ func (s *Server) latestFromPostgres(ctx context.Context, now time.Time) (map[int
 
 // sortDevices orders devices by key (a field name, "-" prefix for descending), then by id so
 // pages are stable.
-func sortDevices(ds []*fleetDevice, key string) {
+func sortDevices(all []fleetDevice, idx []int, key string) {
 	desc := strings.HasPrefix(key, "-")
 	key = strings.TrimPrefix(key, "-")
 	less := func(a, b *fleetDevice) int {
@@ -299,15 +317,16 @@ func sortDevices(ds []*fleetDevice, key string) {
 		}
 		return 0
 	}
-	sort.SliceStable(ds, func(i, j int) bool {
-		c := less(ds[i], ds[j])
+	sort.SliceStable(idx, func(i, j int) bool {
+		a, b := &all[idx[i]], &all[idx[j]]
+		c := less(a, b)
 		if desc {
 			c = -c
 		}
 		if c != 0 {
 			return c < 0
 		}
-		return ds[i].ID < ds[j].ID
+		return a.ID < b.ID
 	})
 }
 

@@ -1,0 +1,206 @@
+//go:build bench
+
+// Package bench drives the query service's benchmark (issue 5, item 9): `make bench-query` runs
+// go test -tags bench -run TestBenchQuery -v ./query/bench/. It is a measurement, not a timed
+// test: it fails only when something does not work, and prints a table.
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/wardops/wardops/config"
+	"github.com/wardops/wardops/internal/testenv"
+	"github.com/wardops/wardops/query"
+	"github.com/wardops/wardops/store"
+)
+
+// Sizes default to the issue's two fleets; WARDOPS_BENCH_SIZES=875 runs one.
+func sizes() []int {
+	s := os.Getenv("WARDOPS_BENCH_SIZES")
+	if s == "" {
+		return []int{875, 100000}
+	}
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err == nil && n > 0 {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func duration() string {
+	if d := os.Getenv("WARDOPS_BENCH_DURATION"); d != "" {
+		return d
+	}
+	return "15s"
+}
+
+func TestBenchQuery(t *testing.T) {
+	wrk := testenv.LookBinary(t, "wrk", "wrk")
+	var rows []string
+	for _, n := range sizes() {
+		rows = append(rows, benchFleet(t, wrk, n)...)
+	}
+	fmt.Println("\n| devices | endpoint | p50 | p99 | req/s | PG queries/req | VM queries/req |")
+	fmt.Println("|---|---|---|---|---|---|---|")
+	for _, r := range rows {
+		fmt.Println(r)
+	}
+}
+
+func benchFleet(t *testing.T, wrk string, n int) []string {
+	st, _ := testenv.Store(t)
+	vm := testenv.VictoriaMetrics(t)
+	ctx := context.Background()
+	start := time.Now()
+	specs := make([]store.DeviceSpec, n)
+	for i := range specs {
+		ip := netip.AddrFrom4([4]byte{127, byte(20 + i>>16), byte(i >> 8), byte(i)})
+		specs[i] = store.DeviceSpec{Line: i + 2, Branch: fmt.Sprintf("branch-%04d", i%max(60, n/100)), Region: fmt.Sprintf("region-%d", i%7),
+			Name: fmt.Sprintf("dev-%06d", i), IP: ip.String(), Vendor: "cisco", DeviceType: "router", Enabled: true, SNMPPort: 161}
+	}
+	if _, err := st.ImportInventory(ctx, nil, specs, false); err != nil {
+		t.Fatal(err)
+	}
+	devs, err := st.ListDeviceSummaries(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed(t, st, vm, devs)
+	t.Logf("%d devices seeded in %s", n, time.Since(start).Round(time.Millisecond))
+
+	reg := prometheus.NewRegistry()
+	cfg := &config.Config{VMQueryURL: vm.URL, PingInterval: 30 * time.Second, CacheTTL: time.Second, Listen: "127.0.0.1:0"}
+	srv, err := query.New(query.Options{Config: cfg, Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Registry: reg, Version: "bench"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(sctx, l) }()
+	defer func() { cancel(); <-done }()
+	base := "http://" + l.Addr().String()
+
+	var rows []string
+	for _, path := range []string{"/api/v1/dashboard", "/api/v1/devices?limit=100"} {
+		before := scrape(t, base)
+		out, err := exec.Command(wrk, "-t2", "-c64", "-d"+duration(), "--latency", base+path).CombinedOutput()
+		if err != nil {
+			t.Fatalf("wrk: %v\n%s", err, out)
+		}
+		after := scrape(t, base)
+		p50, p99, rps := parseWrk(string(out))
+		reqs := after["requests"] - before["requests"]
+		rows = append(rows, fmt.Sprintf("| %d | %s | %s | %s | %s | %.4f | %.4f |", n, path, p50, p99, rps,
+			(after["postgres"]-before["postgres"])/reqs, (after["victoriametrics"]-before["victoriametrics"])/reqs))
+		t.Logf("%d %s:\n%s", n, path, out)
+	}
+	return rows
+}
+
+// seed writes two probes per device (40 s and 10 s ago; every 50th device down on the newest)
+// to VictoriaMetrics and ping_results.
+func seed(t *testing.T, st *store.Store, vm *testenv.VM, devs []store.DeviceSummary) {
+	now := time.Now().UTC().Truncate(time.Second)
+	var buf bytes.Buffer
+	var rows []store.PingResult
+	flush := func() {
+		resp, err := http.Post(vm.URL+"/api/v1/import/prometheus", "text/plain", &buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		buf.Reset()
+	}
+	for i, d := range devs {
+		lb := fmt.Sprintf(`device_id="%d",device="%s",ip="%s",branch="%s",region="%s",vendor="%s"`, d.ID, d.Name, d.IP, d.Branch, d.Region, d.Vendor)
+		for k, at := range []time.Time{now.Add(-40 * time.Second), now.Add(-10 * time.Second)} {
+			up := !(k == 1 && i%50 == 0)
+			rtt := 1 + float64(i%100)/10
+			r := store.PingResult{DeviceID: d.ID, DeviceIP: d.IP, Timestamp: at, IsReachable: up, PacketLoss: 1, Sent: 3}
+			v := 0
+			if up {
+				v, r.PacketLoss, r.Received, r.RTTAvgMs = 1, 0, 3, &rtt
+			}
+			fmt.Fprintf(&buf, "wardops_ping_up{%s} %d %d\nwardops_ping_rtt_seconds{%s} %g %d\nwardops_ping_loss_ratio{%s} %g %d\n",
+				lb, v, at.UnixMilli(), lb, rtt/1000, at.UnixMilli(), lb, r.PacketLoss, at.UnixMilli())
+			rows = append(rows, r)
+		}
+		if buf.Len() > 4<<20 {
+			flush()
+		}
+	}
+	flush()
+	if err := st.InsertPingResults(context.Background(), rows); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get(vm.URL + "/internal/force_flush")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+}
+
+var metricLine = regexp.MustCompile(`^(wardops_query_backend_duration_seconds_count\{backend="(\w+)"|wardops_query_http_requests_total\{)[^ ]* ([0-9.e+]+)$`)
+
+// scrape sums backend query counts per backend and all HTTP requests from /metrics.
+func scrape(t *testing.T, base string) map[string]float64 {
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		m := metricLine.FindStringSubmatch(sc.Text())
+		if m == nil {
+			continue
+		}
+		v, _ := strconv.ParseFloat(m[3], 64)
+		if m[2] != "" {
+			out[m[2]] += v
+		} else {
+			out["requests"] += v
+		}
+	}
+	return out
+}
+
+func parseWrk(out string) (p50, p99, rps string) {
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) >= 2 && f[0] == "50%":
+			p50 = f[1]
+		case len(f) >= 2 && f[0] == "99%":
+			p99 = f[1]
+		case len(f) >= 2 && f[0] == "Requests/sec:":
+			rps = f[1]
+		}
+	}
+	return p50, p99, rps
+}
