@@ -26,3 +26,19 @@ test: vet
 
 clean:
 	rm -rf bin
+
+# Collector benchmark (issue 4): wardops' engines against fping, blackbox_exporter and
+# snmp_exporter scraped by vmagent, on 875 / 10,000 / 100,000 loopback devices. A benchmark, not a
+# test: about 20 minutes, tables printed and written to var/bench/. BENCHFLAGS adds flags, e.g.
+# BENCHFLAGS="--sizes 875 --cycles 3" or BENCHFLAGS="--collector-env WARDOPS_PROBE_WORKERS=2048".
+BENCHFLAGS ?=
+bench-collector:
+	$(GO) build -o bin/wardops-bench ./cmd/wardops-bench
+	./bin/wardops-bench --sizes 875,10000,100000 --cycles 2 $(BENCHFLAGS)
+
+# Soak: one collector on 10,000 devices for 30 minutes; RSS, goroutines and open fds every minute
+# and whether they stayed flat. BENCHFLAGS="--soak 2m" for a quick check.
+.PHONY: bench-soak
+bench-soak:
+	$(GO) build -o bin/wardops-bench ./cmd/wardops-bench
+	./bin/wardops-bench --soak 30m --soak-size 10000 $(BENCHFLAGS)
