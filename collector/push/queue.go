@@ -5,30 +5,40 @@ import (
 	"sync"
 )
 
-// Queue holds encoded blocks (gzipped Prometheus text) between the batcher and the sender. It is
-// the seam for issue 4's durable spool: an on-disk Queue goes in here without the writer changing.
-// Implementations must be safe for one producer side (many goroutines) and one consumer.
+// Queue holds encoded blocks between a producer (the batcher) and one consumer (the sender). It is
+// the seam for issue 4's durable spool: NewSpoolQueue puts collector/spool here without the writers
+// changing. A block leaves the queue only when the consumer acknowledges it after a successful send,
+// so a crash between taking a block and sending it cannot lose it (a durable queue replays it).
+// Implementations must be safe for many producer goroutines and one consumer.
 type Queue interface {
-	// Push appends a block. It never blocks: a bounded queue makes room by dropping its oldest
-	// blocks and counting them.
+	// Push appends a block and takes ownership of it. It never waits for the consumer: a bounded
+	// queue makes room by dropping its oldest blocks and counting them.
 	Push(block []byte) error
-	// Pop removes and returns the oldest block, waiting until there is one or ctx ends.
-	Pop(ctx context.Context) ([]byte, error)
-	// Requeue puts back at the head a block popped but not sent, so it goes first next time.
-	Requeue(block []byte) error
-	// Len and Size report the blocks and bytes held, for the queue-depth metrics.
+	// Next returns the oldest block, waiting until there is one or ctx ends. The block stays
+	// queued; calling Next again before Ack returns it (or, if a cap dropped it meanwhile, the
+	// new oldest) again.
+	Next(ctx context.Context) ([]byte, error)
+	// Ack removes the block the last Next returned. It does nothing when that block is gone
+	// already (dropped at a cap), so it never removes a block that was not sent.
+	Ack()
+	// Len and Size report the blocks and payload bytes held, for the queue-depth metrics.
 	Len() int
 	Size() int64
-	// Close is called once after the last Pop or Requeue; a durable queue persists what it holds.
+	// Close is called once after the last Next or Ack; a durable queue persists what it holds,
+	// an in-memory one reports it as dropped.
 	Close() error
 }
 
-// MemQueue is a bounded in-memory Queue that drops the oldest blocks beyond maxBytes.
+// MemQueue is a bounded in-memory Queue that drops the oldest blocks beyond maxBytes. What it holds
+// is lost with the process; use a spool (NewSpoolQueue) to survive one.
 type MemQueue struct {
 	mu       sync.Mutex
 	blocks   [][]byte
 	size     int64
 	maxBytes int64
+	head     uint64        // position of blocks[0] in the queue's history
+	given    uint64        // position of the block the last Next returned
+	handed   bool          // a block was handed out by Next and not yet acknowledged
 	ready    chan struct{} // signalled (non-blocking) on every Push
 	onDrop   func(reason string, blocks int, bytes int64)
 }
@@ -68,24 +78,26 @@ func (q *MemQueue) Push(block []byte) error {
 func (q *MemQueue) trimLocked() (int, int64) {
 	n, bytes := 0, int64(0)
 	for q.size > q.maxBytes && len(q.blocks) > 1 {
-		b := q.blocks[0]
-		q.blocks[0] = nil
-		q.blocks = q.blocks[1:]
-		q.size -= int64(len(b))
+		q.size -= int64(len(q.blocks[0]))
+		bytes += int64(len(q.blocks[0]))
+		q.popLocked()
 		n++
-		bytes += int64(len(b))
 	}
 	return n, bytes
 }
 
-func (q *MemQueue) Pop(ctx context.Context) ([]byte, error) {
+func (q *MemQueue) popLocked() {
+	q.blocks[0] = nil
+	q.blocks = q.blocks[1:]
+	q.head++
+}
+
+func (q *MemQueue) Next(ctx context.Context) ([]byte, error) {
 	for {
 		q.mu.Lock()
 		if len(q.blocks) > 0 {
 			b := q.blocks[0]
-			q.blocks[0] = nil
-			q.blocks = q.blocks[1:]
-			q.size -= int64(len(b))
+			q.given, q.handed = q.head, true
 			q.mu.Unlock()
 			return b, nil
 		}
@@ -98,16 +110,15 @@ func (q *MemQueue) Pop(ctx context.Context) ([]byte, error) {
 	}
 }
 
-func (q *MemQueue) Requeue(block []byte) error {
+func (q *MemQueue) Ack() {
 	q.mu.Lock()
-	q.blocks = append([][]byte{block}, q.blocks...)
-	q.size += int64(len(block))
-	q.mu.Unlock()
-	select {
-	case q.ready <- struct{}{}:
-	default:
+	defer q.mu.Unlock()
+	if !q.handed || len(q.blocks) == 0 || q.given != q.head {
+		return // nothing handed out, or the block handed out was dropped meanwhile
 	}
-	return nil
+	q.handed = false
+	q.size -= int64(len(q.blocks[0]))
+	q.popLocked()
 }
 
 func (q *MemQueue) Len() int {

@@ -149,8 +149,7 @@ func (w *Writer) push(text []byte) {
 	w.gzPool.Put(z)
 	w.m.blocks.Inc()
 	if err := w.q.Push(out.Bytes()); err != nil {
-		w.o.Log.Error("cannot queue samples for VictoriaMetrics", "err", err)
-		w.dropped(w.m.droppedFull, 1, int64(out.Len()), "queue error")
+		w.dropped(w.m.droppedQueueErr, 1, int64(out.Len()), err.Error())
 	}
 }
 
@@ -160,9 +159,11 @@ func (w *Writer) dropped(c *metrics.Counter, blocks int, bytes int64, why string
 	w.o.Log.Warn("dropped samples for VictoriaMetrics", "blocks", blocks, "bytes", bytes, "reason", why)
 }
 
-// Run seals a batch every Interval and sends blocks oldest first until ctx ends; then it seals
-// what is pending and keeps sending for at most FlushTimeout, puts back an unsent block and closes
-// the queue. Call it once, and stop calling Add before ctx ends to lose nothing.
+// Run seals a batch every Interval and sends blocks oldest first until ctx ends, acknowledging each
+// only once VictoriaMetrics took it (or refused it for good). Then it seals what is pending, keeps
+// sending for at most FlushTimeout and closes the queue: a spool keeps what is left for the next
+// start, a MemQueue counts it as dropped. Call it once, and stop calling Add before ctx ends to lose
+// nothing.
 func (w *Writer) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -179,32 +180,14 @@ func (w *Writer) Run(ctx context.Context) error {
 			}
 		}
 	}()
-	for {
-		b, err := w.q.Pop(ctx)
-		if err != nil {
-			break
-		}
-		if !w.send(ctx, b) {
-			w.requeue(b)
-			break
-		}
-	}
+	w.drain(ctx, false)
 	wg.Wait()
 	w.seal()
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.o.FlushTimeout)
 	defer cancel()
-	for w.q.Len() > 0 {
-		b, err := w.q.Pop(fctx)
-		if err != nil {
-			break
-		}
-		if !w.send(fctx, b) {
-			w.requeue(b)
-			break
-		}
-	}
+	w.drain(fctx, true)
 	if n := w.q.Len(); n > 0 {
-		w.o.Log.Warn("VictoriaMetrics flush timed out", "blocks_left", n, "timeout", w.o.FlushTimeout)
+		w.o.Log.Warn("VictoriaMetrics flush timed out; the rest stays in the queue", "blocks_left", n, "timeout", w.o.FlushTimeout)
 	}
 	if err := w.q.Close(); err != nil {
 		return fmt.Errorf("cannot close push queue: %w", err)
@@ -212,33 +195,38 @@ func (w *Writer) Run(ctx context.Context) error {
 	return nil
 }
 
-func (w *Writer) requeue(b []byte) {
-	if err := w.q.Requeue(b); err != nil {
-		w.o.Log.Error("cannot put back unsent block", "err", err)
-		w.dropped(w.m.droppedFull, 1, int64(len(b)), "requeue error")
-	}
-}
-
-// send posts one block until it is accepted or refused for good (true), or ctx ends (false).
-func (w *Writer) send(ctx context.Context, b []byte) bool {
-	for attempt := 0; ; attempt++ {
-		err := w.post(ctx, b)
+// drain sends blocks until ctx ends (or, with untilEmpty, the queue is empty). A block is
+// acknowledged only once VictoriaMetrics took it or refused it for good; on a retryable failure it
+// stays first in the queue and, after the backoff, the head is fetched again: if the spool's cap
+// dropped (and counted) it meanwhile, the new oldest block goes instead of a block already counted
+// as lost.
+func (w *Writer) drain(ctx context.Context, untilEmpty bool) {
+	attempt := 0
+	for !untilEmpty || w.q.Len() > 0 {
+		b, err := w.q.Next(ctx)
+		if err != nil {
+			return
+		}
+		err = w.post(ctx, b)
 		if err == nil {
 			w.m.sentBlocks.Inc()
 			w.m.sentBytes.Add(len(b))
 			if attempt > 0 {
-				w.o.Log.Info("VictoriaMetrics push recovered", "attempts", attempt+1)
+				w.o.Log.Info("VictoriaMetrics push recovered", "attempts", attempt+1, "queued_blocks", w.q.Len())
 			}
-			return true
+			attempt = 0
+			w.q.Ack()
+			continue
 		}
 		var se *StatusError
 		if errors.As(err, &se) && !se.Retryable() {
 			w.o.Log.Error("VictoriaMetrics refused samples; dropping the block", "err", err)
 			w.dropped(w.m.droppedReject, 1, int64(len(b)), "rejected")
-			return true
+			w.q.Ack()
+			continue
 		}
 		if ctx.Err() != nil {
-			return false
+			return
 		}
 		delay := backoff(w.o.MinBackoff, w.o.MaxBackoff, attempt)
 		if se != nil && se.RetryAfter > 0 {
@@ -246,14 +234,16 @@ func (w *Writer) send(ctx context.Context, b []byte) bool {
 		}
 		// One line per failure streak step would flood a long outage: log the first and every 10th.
 		if attempt%10 == 0 {
-			w.o.Log.Warn("cannot push to VictoriaMetrics; retrying", "err", err, "attempt", attempt+1, "delay", delay)
+			w.o.Log.Warn("cannot push to VictoriaMetrics; retrying", "err", err, "attempt", attempt+1, "delay", delay,
+				"queued_blocks", w.q.Len())
 		}
 		w.m.retries.Inc()
+		attempt++
 		t := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return false
+			return
 		case <-t.C:
 		}
 	}

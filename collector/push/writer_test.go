@@ -61,14 +61,24 @@ func TestMemQueueDropsOldest(t *testing.T) {
 	if dropped != 2 || droppedBytes != 8 || q.Len() != 2 || q.Size() != 8 {
 		t.Fatalf("dropped %d (%d bytes), left %d (%d bytes)", dropped, droppedBytes, q.Len(), q.Size())
 	}
-	b, _ := q.Pop(context.Background())
+	b, _ := q.Next(context.Background())
 	if string(b) != "cccc" {
-		t.Fatalf("popped %q, want the oldest kept block", b)
+		t.Fatalf("next %q, want the oldest kept block", b)
 	}
-	_ = q.Requeue(b)
-	b, _ = q.Pop(context.Background())
-	if string(b) != "cccc" {
-		t.Fatalf("requeued block not first: %q", b)
+	// Not acknowledged (a failed send): the same block comes again.
+	if b, _ = q.Next(context.Background()); string(b) != "cccc" {
+		t.Fatalf("unacknowledged block not first: %q", b)
+	}
+	q.Ack()
+	if b, _ = q.Next(context.Background()); string(b) != "dddd" || q.Len() != 1 {
+		t.Fatalf("after ack: next %q, %d left", b, q.Len())
+	}
+	// The handed-out block is dropped by the cap before it is acknowledged: Ack must not remove
+	// the block that replaced it.
+	_ = q.Push([]byte("eeeeeeeeee"))
+	q.Ack()
+	if b, _ = q.Next(context.Background()); string(b) != "eeeeeeeeee" || dropped != 3 {
+		t.Fatalf("after a drop under a pending ack: next %q, dropped %d", b, dropped)
 	}
 }
 
