@@ -146,10 +146,12 @@ func TestSoakJudge(t *testing.T) {
 		flat bool
 	}{
 		{"flat", []SoakSample{mk(20, 30, 10, 0), mk(60, 300, 20, time.Minute), mk(64, 305, 21, 30*time.Minute)}, true},
+		{"noisy but flat", []SoakSample{mk(60, 300, 20, time.Minute), mk(60, 250, 15, 2*time.Minute), mk(60, 320, 40, 3*time.Minute),
+			mk(60, 290, 18, 4*time.Minute), mk(60, 310, 22, 5*time.Minute), mk(60, 300, 21, 6*time.Minute)}, true},
 		{"rss leak", []SoakSample{mk(60, 300, 20, time.Minute), mk(200, 300, 20, 30*time.Minute)}, false},
 		{"goroutine leak", []SoakSample{mk(60, 300, 20, time.Minute), mk(60, 900, 20, 30*time.Minute)}, false},
 		{"fd leak", []SoakSample{mk(60, 300, 20, time.Minute), mk(60, 300, 200, 30*time.Minute)}, false},
-		{"too short", []SoakSample{mk(60, 300, 20, 0)}, false},
+		{"too short", []SoakSample{mk(60, 300, 20, 0), mk(60, 300, 20, time.Minute)}, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := &SoakReport{Samples: c.ss}

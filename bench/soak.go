@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -28,6 +29,7 @@ type SoakReport struct {
 	Samples  []SoakSample
 	Flat     bool
 	Reasons  []string // why not flat
+	Compared []string // first-third → last-third medians
 }
 
 // Soak thresholds: how much the end may exceed the baseline (the first sample after one warm-up
@@ -37,6 +39,7 @@ const (
 	soakRSSSlack        = 16 << 20
 	soakGoroutineGrowth = 0.10
 	soakGoroutineSlack  = 20
+	soakFDGrowth        = 0.10
 	soakFDSlack         = 10
 )
 
@@ -124,32 +127,49 @@ func soakSample(ctx context.Context, run *collectorRun, at time.Duration) (SoakS
 	return SoakSample{At: at, RSS: st["VmRSS"], Goroutines: g, FDs: fds, Probes: p}, nil
 }
 
-// judge compares the last sample with the baseline: the first sample taken at least one interval
-// in (start-up allocations and the first round of sockets are not a leak), else the first.
+// judge compares the median of the last third of the samples with the median of the first
+// third, counting only samples taken at least one interval in (start-up allocations and the
+// first round of sockets are not a leak). Medians, because goroutines and fds follow the probes
+// in flight at the moment of sampling; a leak moves the whole last third.
 func (r *SoakReport) judge(interval time.Duration) {
-	if len(r.Samples) == 0 {
-		r.Reasons = []string{"no samples"}
-		return
-	}
-	base := r.Samples[0]
+	var after []SoakSample
 	for _, s := range r.Samples {
 		if s.At >= interval {
-			base = s
-			break
+			after = append(after, s)
 		}
 	}
-	end := r.Samples[len(r.Samples)-1]
-	if float64(end.RSS) > float64(base.RSS)*(1+soakRSSGrowth)+soakRSSSlack {
-		r.Reasons = append(r.Reasons, fmt.Sprintf("RSS grew %d → %d MiB", base.RSS>>20, end.RSS>>20))
+	if len(after) < 2 {
+		r.Reasons = []string{"too short to judge: fewer than two samples after the warm-up interval"}
+		return
 	}
-	if end.Goroutines > base.Goroutines*(1+soakGoroutineGrowth)+soakGoroutineSlack {
-		r.Reasons = append(r.Reasons, fmt.Sprintf("goroutines grew %.0f → %.0f", base.Goroutines, end.Goroutines))
+	k := max(1, len(after)/3)
+	med := func(ss []SoakSample, f func(SoakSample) float64) float64 {
+		vs := make([]float64, len(ss))
+		for i, s := range ss {
+			vs[i] = f(s)
+		}
+		sort.Float64s(vs)
+		if len(vs)%2 == 1 {
+			return vs[len(vs)/2]
+		}
+		return (vs[len(vs)/2-1] + vs[len(vs)/2]) / 2
 	}
-	if end.FDs > base.FDs+soakFDSlack {
-		r.Reasons = append(r.Reasons, fmt.Sprintf("open fds grew %d → %d", base.FDs, end.FDs))
-	}
-	if base.At == end.At {
-		r.Reasons = append(r.Reasons, "too short to judge: one sample after the warm-up interval")
+	first, last := after[:k], after[len(after)-k:]
+	for _, c := range []struct {
+		what          string
+		f             func(SoakSample) float64
+		growth, slack float64
+		unit          float64
+	}{
+		{"RSS (MiB)", func(s SoakSample) float64 { return float64(s.RSS) }, soakRSSGrowth, soakRSSSlack, 1 << 20},
+		{"goroutines", func(s SoakSample) float64 { return s.Goroutines }, soakGoroutineGrowth, soakGoroutineSlack, 1},
+		{"open fds", func(s SoakSample) float64 { return float64(s.FDs) }, soakFDGrowth, soakFDSlack, 1},
+	} {
+		a, b := med(first, c.f), med(last, c.f)
+		r.Compared = append(r.Compared, fmt.Sprintf("%s %.0f → %.0f", c.what, a/c.unit, b/c.unit))
+		if b > a*(1+c.growth)+c.slack {
+			r.Reasons = append(r.Reasons, fmt.Sprintf("%s grew %.0f → %.0f", c.what, a/c.unit, b/c.unit))
+		}
 	}
 	r.Flat = len(r.Reasons) == 0
 }
@@ -163,9 +183,10 @@ func (r *SoakReport) Write(w io.Writer) {
 		fmt.Fprintf(tw, "%s\t%.1f\t%.0f\t%d\t%.0f\t\n", s.At.Round(time.Second), float64(s.RSS)/(1<<20), s.Goroutines, s.FDs, s.Probes)
 	}
 	tw.Flush()
+	fmt.Fprintf(w, "medians, first third → last third of the samples after one interval: %s\n", strings.Join(r.Compared, ", "))
 	if r.Flat {
-		fmt.Fprintf(w, "verdict: FLAT (RSS within +%.0f%%+%d MiB, goroutines within +%.0f%%+%d, fds within +%d of the baseline after one interval)\n",
-			soakRSSGrowth*100, soakRSSSlack>>20, soakGoroutineGrowth*100, soakGoroutineSlack, soakFDSlack)
+		fmt.Fprintf(w, "verdict: FLAT (allowed: RSS +%.0f%%+%d MiB, goroutines +%.0f%%+%d, fds +%.0f%%+%d)\n",
+			soakRSSGrowth*100, soakRSSSlack>>20, soakGoroutineGrowth*100, soakGoroutineSlack, soakFDGrowth*100, soakFDSlack)
 		return
 	}
 	fmt.Fprintf(w, "verdict: NOT FLAT: %s\n", strings.Join(r.Reasons, "; "))
