@@ -24,6 +24,12 @@ type SNMPPoller interface {
 	Poll(ctx context.Context, dev store.Device, items []store.Item) ([]sample.Sample, error)
 }
 
+// forgetter is implemented by pollers that keep per-device state (snmp.Poller: cached labels,
+// last uptime): a device gone from the inventory is forgotten at once, not swept hours later.
+type forgetter interface {
+	Forget(deviceID int64)
+}
+
 // FleetLoader reads the inventory; *store.Store implements it.
 type FleetLoader interface {
 	LoadFleet(ctx context.Context) (*store.Fleet, error)
@@ -184,6 +190,9 @@ func (s *Scheduler) apply(f *store.Fleet, now time.Time) {
 			t.removed.Store(true)
 			s.ping.count.Add(-1)
 			delete(s.pingTargets, id)
+			if fg, ok := s.o.SNMP.(forgetter); ok {
+				fg.Forget(id)
+			}
 		}
 	}
 	for key, t := range s.snmpTargets {

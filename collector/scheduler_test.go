@@ -90,3 +90,43 @@ func TestSchedulerSNMPDeadDeviceDoesNotDelayOthers(t *testing.T) {
 		}
 	}
 }
+
+// forgetPoller records which devices the scheduler told it to forget.
+type forgetPoller struct {
+	slowPoller
+	forgot []int64
+}
+
+func (p *forgetPoller) Forget(id int64) { p.forgot = append(p.forgot, id) }
+
+// TestSchedulerForgetsGoneDevices: a device deleted or disabled in the inventory is dropped from the
+// poller's per-device state at the reload that notices it (snmp.Poller.Forget's contract).
+func TestSchedulerForgetsGoneDevices(t *testing.T) {
+	fleet := func(ids ...int64) *store.Fleet {
+		f := &store.Fleet{Items: map[int64][]store.Item{}}
+		for _, id := range ids {
+			f.Devices = append(f.Devices, store.Device{ID: id, IP: netip.AddrFrom4([4]byte{127, 20, 71, byte(id)}), SNMP: store.SNMP{Version: "2c"}})
+			f.Items[id] = []store.Item{{ID: id, DeviceID: id, Name: "sysUpTime", Kind: "scalar"}}
+		}
+		return f
+	}
+	eng, err := icmp.NewProbing(quietLog(), icmp.ModeAuto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &forgetPoller{}
+	s, err := NewScheduler(SchedulerOptions{Fleet: staticFleet{fleet()}, Engine: eng, SNMP: p,
+		Samples: func([]sample.Sample) {}, Pings: func(store.PingResult) {}, Log: quietLog(), Metrics: metrics.NewSet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	s.apply(fleet(1, 2, 3), now)
+	s.apply(fleet(1, 3), now)
+	if len(p.forgot) != 1 || p.forgot[0] != 2 {
+		t.Fatalf("forgot %v, want [2]", p.forgot)
+	}
+	if i, n := s.Targets(); i != 2 || n != 2 {
+		t.Fatalf("targets icmp %d snmp %d, want 2 and 2", i, n)
+	}
+}
