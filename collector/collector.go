@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 
 	"github.com/wardops/wardops/collector/push"
 	"github.com/wardops/wardops/collector/sample"
+	"github.com/wardops/wardops/collector/spool"
 )
 
 // Options configures Run. Run fills the Log, Metrics and sink fields of the parts itself.
@@ -22,13 +24,22 @@ type Options struct {
 	Push       push.Options      // URL required
 	PingWriter PingWriterOptions // Store required
 	Listen     string            // host:port serving /metrics; "" serves nothing
-	Log        *slog.Logger
-	Metrics    *metrics.Set
+	// DataDir holds the durable spools, DataDir/vm and DataDir/ping_results, where samples and rows
+	// wait while their backend is down and which a restart replays (issue 4). "" keeps them in
+	// memory only (lost at exit, counted as dropped). A Queue already set in Push or PingWriter wins.
+	DataDir string
+	// SpoolMaxSize caps both spools' files together (WARDOPS_SPOOL_MAX_SIZE): three quarters for
+	// VictoriaMetrics, whose samples are several per probe, a quarter for ping_results (one
+	// compact row per probe). 0 takes the spool's default.
+	SpoolMaxSize int64
+	Log          *slog.Logger
+	Metrics      *metrics.Set
 }
 
 // Run owns every goroutine of the collector until ctx ends, then shuts down in order: the
 // /metrics server, the scheduler (no new probes; the ones in flight finish), then the VictoriaMetrics
-// and ping_results writers, which flush within their FlushTimeout. The caller owns the engine.
+// and ping_results writers, which send what they can within their FlushTimeout and close their
+// spools, which keep the rest for the next start. The caller owns the engine.
 func Run(ctx context.Context, o Options) error {
 	if o.Log == nil || o.Metrics == nil {
 		return errors.New("cannot run collector: Log and Metrics are required")
@@ -39,8 +50,13 @@ func Run(ctx context.Context, o Options) error {
 	if o.PingWriter.Store == nil {
 		return errors.New("cannot run collector: no ping_results store")
 	}
+	closeSpools, err := openSpools(&o)
+	if err != nil {
+		return err
+	}
 	vm, err := push.New(o.Push)
 	if err != nil {
+		closeSpools()
 		return err
 	}
 	pings := NewPingWriter(o.PingWriter)
@@ -48,6 +64,7 @@ func Run(ctx context.Context, o Options) error {
 	o.Schedule.Pings = pings.Add
 	sched, err := NewScheduler(o.Schedule)
 	if err != nil {
+		closeSpools()
 		return err
 	}
 
@@ -59,6 +76,7 @@ func Run(ctx context.Context, o Options) error {
 	if o.Listen != "" {
 		ln, err := net.Listen("tcp", o.Listen)
 		if err != nil {
+			closeSpools()
 			return fmt.Errorf("cannot listen on %s for /metrics: %w", o.Listen, err)
 		}
 		srv = &http.Server{Handler: metricsHandler(o.Metrics), ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second}
@@ -95,6 +113,44 @@ func Run(ctx context.Context, o Options) error {
 	writers.Wait()
 	o.Log.Info("collector stopped")
 	return errors.Join(srvErr, schedErr, vmErr, pgErr)
+}
+
+// openSpools opens the spools under o.DataDir into the writers' options. The writers close them at
+// the end of their Run; the returned func closes them on the error paths before that.
+func openSpools(o *Options) (closeAll func(), err error) {
+	var opened []*spool.Queue
+	closeAll = func() {
+		for _, q := range opened {
+			if err := q.Close(); err != nil {
+				o.Log.Error("cannot close spool", "err", err)
+			}
+		}
+	}
+	if o.DataDir == "" {
+		return closeAll, nil
+	}
+	open := func(name string, maxBytes int64) (*push.SpoolQueue, error) {
+		q, err := spool.Open(filepath.Join(o.DataDir, name), spool.Options{Name: name, MaxDiskBytes: maxBytes,
+			Metrics: o.Metrics, Log: o.Log.With("part", "spool")})
+		if err != nil {
+			closeAll()
+			return nil, err
+		}
+		opened = append(opened, q)
+		return push.NewSpoolQueue(q), nil
+	}
+	vmCap, pgCap := o.SpoolMaxSize*3/4, o.SpoolMaxSize/4
+	if o.Push.Queue == nil {
+		if o.Push.Queue, err = open("vm", vmCap); err != nil {
+			return nil, err
+		}
+	}
+	if o.PingWriter.Queue == nil {
+		if o.PingWriter.Queue, err = open("ping_results", pgCap); err != nil {
+			return nil, err
+		}
+	}
+	return closeAll, nil
 }
 
 func metricsHandler(set *metrics.Set) http.Handler {

@@ -21,7 +21,8 @@ type kindMetrics struct {
 	targets  *metrics.Gauge
 }
 
-// schedMetrics are the scheduler's and ping writer's self-metrics on an injected set.
+// schedMetrics are the scheduler's self-metrics on an injected set (the ping writer's are in
+// pingwriter.go).
 type schedMetrics struct {
 	kinds         map[string]*kindMetrics
 	confirmations *metrics.Counter
@@ -52,20 +53,4 @@ func newSchedMetrics(set *metrics.Set, targets func(kind string) int) *schedMetr
 		}
 	}
 	return m
-}
-
-// pingWriterMetrics are the ping_results writer's self-metrics.
-type pingWriterMetrics struct {
-	written, dropped, errors *metrics.Counter
-	duration                 *metrics.Histogram
-}
-
-func newPingWriterMetrics(set *metrics.Set, pending func() int) *pingWriterMetrics {
-	set.NewGauge(`wardops_collector_ping_results_pending`, func() float64 { return float64(pending()) })
-	return &pingWriterMetrics{
-		written:  set.NewCounter(`wardops_collector_ping_results_written_total`),
-		dropped:  set.NewCounter(`wardops_collector_ping_results_dropped_total`),
-		errors:   set.NewCounter(`wardops_collector_ping_results_write_errors_total`),
-		duration: set.NewHistogram(`wardops_collector_ping_results_write_duration_seconds`),
-	}
 }

@@ -2,12 +2,15 @@ package collector
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
 
+	"github.com/wardops/wardops/collector/push"
 	"github.com/wardops/wardops/store"
 )
 
@@ -19,46 +22,69 @@ type PingStore interface {
 
 // PingWriterOptions configures a PingWriter; zero values take the defaults noted.
 type PingWriterOptions struct {
-	Store        PingStore
-	Batch        int           // rows per COPY at most (5000)
-	Interval     time.Duration // longest a row waits (1s)
-	MaxPending   int           // rows held while PostgreSQL is down; the oldest are dropped beyond (500,000)
-	MaxBackoff   time.Duration // retry delay cap while PostgreSQL is down (30s)
-	FlushTimeout time.Duration // how long Run keeps writing after its context ends (10s)
-	Log          *slog.Logger
-	Metrics      *metrics.Set
+	Store PingStore
+	// Queue holds sealed batches until PostgreSQL took them: the durable spool under
+	// WARDOPS_DATA_DIR/ping_results (push.NewSpoolQueue). nil: an in-memory queue of MaxQueueBytes,
+	// whose content is lost (and counted) at exit.
+	Queue         push.Queue
+	MaxQueueBytes int64         // cap of the default in-memory queue (64 MiB, about 1.5 million rows)
+	Batch         int           // rows per block and per COPY at most (5000)
+	Interval      time.Duration // longest a row waits before it is sealed into a block (1s)
+	MinBackoff    time.Duration // first retry delay while PostgreSQL is down (500ms)
+	MaxBackoff    time.Duration // retry delay cap (30s)
+	FlushTimeout  time.Duration // how long Run keeps writing after its context ends (10s)
+	Log           *slog.Logger
+	Metrics       *metrics.Set
 }
 
-// PingWriter batches ping_results rows and writes them with COPY, holding them while PostgreSQL is
-// down. Add never blocks a probe.
+// PingWriter batches ping_results rows into blocks (pingblock.go), queues them and writes them with
+// COPY, oldest first. While PostgreSQL is down the blocks wait in the queue — with a spool, in its
+// bounded memory part and then on disk — and a block is acknowledged only after its COPY
+// succeeded, so a crash between taking it and writing it replays it. Add never blocks a probe.
+//
+// Delivery is at least once, and ping_results has no key to deduplicate on: a batch is written
+// twice when the process dies within the spool's flush interval (1s) after writing it (its read
+// position was not saved yet), or when a COPY committed but the acknowledgement was lost with the
+// connection. The duplicate is an identical row (same device, same timestamp); the dashboards
+// read the latest row per device and are unaffected, a count of probes over that second is one
+// too high. Deduplicating would need a unique index on (device_ip, timestamp) and COPY into a
+// staging table with INSERT ... ON CONFLICT DO NOTHING on every write, a real cost on the largest
+// table for a rare crash-time double; we accept the double instead.
 type PingWriter struct {
-	o       PingWriterOptions
-	m       *pingWriterMetrics
-	mu      sync.Mutex
-	rows    []store.PingResult
-	full    chan struct{} // a batch is ready: write now rather than at the next tick
-	dropped int           // rows dropped since the last log line, to throttle it
+	o   PingWriterOptions
+	q   push.Queue
+	m   *pingWriterMetrics
+	log throttle // repeated write failures
+
+	mu   sync.Mutex
+	rows []store.PingResult // the batch being filled
 }
 
-// NewPingWriter builds a PingWriter.
+// NewPingWriter builds a PingWriter; it owns and closes o.Queue.
 func NewPingWriter(o PingWriterOptions) *PingWriter {
 	if o.Batch <= 0 {
 		o.Batch = 5000
 	}
-	if o.Interval <= 0 {
-		o.Interval = time.Second
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
 	}
-	if o.MaxPending <= 0 {
-		o.MaxPending = 500_000
+	def(&o.Interval, time.Second)
+	def(&o.MinBackoff, 500*time.Millisecond)
+	def(&o.MaxBackoff, 30*time.Second)
+	def(&o.FlushTimeout, 10*time.Second)
+	if o.MaxQueueBytes <= 0 {
+		o.MaxQueueBytes = 64 << 20
 	}
-	if o.MaxBackoff <= 0 {
-		o.MaxBackoff = 30 * time.Second
+	w := &PingWriter{o: o, q: o.Queue, log: throttle{period: 30 * time.Second}}
+	if w.q == nil {
+		// The callback reads w.m, set just below, before any Push can happen.
+		w.q = push.NewMemQueue(o.MaxQueueBytes, func(reason string, blocks int, bytes int64) {
+			w.dropped(reason, blocks, bytes)
+		})
 	}
-	if o.FlushTimeout <= 0 {
-		o.FlushTimeout = 10 * time.Second
-	}
-	w := &PingWriter{o: o, full: make(chan struct{}, 1)}
-	w.m = newPingWriterMetrics(o.Metrics, w.pending)
+	w.m = newPingWriterMetrics(o.Metrics, w.pending, w.q)
 	return w
 }
 
@@ -68,113 +94,139 @@ func (w *PingWriter) pending() int {
 	return len(w.rows)
 }
 
-// Add queues one row, dropping the oldest (counted) when MaxPending rows already wait.
+// Add queues one row; a full batch is sealed into a block at once.
 func (w *PingWriter) Add(r store.PingResult) {
+	w.m.rows.Inc()
 	w.mu.Lock()
 	w.rows = append(w.rows, r)
-	if over := len(w.rows) - w.o.MaxPending; over > 0 {
-		w.rows = append(w.rows[:0], w.rows[over:]...)
-		w.dropped += over
-		w.m.dropped.Add(over)
-	}
-	ready := len(w.rows) >= w.o.Batch
-	w.mu.Unlock()
-	if ready {
-		select {
-		case w.full <- struct{}{}:
-		default:
-		}
-	}
-}
-
-// take removes up to Batch of the oldest rows.
-func (w *PingWriter) take() []store.PingResult {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	n := min(len(w.rows), w.o.Batch)
-	if n == 0 {
-		return nil
-	}
-	out := make([]store.PingResult, n)
-	copy(out, w.rows[:n])
-	w.rows = append(w.rows[:0], w.rows[n:]...)
-	return out
-}
-
-// putBack returns unwritten rows to the head so they are written first, in probe order.
-func (w *PingWriter) putBack(rs []store.PingResult) {
-	w.mu.Lock()
-	w.rows = append(rs, w.rows...)
-	if over := len(w.rows) - w.o.MaxPending; over > 0 {
-		w.rows = w.rows[over:]
-		w.dropped += over
-		w.m.dropped.Add(over)
+	var full []store.PingResult
+	if len(w.rows) >= w.o.Batch {
+		full = w.takeLocked()
 	}
 	w.mu.Unlock()
+	if full != nil {
+		w.push(full)
+	}
 }
 
-// Run writes batches every Interval (sooner when a batch fills) until ctx ends, backing off while
-// PostgreSQL fails; then it writes what is left for at most FlushTimeout and counts the rest as
-// dropped. Daily partitions are created ahead once an hour, as the migration comment promises.
+func (w *PingWriter) takeLocked() []store.PingResult {
+	rs := w.rows
+	w.rows = make([]store.PingResult, 0, min(len(rs), w.o.Batch))
+	return rs
+}
+
+// seal queues whatever is pending, so no row waits longer than Interval.
+func (w *PingWriter) seal() {
+	w.mu.Lock()
+	var rs []store.PingResult
+	if len(w.rows) > 0 {
+		rs = w.takeLocked()
+	}
+	w.mu.Unlock()
+	if rs != nil {
+		w.push(rs)
+	}
+}
+
+// push encodes one batch outside the lock and queues it.
+func (w *PingWriter) push(rs []store.PingResult) {
+	b := encodePingBlock(make([]byte, 0, 48*len(rs)), rs)
+	w.m.blocks.Inc()
+	if err := w.q.Push(b); err != nil {
+		w.dropped(dropQueueError, 1, int64(len(b)))
+		w.o.Log.Error("cannot queue ping results", "rows", len(rs), "err", err)
+	}
+}
+
+// Drop reasons of wardops_collector_ping_results_dropped_blocks_total, beside push.DropQueueFull and
+// push.DropShutdown from the in-memory queue. The spool counts its own drops (cap, corrupt frames)
+// in wardops_spool_dropped_blocks_total{spool="ping_results"}.
+const (
+	dropCorrupt    = "corrupt"     // a block that does not decode: skipped
+	dropQueueError = "queue_error" // the queue refused a block (too large, closed)
+)
+
+func (w *PingWriter) dropped(reason string, blocks int, bytes int64) {
+	w.m.droppedBlocks[reason].Add(blocks)
+	w.m.droppedBytes.AddInt64(bytes)
+	w.o.Log.Warn("dropped ping results", "blocks", blocks, "bytes", bytes, "reason", reason)
+}
+
+// Run seals a block every Interval and writes blocks oldest first until ctx ends, backing off while
+// PostgreSQL fails; then it seals what is pending, keeps writing for at most FlushTimeout and closes
+// the queue, which spools the rest (or, in memory, counts it as dropped). Daily partitions are
+// created ahead once an hour, as the migration comment promises.
 func (w *PingWriter) Run(ctx context.Context) error {
-	tick := time.NewTicker(w.o.Interval)
-	defer tick.Stop()
-	partitions := time.NewTicker(time.Hour)
-	defer partitions.Stop()
-	w.ensurePartitions(ctx)
-	failures := 0
-	for {
-		select {
-		case <-ctx.Done():
-			return w.flush(ctx)
-		case <-partitions.C:
-			w.ensurePartitions(ctx)
-			continue
-		case <-tick.C:
-		case <-w.full:
-		}
-		for ctx.Err() == nil {
-			rs := w.take()
-			if rs == nil {
-				break
-			}
-			if err := w.write(ctx, rs); err != nil {
-				w.putBack(rs)
-				if failures%10 == 0 {
-					w.o.Log.Warn("cannot write ping results; holding them", "err", err, "pending", w.pending())
-				}
-				failures++
-				if !sleep(ctx, backoffDelay(500*time.Millisecond, w.o.MaxBackoff, failures)) {
-					break
-				}
-				continue
-			}
-			if failures > 0 {
-				w.o.Log.Info("ping results writes recovered", "after_failures", failures)
-				failures = 0
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(w.o.Interval)
+		defer tick.Stop()
+		partitions := time.NewTicker(time.Hour)
+		defer partitions.Stop()
+		w.ensurePartitions(ctx)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				w.seal()
+			case <-partitions.C:
+				// Slow while PostgreSQL is down (its connect timeout), which only delays one seal.
+				w.ensurePartitions(ctx)
 			}
 		}
-		w.logDrops()
-	}
-}
-
-func (w *PingWriter) flush(ctx context.Context) error {
+	}()
+	w.drain(ctx, false)
+	wg.Wait()
+	w.seal()
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.o.FlushTimeout)
 	defer cancel()
-	for {
-		rs := w.take()
-		if rs == nil {
-			return nil
+	w.drain(fctx, true)
+	if n := w.q.Len(); n > 0 {
+		w.o.Log.Warn("ping results flush timed out; the rest stays in the queue", "blocks_left", n, "timeout", w.o.FlushTimeout)
+	}
+	if err := w.q.Close(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// drain writes blocks until ctx ends (or, with untilEmpty, the queue is empty), acknowledging each
+// only after PostgreSQL took it. After a failure the head is fetched again, so a block the spool's
+// cap dropped meanwhile is not written after being counted as lost.
+func (w *PingWriter) drain(ctx context.Context, untilEmpty bool) {
+	failures := 0
+	for !untilEmpty || w.q.Len() > 0 {
+		b, err := w.q.Next(ctx)
+		if err != nil {
+			return
 		}
-		if err := w.write(fctx, rs); err != nil {
-			w.putBack(rs)
-			if fctx.Err() != nil {
-				n := w.pending()
-				w.m.dropped.Add(n)
-				w.o.Log.Error("ping results lost at shutdown", "rows", n, "err", err)
-				return nil
+		rs, err := decodePingBlock(b)
+		if err != nil {
+			w.o.Log.Error("skipping a ping_results block that does not decode", "bytes", len(b), "err", err)
+			w.dropped(dropCorrupt, 1, int64(len(b)))
+			w.q.Ack()
+			continue
+		}
+		if err := w.write(ctx, rs); err != nil {
+			if ctx.Err() != nil {
+				return
 			}
-			sleep(fctx, 200*time.Millisecond)
+			failures++
+			w.m.retries.Inc()
+			w.log.log(w.o.Log, slog.LevelWarn, "cannot write ping results; holding them", "err", err,
+				"queued_blocks", w.q.Len(), "failures", failures)
+			if !sleep(ctx, backoffDelay(w.o.MinBackoff, w.o.MaxBackoff, failures)) {
+				return
+			}
+			continue
+		}
+		w.q.Ack()
+		if failures > 0 {
+			w.o.Log.Info("ping results writes recovered", "after_failures", failures, "queued_blocks", w.q.Len())
+			failures = 0
 		}
 	}
 }
@@ -192,18 +244,8 @@ func (w *PingWriter) write(ctx context.Context, rs []store.PingResult) error {
 }
 
 func (w *PingWriter) ensurePartitions(ctx context.Context) {
-	if _, err := w.o.Store.EnsurePingPartitions(ctx, time.Now().AddDate(0, 0, -1), 9); err != nil && ctx.Err() == nil {
+	if _, err := w.o.Store.EnsurePingPartitions(ctx, time.Now().AddDate(0, 0, -1), 9); err != nil && !errors.Is(err, context.Canceled) {
 		w.o.Log.Warn("cannot create ping_results partitions ahead", "err", err)
-	}
-}
-
-func (w *PingWriter) logDrops() {
-	w.mu.Lock()
-	n := w.dropped
-	w.dropped = 0
-	w.mu.Unlock()
-	if n > 0 {
-		w.o.Log.Error("ping results dropped: too many held while PostgreSQL is down", "rows", n, "max_pending", w.o.MaxPending)
 	}
 }
 
@@ -219,11 +261,41 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// backoffDelay doubles from lo per failure up to hi.
+// backoffDelay doubles from lo per failure up to hi, with ±25% jitter so collectors restarted
+// together do not retry in step.
 func backoffDelay(lo, hi time.Duration, failures int) time.Duration {
 	d := lo
 	for i := 1; i < failures && d < hi; i++ {
 		d *= 2
 	}
-	return min(d, hi)
+	d = min(d, hi)
+	return d - d/4 + time.Duration(rand.Int64N(int64(d/2)+1))
+}
+
+// pingWriterMetrics are the ping_results writer's self-metrics; every drop reason starts at zero.
+type pingWriterMetrics struct {
+	rows, blocks, written, errors, retries *metrics.Counter
+	droppedBlocks                          map[string]*metrics.Counter
+	droppedBytes                           *metrics.Counter
+	duration                               *metrics.Histogram
+}
+
+func newPingWriterMetrics(set *metrics.Set, pending func() int, q push.Queue) *pingWriterMetrics {
+	set.NewGauge(`wardops_collector_ping_results_pending`, func() float64 { return float64(pending()) })
+	set.NewGauge(`wardops_collector_ping_results_queue_blocks`, func() float64 { return float64(q.Len()) })
+	set.NewGauge(`wardops_collector_ping_results_queue_bytes`, func() float64 { return float64(q.Size()) })
+	m := &pingWriterMetrics{
+		rows:          set.NewCounter(`wardops_collector_ping_results_rows_total`),
+		blocks:        set.NewCounter(`wardops_collector_ping_results_blocks_total`),
+		written:       set.NewCounter(`wardops_collector_ping_results_written_total`),
+		errors:        set.NewCounter(`wardops_collector_ping_results_write_errors_total`),
+		retries:       set.NewCounter(`wardops_collector_ping_results_retries_total`),
+		droppedBlocks: map[string]*metrics.Counter{},
+		droppedBytes:  set.NewCounter(`wardops_collector_ping_results_dropped_bytes_total`),
+		duration:      set.NewHistogram(`wardops_collector_ping_results_write_duration_seconds`),
+	}
+	for _, r := range []string{push.DropQueueFull, push.DropShutdown, dropCorrupt, dropQueueError} {
+		m.droppedBlocks[r] = set.NewCounter(`wardops_collector_ping_results_dropped_blocks_total{reason="` + r + `"}`)
+	}
+	return m
 }

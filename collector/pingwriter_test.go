@@ -1,32 +1,39 @@
 package collector
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net/netip"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
 
+	"github.com/wardops/wardops/collector/push"
+	"github.com/wardops/wardops/collector/spool"
 	"github.com/wardops/wardops/internal/testenv"
 	"github.com/wardops/wardops/store"
 )
 
-// flakyStore fails its first writes, as PostgreSQL does while it is down: a fault the real server
-// cannot be made to produce on demand without stopping it for every other test on the machine.
+// flakyStore fails writes while down, as PostgreSQL does while it is stopped: a fault on demand for
+// these short table cases (outage_test.go stops a real private PostgreSQL for the long one).
 // Successful writes go to the real store.
 type flakyStore struct {
 	PingStore
 	mu    sync.Mutex
-	fails int
+	fails int // writes still to fail; -1: fail until set otherwise
 }
 
 func (f *flakyStore) InsertPingResults(ctx context.Context, rs []store.PingResult) error {
 	f.mu.Lock()
-	fail := f.fails > 0
-	f.fails--
+	fail := f.fails != 0
+	if f.fails > 0 {
+		f.fails--
+	}
 	f.mu.Unlock()
 	if fail {
 		return errors.New("connection refused")
@@ -34,61 +41,138 @@ func (f *flakyStore) InsertPingResults(ctx context.Context, rs []store.PingResul
 	return f.PingStore.InsertPingResults(ctx, rs)
 }
 
+func (f *flakyStore) set(fails int) {
+	f.mu.Lock()
+	f.fails = fails
+	f.mu.Unlock()
+}
+
+// setValue reads one sample of set as /metrics shows it.
+func setValue(t *testing.T, set *metrics.Set, name string) float64 {
+	t.Helper()
+	var buf bytes.Buffer
+	set.WritePrometheus(&buf)
+	for _, line := range strings.Split(buf.String(), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("bad value in %q: %v", line, err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("metric %s not exported", name)
+	return 0
+}
+
 func TestPingWriter(t *testing.T) {
 	st, _ := testenv.Store(t)
 	tests := []struct {
-		name        string
-		fails       int
-		maxPending  int
-		rows        int
-		wantWritten int
-		wantDropped int
+		name  string
+		spool bool
+		fails int // -1: PostgreSQL stays down until the writer has stopped
+		// A spool cap small enough to drop: the newest rows survive, whole batches of the oldest go.
+		capBytes    int64
+		restart     bool // a second writer on the same spool, PostgreSQL up, replays what the first left
+		corrupt     bool // a block that does not decode sits first in the spool
+		wantDropped bool
 	}{
-		{"plain", 0, 1000, 250, 250, 0},
-		{"database down then back", 3, 1000, 250, 250, 0},
-		{"down past the cap drops oldest", 1000, 100, 250, 0, 150},
+		{name: "plain, in memory"},
+		{name: "down then back, in memory", fails: 3},
+		{name: "down then back, spooled", spool: true, fails: 5},
+		{name: "down past the spool cap drops oldest", spool: true, fails: -1, capBytes: 4 << 10, restart: true, wantDropped: true},
+		{name: "down at shutdown, replayed by the next start", spool: true, fails: -1, restart: true},
+		{name: "corrupt block skipped", spool: true, corrupt: true},
 	}
+	const rows, batch = 250, 10
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			set := metrics.NewSet()
-			w := NewPingWriter(PingWriterOptions{
-				Store: &flakyStore{PingStore: st, fails: tc.fails}, Batch: 100, Interval: 50 * time.Millisecond,
-				MaxPending: tc.maxPending, MaxBackoff: 100 * time.Millisecond, FlushTimeout: 500 * time.Millisecond,
-				Log: quietLog(), Metrics: set,
-			})
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error)
-			go func() { done <- w.Run(ctx) }()
-			ip := netip.AddrFrom4([4]byte{127, 20, 50, byte(i + 1)})
-			base := time.Now().Add(-time.Hour).Truncate(time.Second)
-			for j := range tc.rows {
-				w.Add(store.PingResult{DeviceID: int64(i + 1), DeviceIP: ip, Timestamp: base.Add(time.Duration(j) * time.Second), IsReachable: true, Sent: 3, Received: 3})
+			dir := t.TempDir()
+			flaky := &flakyStore{PingStore: st, fails: tc.fails}
+			newWriter := func(s PingStore) (*PingWriter, *metrics.Set) {
+				set := metrics.NewSet()
+				o := PingWriterOptions{
+					Store: s, Batch: batch, Interval: time.Hour, MinBackoff: 10 * time.Millisecond,
+					MaxBackoff: 50 * time.Millisecond, FlushTimeout: 200 * time.Millisecond, Log: quietLog(), Metrics: set,
+				}
+				if tc.spool {
+					sp, err := spool.Open(dir, spool.Options{Name: "ping_results", MaxDiskBytes: tc.capBytes, SegmentBytes: 512,
+						MaxMemBytes: 1, FlushInterval: 20 * time.Millisecond, Metrics: set, Log: quietLog()})
+					if err != nil {
+						t.Fatal(err)
+					}
+					if tc.corrupt {
+						_ = sp.Push([]byte{pingBlockV1, 200, 1}) // 200 rows promised, none there
+					}
+					o.Queue = push.NewSpoolQueue(sp)
+				}
+				return NewPingWriter(o), set
 			}
-			if tc.wantWritten > 0 {
-				deadline := time.Now().Add(10 * time.Second)
-				for time.Now().Before(deadline) && int(w.m.written.Get()) < tc.wantWritten {
-					time.Sleep(20 * time.Millisecond)
+			run := func(w *PingWriter) (stop func()) {
+				ctx, cancel := context.WithCancel(context.Background())
+				done := make(chan error, 1)
+				go func() { done <- w.Run(ctx) }()
+				return func() {
+					cancel()
+					if err := <-done; err != nil {
+						t.Fatal(err)
+					}
 				}
 			}
-			cancel()
-			if err := <-done; err != nil {
-				t.Fatal(err)
+			w, set := newWriter(flaky)
+			stop := run(w)
+			ip := netip.AddrFrom4([4]byte{127, 20, 50, byte(i + 1)})
+			base := time.Now().Add(-time.Hour).Truncate(time.Second)
+			rtt := 0.125
+			for j := range rows {
+				w.Add(store.PingResult{DeviceID: int64(i + 1), DeviceIP: ip, Timestamp: base.Add(time.Duration(j) * time.Second),
+					IsReachable: true, RTTAvgMs: &rtt, Sent: 3, Received: 3})
 			}
-			rows, err := st.PingHistory(context.Background(), ip, base, time.Now(), 1000)
+			wait := func(w *PingWriter, n int) {
+				deadline := time.Now().Add(10 * time.Second)
+				for time.Now().Before(deadline) && int(w.m.written.Get()) < n {
+					time.Sleep(10 * time.Millisecond)
+				}
+			}
+			if tc.fails >= 0 {
+				wait(w, rows)
+			}
+			dropped := 0
+			if tc.capBytes > 0 {
+				// Read before Close unregisters the spool's metrics; every block reached the disk in Push.
+				dropped = int(setValue(t, set, `wardops_spool_dropped_blocks_total{spool="ping_results",reason="cap"}`))
+			}
+			stop()
+			if tc.wantDropped != (dropped > 0) {
+				t.Fatalf("spool cap dropped %d blocks", dropped)
+			}
+			if tc.corrupt {
+				if got := setValue(t, set, `wardops_collector_ping_results_dropped_blocks_total{reason="corrupt"}`); got != 1 {
+					t.Fatalf("corrupt blocks counted %v, want 1", got)
+				}
+			}
+			if tc.restart {
+				w2, _ := newWriter(st)
+				stop2 := run(w2)
+				wait(w2, rows-dropped*batch)
+				stop2()
+			}
+			got, err := st.PingHistory(context.Background(), ip, base, time.Now(), 1000)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(rows) != tc.wantWritten {
-				t.Fatalf("%d rows in ping_results, want %d", len(rows), tc.wantWritten)
+			// Exactly the newest rows, in order, once each: the cap drops whole batches of the oldest.
+			want := rows - dropped*batch
+			if len(got) != want {
+				t.Fatalf("%d rows in ping_results, want %d (%d batches dropped)", len(got), want, dropped)
 			}
-			for j := 1; j < len(rows); j++ {
-				if !rows[j].Timestamp.After(rows[j-1].Timestamp) {
-					t.Fatalf("rows out of order or duplicated at %d", j)
+			for j, r := range got {
+				if wantTS := base.Add(time.Duration(dropped*batch+j) * time.Second); !r.Timestamp.Equal(wantTS) {
+					t.Fatalf("row %d at %s, want %s", j, r.Timestamp, wantTS)
 				}
-			}
-			// Dropped: the cap's oldest rows, then whatever the shutdown flush could not write.
-			if got := int(w.m.dropped.Get()); got != tc.wantDropped+(tc.rows-tc.wantWritten-tc.wantDropped) {
-				t.Fatalf("dropped %d, want %d", got, tc.rows-tc.wantWritten)
+				if r.RTTAvgMs == nil || *r.RTTAvgMs != rtt || r.RTTMinMs != nil || r.Sent != 3 {
+					t.Fatalf("row %d not what was added: %+v", j, r)
+				}
 			}
 		})
 	}

@@ -55,11 +55,13 @@ func serveCollector(ctx context.Context, cfg *config.Config, st *store.Store, lo
 			URL:      cfg.VMURL,
 			Batch:    cfg.PushBatch,
 			Interval: cfg.PushInterval,
-			// Queue: the durable spool (collector/spool) under cfg.DataDir goes here (issue 4).
 		},
 		PingWriter: collector.PingWriterOptions{Store: st, Batch: cfg.PushBatch, Interval: time.Second},
 		Listen:     cfg.CollectorListen,
-		Log:        log,
-		Metrics:    set,
+		// Samples and rows wait here while their backend is down; a restart replays them.
+		DataDir:      cfg.DataDir,
+		SpoolMaxSize: cfg.SpoolMaxSize,
+		Log:          log,
+		Metrics:      set,
 	})
 }
