@@ -195,3 +195,31 @@ func TestMetricsAndHealth(t *testing.T) {
 		t.Fatalf("metrics: %d %+v", code, m)
 	}
 }
+
+func TestOpenAlerts(t *testing.T) {
+	e := newEnv(t, nil)
+	devs := e.seedInventory(1, 3, nil)
+	ctx := context.Background()
+	t0 := time.Now().UTC().Truncate(time.Second)
+	if _, err := e.st.FireAlert(ctx, devs[0].ID, "device down", "critical", "no echo reply", t0.Add(-time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.st.FireAlert(ctx, devs[1].ID, "high rtt", "warning", "rtt 300 ms", t0); err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Alerts struct {
+			Total int         `json:"total"`
+			Items []alertView `json:"items"`
+		} `json:"alerts"`
+	}
+	e.get("/api/v1/dashboard", &d)
+	if d.Alerts.Total != 2 || len(d.Alerts.Items) != 2 || d.Alerts.Items[0].Rule != "high rtt" || d.Alerts.Items[1].Device != devs[0].Name {
+		t.Fatalf("dashboard alerts: %+v", d.Alerts)
+	}
+	var dev deviceDetail
+	e.get("/api/v1/devices/"+itoa(devs[0].ID), &dev)
+	if len(dev.Alerts) != 1 || dev.Alerts[0].Severity != "critical" || !dev.Alerts[0].FiredAt.Equal(t0.Add(-time.Minute)) {
+		t.Fatalf("device alerts: %+v", dev.Alerts)
+	}
+}

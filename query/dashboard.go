@@ -93,10 +93,15 @@ type dashboardBody struct {
 	Branches       []branchCounts `json:"branches"`
 	Regions        []regionCounts `json:"regions"`
 	Down           []downDevice   `json:"down"`
+	DownTotal      int            `json:"down_total"`
 	Alerts         alertsView     `json:"alerts"`
 	WorstRTT       []rankedDevice `json:"worst_rtt_ms"`
 	WorstLoss      []rankedDevice `json:"worst_loss_ratio"`
 }
+
+// maxDownListed caps the down list (longest outages first); down_total and totals.down count all.
+// At 100,000 devices a bad hour could list thousands, and every screen would fetch them each second.
+const maxDownListed = 500
 
 // topK is the length of the worst-RTT and worst-loss lists.
 const topK = 10
@@ -171,6 +176,10 @@ func renderDashboard(s *snapshot) ([]byte, error) {
 		}
 		return a.ID < c.ID
 	})
+	b.DownTotal = len(b.Down)
+	if len(b.Down) > maxDownListed {
+		b.Down = b.Down[:maxDownListed]
+	}
 	b.WorstRTT, b.WorstLoss = worst(rtt), worst(loss)
 	return json.Marshal(b)
 }

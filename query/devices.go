@@ -86,36 +86,54 @@ func (s *Server) listDevices(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	var match []int
-	for i := range snap.Devices {
-		d := &snap.Devices[i]
-		if (branch != "" && d.Branch != branch) || (region != "" && d.Region != region) ||
+	keep := func(d *fleetDevice) bool {
+		return !((branch != "" && d.Branch != branch) || (region != "" && d.Region != region) ||
 			(vendor != "" && d.Vendor != vendor) || (dtype != "" && d.DeviceType != dtype) ||
 			(branchID != 0 && d.BranchID != branchID) || (status != "" && d.Status != status) ||
-			(enabled != nil && d.Enabled != *enabled) || (q != "" && !strings.Contains(d.search, q)) {
-			continue
-		}
-		match = append(match, i)
+			(enabled != nil && d.Enabled != *enabled) || (q != "" && !strings.Contains(d.search, q)))
 	}
-	if sortKey != "" && sortKey != "id" { // the snapshot is already in id order
+	// In id order (the snapshot's) one pass counts the matches and keeps only the page; a sort
+	// needs every match first.
+	var page []int
+	total := 0
+	if sortKey == "" || sortKey == "id" {
+		for i := range snap.Devices {
+			if keep(&snap.Devices[i]) {
+				if total >= offset && len(page) < limit {
+					page = append(page, i)
+				}
+				total++
+			}
+		}
+	} else {
+		var match []int
+		for i := range snap.Devices {
+			if keep(&snap.Devices[i]) {
+				match = append(match, i)
+			}
+		}
 		sortDevices(snap.Devices, match, sortKey)
+		total = len(match)
+		if offset < len(match) {
+			page = match[offset:min(len(match), offset+limit)]
+		}
 	}
 	// The body is assembled from each device's cached JSON; the envelope is written by hand.
 	var buf bytes.Buffer
-	buf.Grow(64 + min(limit, len(match))*320)
+	buf.Grow(128 + len(page)*320)
 	buf.WriteString(`{"items":[`)
-	for i := offset; i < len(match) && i < offset+limit; i++ {
-		b, err := snap.itemJSON(match[i])
+	for n, i := range page {
+		b, err := snap.itemJSON(i)
 		if err != nil {
 			s.fail(c, err)
 			return
 		}
-		if i > offset {
+		if n > 0 {
 			buf.WriteByte(',')
 		}
 		buf.Write(b)
 	}
-	fmt.Fprintf(&buf, `],"total":%d,"limit":%d,"offset":%d,"source":%q,"degraded":%t}`, len(match), limit, offset, snap.Source, snap.Degraded)
+	fmt.Fprintf(&buf, `],"total":%d,"limit":%d,"offset":%d,"source":%q,"degraded":%t}`, total, limit, offset, snap.Source, snap.Degraded)
 	c.Data(http.StatusOK, "application/json; charset=utf-8", buf.Bytes())
 }
 

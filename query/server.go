@@ -89,7 +89,7 @@ func New(o Options) (*Server, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		cfg: o.Config, st: o.Store, log: o.Logger, reg: o.Registry, expand: o.Profiles, version: o.Version,
-		m: newMetrics(o.Registry), buildTimeout: 10 * time.Second, baseCtx: ctx, stop: cancel,
+		m: newMetrics(o.Registry), buildTimeout: 30 * time.Second, baseCtx: ctx, stop: cancel,
 	}
 	s.cache.ttl = o.Config.CacheTTL
 	if s.cache.ttl <= 0 {

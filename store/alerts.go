@@ -49,3 +49,24 @@ func (s *Store) OpenAlerts(ctx context.Context, deviceID int64, limit int) ([]Op
 	}
 	return out, total, nil
 }
+
+// FireAlert opens an alert for a device under the named rule (created as kind "manual" when it
+// does not exist) and returns its id. An alert already open for that device and rule is kept.
+func (s *Store) FireAlert(ctx context.Context, deviceID int64, rule, severity, summary string, firedAt time.Time) (int64, error) {
+	var id int64
+	err := s.WithTx(ctx, func(tx pgx.Tx) error {
+		var ruleID int64
+		if err := tx.QueryRow(ctx, `INSERT INTO alert_rules (name, kind, severity) VALUES ($1, 'manual', $2)
+			ON CONFLICT (name) DO UPDATE SET name = excluded.name RETURNING id`, rule, severity).Scan(&ruleID); err != nil {
+			return interpretError(err)
+		}
+		return tx.QueryRow(ctx, `INSERT INTO alert_history (device_id, rule_id, fired_at, severity, summary)
+			VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (device_id, rule_id) WHERE resolved_at IS NULL DO UPDATE SET summary = excluded.summary
+			RETURNING id`, deviceID, ruleID, firedAt.UTC(), severity, summary).Scan(&id)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("cannot fire alert %q for device %d: %w", rule, deviceID, err)
+	}
+	return id, nil
+}

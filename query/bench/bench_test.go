@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"os/exec"
 	"regexp"
@@ -88,6 +89,24 @@ func benchFleet(t *testing.T, wrk string, n int) []string {
 	seed(t, st, vm, devs)
 	t.Logf("%d devices seeded in %s", n, time.Since(start).Round(time.Millisecond))
 
+	if os.Getenv("WARDOPS_BENCH_PROBE") != "" {
+		for _, q := range []string{
+			`count(last_over_time(wardops_ping_up[90s]))`,
+			`max by (device_id) (last_over_time(wardops_ping_up[90s]))`,
+			`max by (device_id, rollup) (aggr_over_time(("last_over_time", "tlast_over_time"), wardops_ping_up[90s]))`,
+			`max by (device_id, rollup, __name__) (aggr_over_time(("last_over_time", "tlast_over_time"), {__name__=~"wardops_ping_up|wardops_ping_rtt_seconds|wardops_ping_loss_ratio"}[90s]) keep_metric_names)`,
+			`max by (device_id, __name__) (last_over_time({__name__=~"wardops_ping_up|wardops_ping_rtt_seconds|wardops_ping_loss_ratio"}[90s]) keep_metric_names)`,
+		} {
+			t0 := time.Now()
+			resp, err := http.Get(vm.URL + "/api/v1/query?nocache=1&query=" + url.QueryEscape(q))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			t.Logf("%s: %s, %d bytes, %.80s", q, time.Since(t0).Round(time.Millisecond), len(b), b)
+		}
+	}
 	reg := prometheus.NewRegistry()
 	cfg := &config.Config{VMQueryURL: vm.URL, PingInterval: 30 * time.Second, CacheTTL: time.Second, Listen: "127.0.0.1:0"}
 	srv, err := query.New(query.Options{Config: cfg, Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Registry: reg, Version: "bench"})
@@ -103,6 +122,15 @@ func benchFleet(t *testing.T, wrk string, n int) []string {
 	go func() { done <- srv.Serve(sctx, l) }()
 	defer func() { cancel(); <-done }()
 	base := "http://" + l.Addr().String()
+
+	t0 := time.Now()
+	resp, err := http.Get(base + "/api/v1/dashboard")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	t.Logf("%d devices: first dashboard (cold build) %s, status %d", n, time.Since(t0).Round(time.Millisecond), resp.StatusCode)
+	logBackends(t, base)
 
 	var rows []string
 	for _, path := range []string{"/api/v1/dashboard", "/api/v1/devices?limit=100"} {
@@ -203,4 +231,29 @@ func parseWrk(out string) (p50, p99, rps string) {
 		}
 	}
 	return p50, p99, rps
+}
+
+// logBackends logs the mean latency of each backend operation so far.
+func logBackends(t *testing.T, base string) {
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	re := regexp.MustCompile(`wardops_query_backend_duration_seconds_(sum|count)\{backend="(\w+)",op="(\w+)"\} ([0-9.e+-]+)`)
+	sum, cnt := map[string]float64{}, map[string]float64{}
+	for _, m := range re.FindAllStringSubmatch(string(b), -1) {
+		v, _ := strconv.ParseFloat(m[4], 64)
+		if m[1] == "sum" {
+			sum[m[2]+"/"+m[3]] = v
+		} else {
+			cnt[m[2]+"/"+m[3]] = v
+		}
+	}
+	for k, c := range cnt {
+		if c > 0 {
+			t.Logf("  %s: %d calls, mean %s", k, int(c), time.Duration(sum[k]/c*float64(time.Second)).Round(time.Microsecond))
+		}
+	}
 }
