@@ -86,4 +86,3 @@ func (s *Server) invalidate() {
 	s.inv.mu.Unlock()
 	s.cache.dirty.Store(true)
 }
-

@@ -48,7 +48,6 @@ func toDeviceItem(d *fleetDevice) deviceItem {
 	return it
 }
 
-
 const (
 	maxListLimit = 5000
 	maxFilterLen = 200
@@ -330,7 +329,7 @@ func (s *Server) deviceMetrics(c *gin.Context) {
 	if p.err == nil && to.Sub(from) > maxHistoryRange*12 {
 		p.err = badParam("from", "range longer than %s", maxHistoryRange*12)
 	}
-	defStep := max(15*time.Second, (to.Sub(from)/300).Truncate(time.Second))
+	defStep := max(15*time.Second, (to.Sub(from) / 300).Truncate(time.Second))
 	step := p.duration("step", defStep, time.Second, 24*time.Hour)
 	if p.err == nil && to.Sub(from)/step > maxPoints {
 		p.err = badParam("step", "too small: more than %d points", maxPoints)

@@ -58,7 +58,9 @@ func (m *metrics) backend(backend, op string) func() {
 	return func() { m.backendDuration.WithLabelValues(backend, op).Observe(time.Since(start).Seconds()) }
 }
 
-func (m *metrics) backendError(backend, op string) { m.backendErrors.WithLabelValues(backend, op).Inc() }
+func (m *metrics) backendError(backend, op string) {
+	m.backendErrors.WithLabelValues(backend, op).Inc()
+}
 
 func (m *metrics) request(route, method string, code int, d time.Duration) {
 	c := strconv.Itoa(code)
