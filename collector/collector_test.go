@@ -112,10 +112,14 @@ func TestCollectorEndToEnd(t *testing.T) {
 		return err == nil && len(rows) > 0, fmt.Sprintf("%d ping_results rows, err %v", len(rows), err)
 	})
 	t.Logf("added device probed after %s", took)
-	waitFor(t, 5*time.Second, "added device up in VictoriaMetrics", func() (bool, string) {
+	// A brand-new series takes this VictoriaMetrics 6-10 s to become searchable (measured: one
+	// sample imported, then polled; a new sample of a known series shows in under a second), so
+	// the wait is generous and returns as soon as the series is there.
+	took = waitFor(t, 20*time.Second, "added device up in VictoriaMetrics", func() (bool, string) {
 		v, ok := upOf(added.String())
 		return ok && v == 1, fmt.Sprintf("up %v, series found %v", v, ok)
 	})
+	t.Logf("added device searchable in VictoriaMetrics after %s more", took)
 	// Give the disabled device a full interval past the reload, then expect no new rows.
 	time.Sleep(interval + 2*time.Second)
 	quietSince := changed.Add(2 * time.Second) // reload (1s) + a probe already in flight
