@@ -230,6 +230,21 @@ func (f *freshness) observations() []time.Duration {
 	return append([]time.Duration(nil), f.obs...)
 }
 
+// note explains a missing or partial probe→queryable figure.
+func (f *freshness) note() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch {
+	case len(f.obs) == 0 && f.errs > 0:
+		return []string{fmt.Sprintf("probe→queryable: no observation, %d failed queries (victoria-metrics overloaded?)", f.errs)}
+	case len(f.obs) == 0:
+		return []string{"probe→queryable: no observation: no sampled series got a new sample during the window"}
+	case f.errs > 0:
+		return []string{fmt.Sprintf("probe→queryable: %d queries failed", f.errs)}
+	}
+	return nil
+}
+
 // quantile returns the q-quantile (nearest rank) of ds, or -1 when ds is empty.
 func quantile(ds []time.Duration, q float64) time.Duration {
 	if len(ds) == 0 {

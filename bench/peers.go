@@ -42,8 +42,8 @@ func (b *bench) runFping(ctx context.Context, f *fleet, dir string) *Result {
 		return r
 	}
 	// fping sends every target's first echo, then the second... -i apart. Spreading the 3×N
-	// echoes over half the interval keeps a cycle on time at any size; 1 ms is the usual floor.
-	gap := min(1.0, b.o.Interval.Seconds()*1000/2/float64(3*f.size))
+	// echoes over a third of the interval keeps a cycle on time at any size; 1 ms is the usual floor.
+	gap := min(1.0, b.o.Interval.Seconds()*1000/3/float64(3*f.size))
 	args := []string{"-q", "-C", "3", "-p", "1000", "-t", "2000", "-i", strconv.FormatFloat(gap, 'f', 3, 64), "-f", targets}
 	r.Notes = append(r.Notes, fmt.Sprintf("fping %s; one warm-up run discarded; runs back to back", strings.Join(args, " ")))
 	var up int
@@ -178,6 +178,7 @@ func (b *bench) runExporter(ctx context.Context, f *fleet, dir string, e exporte
 		return r
 	}
 	b.fill(r, m)
+	r.Notes = append(r.Notes, w.fresh.note()...)
 	if ps, err := scrape(ctx, vaURL); err == nil {
 		failed, _ := ps.sum("vm_promscrape_scrapes_failed_total", nil)
 		timedOut, _ := ps.sum("vm_promscrape_scrapes_timed_out_total", nil)

@@ -110,7 +110,7 @@ func (b *bench) runWardops(ctx context.Context, f *fleet, dir, dbURL, engine, ki
 	label := map[string]string{"kind": kindLabel(kind)}
 	metric := "wardops_ping_up"
 	if kind == "snmp" {
-		metric = "wardops_snmp_ifHCInOctets"
+		metric = "wardops_snmp_up" // one series per device and poll, like vmagent's up
 	}
 	w := &window{
 		pids: []int{run.child.pid()}, side: side, interval: b.o.Interval, warmup: b.o.Warmup, cycles: b.o.Cycles,
@@ -138,6 +138,7 @@ func (b *bench) runWardops(ctx context.Context, f *fleet, dir, dbURL, engine, ki
 		return r
 	}
 	b.fill(r, m)
+	r.Notes = append(r.Notes, w.fresh.note()...)
 	if ps, err := scrape(ctx, run.metricsURL); err == nil {
 		r.Notes = append(r.Notes, collectorNotes(ps, kind)...)
 	}
