@@ -42,3 +42,11 @@ bench-collector:
 bench-soak:
 	$(GO) build -o bin/wardops-bench ./cmd/wardops-bench
 	./bin/wardops-bench --soak 30m --soak-size 10000 $(BENCHFLAGS)
+
+# Query benchmark (issue 5): wrk with 64 connections against /api/v1/dashboard and
+# /api/v1/devices?limit=100 with 875 and 100,000 devices in the inventory and live data in
+# VictoriaMetrics; p50/p99, requests/s and backend queries per request. A benchmark, not a test.
+.PHONY: bench-query
+bench-query:
+	@scripts/deps.sh bench
+	$(GO) test -tags bench -count=1 -timeout 30m -run TestBenchQuery -v ./query/bench/
