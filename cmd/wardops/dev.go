@@ -13,8 +13,6 @@ import (
 	"github.com/wardops/wardops/sim"
 )
 
-// devSNMPPort is where the simulator answers for the demo fleet: above 1024, so no root needed.
-const devSNMPPort = 1161
 
 // runDev is `make run`: private PostgreSQL and VictoriaMetrics under ./var unless
 // WARDOPS_DATABASE_URL / WARDOPS_VM_URL point elsewhere, a demo fleet on 127.20.0.0/16 answered by
@@ -38,7 +36,7 @@ func runDev(ctx context.Context, cfg *config.Config, _ []string, log *slog.Logge
 	}
 	defer st.Close()
 	base := netip.MustParseAddr("127.20.0.1")
-	doc, err := inventory.Demo(inventory.DemoOptions{Devices: cfg.DevDevices, Branches: max(1, cfg.DevDevices*60/875), Base: base, SNMPPort: devSNMPPort, Community: "public"})
+	doc, err := inventory.Demo(inventory.DemoOptions{Devices: cfg.DevDevices, Branches: max(1, cfg.DevDevices*60/875), Base: base, SNMPPort: cfg.SimPort, Community: "public"})
 	if err != nil {
 		return err
 	}
@@ -55,7 +53,7 @@ func runDev(ctx context.Context, cfg *config.Config, _ []string, log *slog.Logge
 		return err
 	}
 	log.Info("demo fleet imported", "devices", cfg.DevDevices, "created", stats.DevicesCreated, "unchanged", stats.DevicesUnchanged)
-	stopSim, err := startDemoSim(base, cfg.DevDevices, devSNMPPort, log)
+	stopSim, err := startDemoSim(base, cfg.DevDevices, cfg.SimPort, log)
 	if err != nil {
 		return err
 	}
@@ -77,7 +75,7 @@ wardops is running (Ctrl-C stops everything):
   PostgreSQL          %[4]s
   demo fleet          %[5]d devices on 127.20.0.1-…, SNMP simulator on port %[6]d
 
-`, host(cfg.Listen), host(cfg.CollectorListen), cfg.VMURL, redactURL(string(cfg.DatabaseURL)), cfg.DevDevices, devSNMPPort)
+`, host(cfg.Listen), host(cfg.CollectorListen), cfg.VMURL, redactURL(string(cfg.DatabaseURL)), cfg.DevDevices, cfg.SimPort)
 	return serveAll(ctx, cfg, st, log)
 }
 

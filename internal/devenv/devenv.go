@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"net"
 	"net/http"
@@ -99,8 +100,31 @@ func asPostgresUser(cmd *exec.Cmd, dir string) error {
 	return nil
 }
 
+// othersCanReach reports whether every ancestor of dir lets other users through (o+x), which the
+// postgres user needs to reach a data directory below it.
+func othersCanReach(dir string) bool {
+	for d := dir; ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err != nil || fi.Mode().Perm()&0o001 == 0 {
+			return false
+		}
+		if d == filepath.Dir(d) {
+			return true
+		}
+	}
+}
+
 func (b *Backends) startPostgres(ctx context.Context, dir string, port int) error {
 	data := filepath.Join(dir, "pg")
+	if os.Geteuid() == 0 && !othersCanReach(dir) {
+		// As root the server runs as postgres, which cannot reach a checkout under a private home
+		// (/root is 0700): keep the cluster in a per-checkout folder it can reach instead.
+		data = filepath.Join(os.TempDir(), fmt.Sprintf("wardops-dev-%x", pathHash(dir)), "pg")
+		if err := os.MkdirAll(filepath.Dir(data), 0o755); err != nil {
+			return err
+		}
+		b.log.Warn("the postgres user cannot reach the checkout; private PostgreSQL lives elsewhere", "dir", data)
+	}
 	if _, err := os.Stat(filepath.Join(data, "PG_VERSION")); err != nil {
 		initdb, err := pgBin("initdb")
 		if err != nil {
@@ -122,7 +146,7 @@ func (b *Backends) startPostgres(ctx context.Context, dir string, port int) erro
 	if err != nil {
 		return err
 	}
-	sock := filepath.Join(dir, "pg")
+	sock := data
 	cmd := exec.Command(postgres, "-D", data, "-p", strconv.Itoa(port), "-c", "listen_addresses=127.0.0.1",
 		"-c", "unix_socket_directories="+sock, "-c", "max_connections=100", "-c", "shared_buffers=256MB",
 		"-c", "synchronous_commit=off")
@@ -190,6 +214,12 @@ func (b *Backends) startVM(ctx context.Context, dir string, port int) error {
 		}
 		return nil
 	})
+}
+
+func pathHash(s string) uint32 {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(s))
+	return h.Sum32()
 }
 
 // ownGroup puts a child in its own process group so the terminal's Ctrl-C reaches only wardops,
