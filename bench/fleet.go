@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -56,17 +57,23 @@ func (f *fleet) writeCSV(path string, snmpPort int, withSNMP bool) error {
 	return out.Close()
 }
 
-// writeTargets writes one address per line (fping -f).
-func (f *fleet) writeTargets(path string) error {
-	var b strings.Builder
-	for _, a := range f.addrs {
-		b.WriteString(a.String())
-		b.WriteByte('\n')
+// writeTargetShards writes the addresses one a line (fping -f), at most per addresses a file,
+// and returns the files' paths.
+func (f *fleet) writeTargetShards(dir string, per int) ([]string, error) {
+	var paths []string
+	for i := 0; i < f.size; i += per {
+		var b strings.Builder
+		for _, a := range f.addrs[i:min(i+per, f.size)] {
+			b.WriteString(a.String())
+			b.WriteByte('\n')
+		}
+		p := filepath.Join(dir, fmt.Sprintf("targets-%d.txt", len(paths)))
+		if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
+			return nil, fmt.Errorf("cannot write %s: %w", p, err)
+		}
+		paths = append(paths, p)
 	}
-	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-		return fmt.Errorf("cannot write %s: %w", path, err)
-	}
-	return nil
+	return paths, nil
 }
 
 // writeFileSD writes a Prometheus file_sd JSON target group; port > 0 appends ":port".

@@ -44,7 +44,7 @@ func (w *window) run(ctx context.Context) (*measurement, error) {
 	if err := sleep(ctx, w.warmup); err != nil {
 		return nil, err
 	}
-	p0, err := w.probes(ctx)
+	p0, err := retry(ctx, w.probes)
 	if err != nil {
 		return nil, err
 	}
@@ -60,7 +60,7 @@ func (w *window) run(ctx context.Context) (*measurement, error) {
 	}
 	var h0 map[string]float64
 	if w.hist != nil {
-		if h0, err = w.hist(ctx); err != nil {
+		if h0, err = retry(ctx, w.hist); err != nil {
 			return nil, err
 		}
 	}
@@ -82,14 +82,20 @@ func (w *window) run(ctx context.Context) (*measurement, error) {
 		if err := sleep(ctx, min(time.Second, time.Until(end))); err != nil {
 			return nil, err
 		}
+		// A pipeline starving the machine may not answer in time: that second is skipped, only
+		// the snapshots at both ends must succeed.
 		p, err := w.probes(ctx)
 		if err != nil {
-			return nil, err
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			w.log.Debug("counter not read", "err", err)
+			continue
 		}
 		series = append(series, point{time.Since(t0), p - p0})
 	}
 	m := &measurement{elapsed: time.Since(t0), side: map[string]time.Duration{}}
-	p1, err := w.probes(ctx)
+	p1, err := retry(ctx, w.probes)
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +111,7 @@ func (w *window) run(ctx context.Context) (*measurement, error) {
 		m.side[n] = c - s0[n]
 	}
 	if w.hist != nil {
-		h1, err := w.hist(ctx)
+		h1, err := retry(ctx, w.hist)
 		if err != nil {
 			return nil, err
 		}
@@ -132,12 +138,25 @@ func (w *window) run(ctx context.Context) (*measurement, error) {
 		}
 		p, err := w.probes(ctx)
 		if err != nil {
-			return nil, err
+			continue
 		}
 		series = append(series, point{time.Since(t0), p - p0})
 	}
 	m.cycles, m.complete = cycleTimes(series, float64(w.perCycle), w.cycles)
 	return m, nil
+}
+
+// retry calls f up to three times: a /metrics page of a process starving for CPU can miss
+// one 10 s deadline.
+func retry[T any](ctx context.Context, f func(context.Context) (T, error)) (T, error) {
+	var v T
+	var err error
+	for range 3 {
+		if v, err = f(ctx); err == nil || ctx.Err() != nil {
+			return v, err
+		}
+	}
+	return v, err
 }
 
 // point is the probe counter, relative to the window's start, at one moment.

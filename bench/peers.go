@@ -26,8 +26,13 @@ var (
 	vmagentTmpl string
 )
 
+// fpingShard is the most targets one fping process takes: fping numbers every echo of a run
+// from one 16-bit sequence space (65,535 hosts × counts at most), so -C 3 fits about 21,000.
+const fpingShard = 20_000
+
 // runFping runs `fping -C 3` over the fleet once per cycle: the floor for ICMP, since it does
-// nothing but send and match echoes. Runs follow each other without waiting for the next 30 s
+// nothing but send and match echoes. Fleets above fpingShard run as several fping processes one
+// after another within the cycle. Runs follow each other without waiting for the next 30 s
 // boundary: an idle fping uses no CPU, so pacing would change the wall time, not the figures.
 func (b *bench) runFping(ctx context.Context, f *fleet, dir string) *Result {
 	r := &Result{Size: f.size, Pipeline: "fping -C 3", Kind: "ping", Reference: true, Expected: float64(f.size * b.o.Cycles),
@@ -37,41 +42,38 @@ func (b *bench) runFping(ctx context.Context, f *fleet, dir string) *Result {
 		r.Err = fmt.Errorf("fping is required: apt-get install -y fping: %w", err)
 		return r
 	}
-	targets := filepath.Join(dir, "targets.txt")
-	if r.Err = f.writeTargets(targets); r.Err != nil {
+	shards, err := f.writeTargetShards(dir, fpingShard)
+	if err != nil {
+		r.Err = err
 		return r
 	}
 	// fping sends every target's first echo, then the second... -i apart. Spreading the 3×N
 	// echoes over a third of the interval keeps a cycle on time at any size; 1 ms is the usual floor.
 	gap := min(1.0, b.o.Interval.Seconds()*1000/3/float64(3*f.size))
-	args := []string{"-q", "-C", "3", "-p", "1000", "-t", "2000", "-i", strconv.FormatFloat(gap, 'f', 3, 64), "-f", targets}
-	r.Notes = append(r.Notes, fmt.Sprintf("fping %s; one warm-up run discarded; runs back to back", strings.Join(args, " ")))
+	args := []string{"-q", "-C", "3", "-p", "1000", "-t", "2000", "-i", strconv.FormatFloat(gap, 'f', 3, 64), "-f"}
+	r.Notes = append(r.Notes, fmt.Sprintf("fping %s TARGETS, %d process(es) of ≤%d targets in turn per cycle; one warm-up cycle discarded; cycles back to back",
+		strings.Join(args, " "), len(shards), fpingShard))
 	var up int
 	for i := 0; i <= b.o.Cycles; i++ {
 		start := time.Now()
-		cmd := exec.CommandContext(ctx, bin, args...)
-		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		err := cmd.Run()
-		var ee *exec.ExitError
-		// Exit 1 means some targets did not answer: still a completed run.
-		if err != nil && !(errors.As(err, &ee) && ee.ExitCode() == 1) {
-			r.Err = fmt.Errorf("fping: %w: %.300s", err, stderr.String())
-			return r
+		var cpu time.Duration
+		var probes, answered int
+		for _, shard := range shards {
+			c, rss, p, a, err := fpingOnce(ctx, bin, append(args, shard))
+			if err != nil {
+				r.Err = err
+				return r
+			}
+			cpu += c
+			probes += p
+			answered += a
+			r.PeakRSS = max(r.PeakRSS, rss)
 		}
 		if i == 0 {
 			continue
 		}
-		ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-		if !ok {
-			r.Err = errors.New("fping: no rusage")
-			return r
-		}
-		r.CPU += time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-		r.PeakRSS = max(r.PeakRSS, uint64(ru.Maxrss)*1024)
+		r.CPU += cpu
 		r.Cycles = append(r.Cycles, time.Since(start))
-		probes, answered := countFping(stderr.Bytes())
 		r.Probes += float64(probes)
 		up += answered
 	}
@@ -79,6 +81,27 @@ func (b *bench) runFping(ctx context.Context, f *fleet, dir string) *Result {
 		r.Notes = append(r.Notes, fmt.Sprintf("%.0f probe(s) got no reply", miss))
 	}
 	return r
+}
+
+// fpingOnce runs one fping to completion and returns its CPU time and peak RSS (rusage) and the
+// targets it reported, and how many of them answered.
+func fpingOnce(ctx context.Context, bin string, args []string) (cpu time.Duration, rss uint64, probes, answered int, err error) {
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err = cmd.Run()
+	var ee *exec.ExitError
+	// Exit 1 means some targets did not answer: still a completed run.
+	if err != nil && !(errors.As(err, &ee) && ee.ExitCode() == 1) {
+		return 0, 0, 0, 0, fmt.Errorf("fping: %w: %.300s", err, stderr.String())
+	}
+	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	if !ok {
+		return 0, 0, 0, 0, errors.New("fping: no rusage")
+	}
+	probes, answered = countFping(stderr.Bytes())
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), uint64(ru.Maxrss) * 1024, probes, answered, nil
 }
 
 // countFping reads fping -C summary lines ("127.30.0.1 : 0.05 0.04 -") and counts targets and
