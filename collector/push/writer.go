@@ -26,10 +26,13 @@ import (
 type Options struct {
 	// URL is a single node (http://127.0.0.1:8428) or a cluster vminsert
 	// (http://127.0.0.1:8480/insert/0/prometheus); both take /api/v1/import/prometheus appended.
-	URL           string
-	Batch         int           // samples per request at most (5000)
-	Interval      time.Duration // longest a sample waits before it is sealed into a block (1s)
-	Queue         Queue         // nil: a MemQueue of MaxQueueBytes
+	URL      string
+	Batch    int           // samples per request at most (5000)
+	Interval time.Duration // longest a sample waits before it is sealed into a block (1s)
+	// Queue holds blocks until VictoriaMetrics took them; the writer owns it and closes it at the
+	// end of Run. A spool (NewSpoolQueue) keeps them across restarts; nil: a MemQueue of
+	// MaxQueueBytes, whose content is lost (and counted) at exit.
+	Queue         Queue
 	MaxQueueBytes int64         // cap of the default MemQueue (256 MiB of gzipped blocks)
 	Client        *http.Client  // nil: one with a 30s timeout
 	MinBackoff    time.Duration // first retry delay (500ms)
