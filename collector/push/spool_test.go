@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -155,7 +157,7 @@ func span(ts []int64) string {
 
 // TestWriterSpoolSurvivesRestart: samples pushed while VictoriaMetrics is down are spooled when the
 // writer stops (SIGTERM path: the flush times out, Close persists them) and sent with their own
-// timestamps by the next writer on the same directory.
+// timestamps by the next writer on the same directory, damaged spool files notwithstanding.
 func TestWriterSpoolSurvivesRestart(t *testing.T) {
 	vm := testenv.VictoriaMetrics(t)
 	vm.Stop()
@@ -183,6 +185,24 @@ func TestWriterSpoolSurvivesRestart(t *testing.T) {
 		w.Add(sample.Sample{Name: "wardops_test_restart", Labels: []sample.Label{{Name: "device_id", Value: "2"}}, Value: 1, Timestamp: ts})
 	}
 	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	// Damage the spool as a crash or a bad disk would: a torn frame at the end of the last segment
+	// and a later segment file that is not a segment at all. Both are skipped with a log line and
+	// every good block still goes out.
+	segs, _ := filepath.Glob(filepath.Join(dir, "*.seg"))
+	if len(segs) == 0 {
+		t.Fatal("nothing spooled at shutdown")
+	}
+	f, err := os.OpenFile(segs[len(segs)-1], os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write([]byte{200, 0, 0, 0, 1, 2}); err != nil {
+		t.Fatal(err)
+	}
+	_ = f.Close()
+	if err := os.WriteFile(filepath.Join(dir, "00000000000000ff.seg"), []byte("not a spool segment"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	vm.Start()
