@@ -13,7 +13,6 @@ import (
 	"github.com/wardops/wardops/sim"
 )
 
-
 // runDev is `make run`: private PostgreSQL and VictoriaMetrics under ./var unless
 // WARDOPS_DATABASE_URL / WARDOPS_VM_URL point elsewhere, a demo fleet on 127.20.0.0/16 answered by
 // the simulator, and every component, until Ctrl-C.
