@@ -208,7 +208,9 @@ func strictNode(n *yaml.Node, dst any) error {
 // store.ImportInventory takes. All bad lines are reported together in a *store.LinesError.
 func Build(doc *Document, ps Profiles) ([]store.CredentialSpec, []store.DeviceSpec, error) {
 	var bad []store.LineError
-	fail := func(line int, format string, a ...any) { bad = append(bad, store.LineError{Line: line, Reason: fmt.Sprintf(format, a...)}) }
+	fail := func(line int, format string, a ...any) {
+		bad = append(bad, store.LineError{Line: line, Reason: fmt.Sprintf(format, a...)})
+	}
 	var creds []store.CredentialSpec
 	for _, c := range doc.Credentials {
 		spec := store.CredentialSpec{Name: c.Name, Version: c.Version, Community: c.Community, Username: c.Username,

@@ -281,7 +281,7 @@ func setParents(ctx context.Context, tx pgx.Tx, devs []DeviceSpec) error {
 }
 
 // upsertItems makes each device's profile items exactly what its profiles expand to; items added
-// by hand (profile '') are left alone.
+// by hand (profile ”) are left alone.
 func upsertItems(ctx context.Context, tx pgx.Tx, devs []DeviceSpec) (upserted, deleted int, err error) {
 	var ips, names, oids, kinds, types, profiles, labels, allIPs []string
 	for _, d := range devs {
