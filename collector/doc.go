@@ -35,5 +35,8 @@
 //	wardops_collector_icmp_confirmations_total         confirmation bursts sent
 //	wardops_collector_inventory_reloads_total          and _reload_errors_total
 //	wardops_collector_push_*                           VictoriaMetrics queue, latency, retries, drops
-//	wardops_collector_ping_results_*                   rows written, dropped, pending, write errors
+//	wardops_collector_ping_results_*                   rows, blocks written, retries, write errors,
+//	                                                   dropped blocks by reason, queue blocks/bytes
+//	wardops_spool_{blocks,bytes,disk_bytes}{spool}     on-disk spools (vm, ping_results)
+//	wardops_spool_dropped_{blocks,bytes}_total{spool,reason}  cap, corrupt, too_large, disk_error
 package collector
