@@ -70,6 +70,9 @@ func setup(ctx context.Context, o Options) (*bench, func(), error) {
 	if o.Warmup <= 0 {
 		o.Warmup = o.Interval
 	}
+	if err := raiseFDLimit(); err != nil {
+		o.Log.Warn("exporters may run out of file descriptors at large sizes", "err", err)
+	}
 	stamp := time.Now().Format("20060102-150405")
 	b := &bench{o: o, log: o.Log, work: filepath.Join(o.OutDir, "run-"+stamp), pg: postgres{admin: o.PostgresURL}}
 	b.cs = &children{log: o.Log}

@@ -15,8 +15,9 @@ import (
 type window struct {
 	pids     []int                                      // processes whose CPU and RSS are the pipeline's
 	side     map[string]int                             // processes measured but excluded (simulator, VictoriaMetrics)
-	probes   func(ctx context.Context) (float64, error) // cumulative completed probes
-	fresh    *freshness                                 // nil: no probe→queryable figure
+	probes   func(ctx context.Context) (float64, error) // cumulative completed probes, or nil and counted
+	counted  func(ctx context.Context, t0, end time.Time, grace time.Duration) (float64, []point, error)
+	fresh    *freshness // nil: no probe→queryable figure
 	hist     func(ctx context.Context) (map[string]float64, error)
 	interval time.Duration
 	warmup   time.Duration
@@ -38,13 +39,21 @@ type measurement struct {
 	fresh    []time.Duration
 }
 
-// run waits out the warm-up, then samples the probe counter every second for cycles intervals.
+// run waits out the warm-up, then measures cycles intervals: CPU from /proc at both ends, probes
+// from the pipeline's counter read every second (probes) or, for pipelines that cannot be relied
+// on to answer while they starve the machine, counted afterwards in VictoriaMetrics (counted).
 func (w *window) run(ctx context.Context) (*measurement, error) {
 	w.log.Info("warming up", "for", w.warmup)
 	if err := sleep(ctx, w.warmup); err != nil {
 		return nil, err
 	}
-	p0, err := retry(ctx, w.probes)
+	read := func(ctx context.Context) (float64, error) {
+		if w.probes == nil {
+			return 0, nil
+		}
+		return w.probes(ctx)
+	}
+	p0, err := retry(ctx, read)
 	if err != nil {
 		return nil, err
 	}
@@ -82,9 +91,14 @@ func (w *window) run(ctx context.Context) (*measurement, error) {
 		if err := sleep(ctx, min(time.Second, time.Until(end))); err != nil {
 			return nil, err
 		}
+		if w.probes == nil {
+			continue
+		}
 		// A pipeline starving the machine may not answer in time: that second is skipped, only
 		// the snapshots at both ends must succeed.
-		p, err := w.probes(ctx)
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		p, err := w.probes(pctx)
+		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
@@ -95,10 +109,6 @@ func (w *window) run(ctx context.Context) (*measurement, error) {
 		series = append(series, point{time.Since(t0), p - p0})
 	}
 	m := &measurement{elapsed: time.Since(t0), side: map[string]time.Duration{}}
-	p1, err := retry(ctx, w.probes)
-	if err != nil {
-		return nil, err
-	}
 	c1, err := cpuOf(w.pids)
 	if err != nil {
 		return nil, err
@@ -110,6 +120,14 @@ func (w *window) run(ctx context.Context) (*measurement, error) {
 		}
 		m.side[n] = c - s0[n]
 	}
+	if m.rss, err = rssOf(w.pids); err != nil {
+		return nil, err
+	}
+	m.cpu = c1 - c0
+	p1, err := retry(ctx, read)
+	if err != nil {
+		return nil, err
+	}
 	if w.hist != nil {
 		h1, err := retry(ctx, w.hist)
 		if err != nil {
@@ -117,33 +135,67 @@ func (w *window) run(ctx context.Context) (*measurement, error) {
 		}
 		m.lag, _ = vmQuantiles(h0, h1, 0.5, 0.99)
 	}
-	if m.rss, err = rssOf(w.pids); err != nil {
-		return nil, err
-	}
 	stopFresh()
 	wg.Wait()
 	if w.fresh != nil {
 		m.fresh = w.fresh.observations()
 	}
-	m.probes, m.cpu = p1-p0, c1-c0
-	series = append(series, point{m.elapsed, m.probes})
 
 	// A pipeline running exactly at the fleet's rate reaches its last k×perCycle a moment after
-	// the window's end (jitter, 1 s sampling), so the counter is watched a little longer for the
+	// the window's end (jitter, 1 s sampling), so the count is followed a little longer for the
 	// cycle times only: cost figures stay those of the window.
-	grace := time.Now().Add(time.Second + w.interval/10)
-	for float64(w.cycles*w.perCycle) > series[len(series)-1].n && time.Now().Before(grace) {
-		if err := sleep(ctx, time.Second); err != nil {
+	grace := time.Second + w.interval/10
+	if w.counted != nil {
+		if err := sleep(ctx, time.Until(end.Add(grace))); err != nil {
 			return nil, err
 		}
-		p, err := w.probes(ctx)
-		if err != nil {
-			continue
+		if m.probes, series, err = w.counted(ctx, t0, end, grace); err != nil {
+			return nil, err
 		}
-		series = append(series, point{time.Since(t0), p - p0})
+	} else {
+		m.probes = p1 - p0
+		series = append(series, point{m.elapsed, m.probes})
+		until := time.Now().Add(grace)
+		for float64(w.cycles*w.perCycle) > series[len(series)-1].n && time.Now().Before(until) {
+			if err := sleep(ctx, time.Second); err != nil {
+				return nil, err
+			}
+			if p, err := w.probes(ctx); err == nil {
+				series = append(series, point{time.Since(t0), p - p0})
+			}
+		}
 	}
 	m.cycles, m.complete = cycleTimes(series, float64(w.perCycle), w.cycles)
 	return m, nil
+}
+
+// vmCounted counts a pipeline's successful probes in VictoriaMetrics by their samples' own
+// timestamps: sum_over_time of a 1/0 series (vmagent's up) over the window gives the total, a
+// 1 s step range query the per-second series for cycle times. Samples still queued in vmagent
+// when it runs are not counted: they were not queryable.
+func vmCounted(v *victoria, selector string) func(ctx context.Context, t0, end time.Time, grace time.Duration) (float64, []point, error) {
+	return func(ctx context.Context, t0, end time.Time, grace time.Duration) (float64, []point, error) {
+		win := end.Sub(t0).Round(time.Millisecond)
+		res, err := v.queryAt(ctx, fmt.Sprintf(`sum(sum_over_time(%s[%dms]))`, selector, win.Milliseconds()), end)
+		if err != nil {
+			return 0, nil, err
+		}
+		var total float64
+		if len(res) > 0 {
+			total, _ = res[0].value()
+		}
+		pts, err := v.queryRange(ctx, fmt.Sprintf(`sum(sum_over_time(%s[1s]))`, selector), t0.Add(time.Second), end.Add(grace), time.Second)
+		if err != nil {
+			return 0, nil, err
+		}
+		var series []point
+		var cum float64
+		for _, p := range pts {
+			cum += p.v
+			series = append(series, point{p.t.Sub(t0), cum})
+		}
+		return total, series, nil
+	}
 }
 
 // retry calls f up to three times: a /metrics page of a process starving for CPU can miss

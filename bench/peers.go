@@ -177,7 +177,7 @@ func (b *bench) runExporter(ctx context.Context, f *fleet, dir string, e exporte
 	if r.Err = f.writeFileSD(targets, e.port); r.Err != nil {
 		return r
 	}
-	va, vaURL, err := b.startVMAgent(ctx, cs, dir, e, targets, exAddr)
+	va, vaURL, err := b.startVMAgent(ctx, cs, dir, e, targets, exAddr, f.size, &r.Notes)
 	if err != nil {
 		r.Err = err
 		return r
@@ -185,15 +185,10 @@ func (b *bench) runExporter(ctx context.Context, f *fleet, dir string, e exporte
 	w := &window{
 		pids: []int{ex.pid(), va.pid()}, side: side, interval: b.o.Interval, warmup: b.o.Warmup, cycles: b.o.Cycles,
 		perCycle: f.size, log: b.log.With("pipeline", e.name, "size", f.size),
-		probes: func(ctx context.Context) (float64, error) {
-			ps, err := scrape(ctx, vaURL)
-			if err != nil {
-				return 0, err
-			}
-			n, _ := ps.sum("vm_promscrape_scrapes_total", map[string]string{"status_code": "200"})
-			return n, nil
-		},
-		fresh: newFreshness(b.vm, "up", `job="`+e.job+`",`, "instance", f.sample(b.o.FreshSample), b.log),
+		// Counted in VictoriaMetrics: at 100,000 targets vmagent's own /metrics stops answering
+		// for tens of seconds while it and the exporter saturate both cores.
+		counted: vmCounted(b.vm, `up{job="`+e.job+`"}`),
+		fresh:   newFreshness(b.vm, "up", `job="`+e.job+`",`, "instance", f.sample(b.o.FreshSample), b.log),
 	}
 	m, err := w.run(ctx)
 	if err != nil {
@@ -202,19 +197,23 @@ func (b *bench) runExporter(ctx context.Context, f *fleet, dir string, e exporte
 	}
 	b.fill(r, m)
 	r.Notes = append(r.Notes, w.fresh.note()...)
-	if ps, err := scrape(ctx, vaURL); err == nil {
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if ps, err := scrape(sctx, vaURL); err == nil {
 		failed, _ := ps.sum("vm_promscrape_scrapes_failed_total", nil)
 		timedOut, _ := ps.sum("vm_promscrape_scrapes_timed_out_total", nil)
 		if failed > 0 || timedOut > 0 {
 			r.Notes = append(r.Notes, fmt.Sprintf("vmagent since start: %.0f failed scrape(s), %.0f timed out", failed, timedOut))
 		}
+	} else {
+		r.Notes = append(r.Notes, fmt.Sprintf("vmagent's /metrics did not answer at the end: %v", err))
 	}
 	return r
 }
 
 // startVMAgent writes the scrape config and starts vmagent remote-writing to the benchmark's
 // VictoriaMetrics. It returns the child and its /metrics URL.
-func (b *bench) startVMAgent(ctx context.Context, cs *children, dir string, e exporterRun, targets, exAddr string) (*child, string, error) {
+func (b *bench) startVMAgent(ctx context.Context, cs *children, dir string, e exporterRun, targets, exAddr string, size int, notes *[]string) (*child, string, error) {
 	t, err := template.New("vmagent").Parse(vmagentTmpl)
 	if err != nil {
 		return nil, "", fmt.Errorf("cannot parse vmagent template: %w", err)
@@ -236,10 +235,16 @@ func (b *bench) startVMAgent(ctx context.Context, cs *children, dir string, e ex
 		return nil, "", err
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	va, err := cs.start("vmagent", filepath.Join(dir, "vmagent-"+e.job+".log"), nil, b.o.VMAgentBin,
-		"-promscrape.config="+cfg, "-remoteWrite.url="+b.vm.url+"/api/v1/write",
-		"-remoteWrite.tmpDataPath="+filepath.Join(dir, "vmagent-"+e.job+"-queue"),
-		"-httpListenAddr="+addr, "-loggerLevel=ERROR", "-promscrape.suppressScrapeErrors")
+	args := []string{"-promscrape.config=" + cfg, "-remoteWrite.url=" + b.vm.url + "/api/v1/write",
+		"-remoteWrite.tmpDataPath=" + filepath.Join(dir, "vmagent-"+e.job+"-queue"),
+		"-httpListenAddr=" + addr, "-loggerLevel=ERROR", "-promscrape.suppressScrapeErrors"}
+	if keepAlive := fdsAvailable(); size+1000 > keepAlive {
+		// vmagent keeps one connection per target; past the open-file limit it crashes, so large
+		// fleets are scraped with a connection per scrape, as an operator would configure it.
+		args = append(args, "-promscrape.disableKeepAlive")
+		*notes = append(*notes, fmt.Sprintf("vmagent -promscrape.disableKeepAlive: %d targets exceed the open-file limit %d", size, keepAlive))
+	}
+	va, err := cs.start("vmagent", filepath.Join(dir, "vmagent-"+e.job+".log"), nil, b.o.VMAgentBin, args...)
 	if err != nil {
 		return nil, "", err
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -118,4 +119,37 @@ func rssOf(pids []int) (uint64, error) {
 		sum += r
 	}
 	return sum, nil
+}
+
+// fdLimit is the open-file limit the benchmark asks for itself and its children: vmagent keeps a
+// connection per target being scraped and blackbox_exporter a socket per probe, so 100,000
+// targets need far more than the usual 1,024 or 20,000 (an operator would set LimitNOFILE).
+const fdLimit = 1 << 18
+
+// raiseFDLimit lifts RLIMIT_NOFILE to fdLimit (root may raise the hard limit too). Calling
+// Setrlimit also makes Go hand the new limit to child processes instead of the original one.
+func raiseFDLimit() error {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+		return fmt.Errorf("cannot read the open-file limit: %w", err)
+	}
+	want := syscall.Rlimit{Cur: max(rl.Cur, fdLimit), Max: max(rl.Max, fdLimit)}
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &want); err != nil {
+		// Without privilege: as high as the hard limit allows.
+		want = syscall.Rlimit{Cur: rl.Max, Max: rl.Max}
+		if err2 := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &want); err2 != nil {
+			return fmt.Errorf("cannot raise the open-file limit to %d: %w", fdLimit, err)
+		}
+		return fmt.Errorf("open-file limit only raised to %d (not root?): %w", rl.Max, err)
+	}
+	return nil
+}
+
+// fdsAvailable is the open-file limit children inherit.
+func fdsAvailable() int {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+		return 1024
+	}
+	return int(rl.Cur)
 }

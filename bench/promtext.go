@@ -175,9 +175,10 @@ func vmQuantiles(before, after map[string]float64, qs ...float64) ([]float64, fl
 	return out, total
 }
 
-// scrape fetches and parses one /metrics page.
+// scrape fetches and parses one /metrics page, within 30 s or ctx's own deadline: a pipeline
+// that starves the machine still owes us the snapshots at both ends of a window.
 func scrape(ctx context.Context, url string) (promSet, error) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {

@@ -47,34 +47,83 @@ type vmSeries struct {
 // query runs an instant query now. nocache=1 also lifts -search.latencyOffset (30 s by default),
 // which would otherwise hide exactly the fresh samples the latency figure is about.
 func (v *victoria) query(ctx context.Context, expr string) ([]vmSeries, error) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	var r []vmSeries
+	err := v.get(ctx, "/api/v1/query?nocache=1&query="+url.QueryEscape(expr), &r)
+	return r, err
+}
+
+// queryAt runs an instant query at time at.
+func (v *victoria) queryAt(ctx context.Context, expr string, at time.Time) ([]vmSeries, error) {
+	var r []vmSeries
+	q := fmt.Sprintf("/api/v1/query?nocache=1&time=%.3f&query=%s", float64(at.UnixMilli())/1000, url.QueryEscape(expr))
+	err := v.get(ctx, q, &r)
+	return r, err
+}
+
+// rangePoint is one point of a single-series range query.
+type rangePoint struct {
+	t time.Time
+	v float64
+}
+
+// queryRange runs a range query that returns at most one series and returns its points.
+func (v *victoria) queryRange(ctx context.Context, expr string, start, end time.Time, step time.Duration) ([]rangePoint, error) {
+	var r []struct {
+		Values [][2]any `json:"values"`
+	}
+	q := fmt.Sprintf("/api/v1/query_range?nocache=1&start=%.3f&end=%.3f&step=%dms&query=%s",
+		float64(start.UnixMilli())/1000, float64(end.UnixMilli())/1000, step.Milliseconds(), url.QueryEscape(expr))
+	if err := v.get(ctx, q, &r); err != nil {
+		return nil, err
+	}
+	if len(r) == 0 {
+		return nil, nil
+	}
+	var out []rangePoint
+	for _, p := range r[0].Values {
+		ts, ok1 := p[0].(float64)
+		vs, ok2 := p[1].(string)
+		f, err := strconv.ParseFloat(vs, 64)
+		if !ok1 || !ok2 || err != nil {
+			continue
+		}
+		out = append(out, rangePoint{time.UnixMilli(int64(ts * 1000)), f})
+	}
+	return out, nil
+}
+
+// get runs one query and decodes data.result into result.
+func (v *victoria) get(ctx context.Context, pathQuery string, result any) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	u := v.url + "/api/v1/query?nocache=1&query=" + url.QueryEscape(expr)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, v.url+pathQuery, nil)
 	if err != nil {
-		return nil, fmt.Errorf("cannot query victoria-metrics: %w", err)
+		return fmt.Errorf("cannot query victoria-metrics: %w", err)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("cannot query victoria-metrics: %w", err)
+		return fmt.Errorf("cannot query victoria-metrics: %w", err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return nil, fmt.Errorf("cannot read victoria-metrics answer: %w", err)
+		return fmt.Errorf("cannot read victoria-metrics answer: %w", err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("victoria-metrics query %q: status %s: %.200s", expr, resp.Status, body)
+		return fmt.Errorf("victoria-metrics query %.200q: status %s: %.200s", pathQuery, resp.Status, body)
 	}
 	var r struct {
 		Data struct {
-			Result []vmSeries `json:"result"`
+			Result json.RawMessage `json:"result"`
 		} `json:"data"`
 	}
 	if err := json.Unmarshal(body, &r); err != nil {
-		return nil, fmt.Errorf("cannot decode victoria-metrics answer: %w", err)
+		return fmt.Errorf("cannot decode victoria-metrics answer: %w", err)
 	}
-	return r.Data.Result, nil
+	if err := json.Unmarshal(r.Data.Result, result); err != nil {
+		return fmt.Errorf("cannot decode victoria-metrics result: %w", err)
+	}
+	return nil
 }
 
 // value is a series' sample value as a number.
