@@ -96,7 +96,7 @@ func setup(ctx context.Context, o Options) (*bench, func(), error) {
 	if err := b.pg.psql(ctx, "SELECT 1"); err != nil {
 		return nil, cleanup, fmt.Errorf("PostgreSQL is required at %s: %w", o.PostgresURL, err)
 	}
-	if b.vm, err = startVictoria(ctx, b.cs, o.VMBin, b.work, vmData); err != nil {
+	if b.vm, err = startVictoria(ctx, b.cs, o.VMBin, b.work, vmData, o.Log); err != nil {
 		return nil, cleanup, err
 	}
 	b.log.Info("victoria-metrics started", "url", b.vm.url, "work", b.work)

@@ -194,6 +194,9 @@ func vmCounted(v *victoria, selector string) func(ctx context.Context, t0, end t
 			cum += p.v
 			series = append(series, point{p.t.Sub(t0), cum})
 		}
+		if len(series) > 0 {
+			v.log.Debug("counted in victoria-metrics", "selector", selector, "total", total, "points", len(series), "cumulative", series[len(series)-1].n)
+		}
 		return total, series, nil
 	}
 }

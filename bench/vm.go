@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -18,20 +19,24 @@ import (
 type victoria struct {
 	url   string
 	child *child
+	log   *slog.Logger
 }
 
-func startVictoria(ctx context.Context, cs *children, bin, workDir, dataDir string) (*victoria, error) {
+func startVictoria(ctx context.Context, cs *children, bin, workDir, dataDir string, log *slog.Logger) (*victoria, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	c, err := cs.start("victoria-metrics", filepath.Join(workDir, "victoria-metrics.log"), nil, bin,
-		"-httpListenAddr", addr, "-storageDataPath", dataDir, "-retentionPeriod", "100y", "-loggerLevel", "ERROR")
+		"-httpListenAddr", addr, "-storageDataPath", dataDir, "-retentionPeriod", "100y", "-loggerLevel", "ERROR",
+		// Range queries hide the last 30 s (the default) even with nocache=1, and the probe
+		// counts of the exporter pipelines are read from exactly those seconds.
+		"-search.latencyOffset=0s")
 	if err != nil {
 		return nil, err
 	}
-	v := &victoria{url: "http://" + addr, child: c}
+	v := &victoria{url: "http://" + addr, child: c, log: log}
 	if err := waitHTTP(ctx, c, v.url+"/health", 30*time.Second); err != nil {
 		return nil, err
 	}
