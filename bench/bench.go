@@ -165,19 +165,8 @@ func (b *bench) runSize(ctx context.Context, size int) (*Table, error) {
 		return t, err
 	}
 	if b.want("wardops") {
-		db := fmt.Sprintf("wardops_bench_%d_%d_ping", os.Getpid(), size)
-		url, err := b.importFleet(ctx, f, dir, db, false)
-		if err != nil {
+		if err := b.runEngines(ctx, f, dir, side, add); err != nil {
 			return t, err
-		}
-		for _, e := range b.o.Engines {
-			add(b.runWardops(ctx, f, dir, url, e, "ping", side))
-			if err := ctx.Err(); err != nil {
-				return t, err
-			}
-		}
-		if err := b.pg.drop(context.WithoutCancel(ctx), db); err != nil {
-			b.log.Warn("cannot drop benchmark database", "db", db, "err", err)
 		}
 	}
 	if b.want("blackbox") {
@@ -202,19 +191,39 @@ func (b *bench) runSize(ctx context.Context, size int) (*Table, error) {
 	return t, nil
 }
 
+// runEngines imports the ping fleet and measures every engine on it, one after another.
+func (b *bench) runEngines(ctx context.Context, f *fleet, dir string, side map[string]int, add func(*Result)) error {
+	db := fmt.Sprintf("wardops_bench_%d_%d_ping", os.Getpid(), f.size)
+	defer b.dropDB(ctx, db)
+	url, err := b.importFleet(ctx, f, dir, db, false)
+	if err != nil {
+		return err
+	}
+	for _, e := range b.o.Engines {
+		add(b.runWardops(ctx, f, dir, url, e, "ping", side))
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dropDB drops a benchmark database, also after Ctrl-C.
+func (b *bench) dropDB(ctx context.Context, db string) {
+	if err := b.pg.drop(context.WithoutCancel(ctx), db); err != nil {
+		b.log.Warn("cannot drop benchmark database", "db", db, "err", err)
+	}
+}
+
 // runSNMP starts the simulator for the fleet and measures wardops (first engine) and
 // snmp_exporter + vmagent against it. The simulator's CPU is reported beside, never counted.
 func (b *bench) runSNMP(ctx context.Context, t *Table, f *fleet, dir string, side map[string]int, add func(*Result)) error {
 	db := fmt.Sprintf("wardops_bench_%d_%d_snmp", os.Getpid(), f.size)
+	defer b.dropDB(ctx, db)
 	url, err := b.importFleet(ctx, f, dir, db, true)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err := b.pg.drop(context.WithoutCancel(ctx), db); err != nil {
-			b.log.Warn("cannot drop benchmark database", "db", db, "err", err)
-		}
-	}()
 	cs := &children{log: b.log}
 	defer cs.stopAll()
 	sim, err := b.startSim(ctx, cs, dir, f)

@@ -60,19 +60,17 @@ func Soak(ctx context.Context, o Options) (*SoakReport, error) {
 		return nil, err
 	}
 	db := fmt.Sprintf("wardops_bench_%d_soak", os.Getpid())
+	defer b.dropDB(ctx, db)
 	url, err := b.importFleet(ctx, f, b.work, db, false)
 	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		if err := b.pg.drop(context.WithoutCancel(ctx), db); err != nil {
-			b.log.Warn("cannot drop benchmark database", "db", db, "err", err)
-		}
-	}()
 	run, err := b.startCollector(ctx, b.cs, b.work, "collector-soak", url, o.SoakEngine, "ping")
 	if err != nil {
 		return nil, err
 	}
+	defer run.child.stop(10 * time.Second) // before its database is dropped
+
 	if err := run.waitTargets(ctx, "ping", f.size, 2*time.Minute); err != nil {
 		return nil, err
 	}
