@@ -14,6 +14,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/gosnmp/gosnmp"
 )
 
 // Options configure Run and Soak. cmd/wardops-bench fills them from flags.
@@ -30,13 +32,14 @@ type Options struct {
 	FreshSample int           // devices whose probe→queryable delay is tracked
 	Timeout     time.Duration // hard bound on the whole run
 
-	PostgresURL                                               string   // maintenance database URL (databases are created beside it)
-	CollectorEnv                                              []string // extra KEY=VALUE for the collector (e.g. WARDOPS_PROBE_WORKERS=2048)
-	WardopsBin                                                string   // "" builds ./cmd/wardops
-	GoBin                                                     string
-	SimBin                                                    string // the simulator: this binary's "sim" subcommand
+	PostgresURL  string   // maintenance database URL (databases are created beside it)
+	CollectorEnv []string // extra KEY=VALUE for the collector (e.g. WARDOPS_PROBE_WORKERS=2048)
+	WardopsBin   string   // "" builds ./cmd/wardops
+	GoBin        string
+	OutDir       string // results and per-run logs (./var/bench)
+
+	// Peer and server binaries.
 	VMBin, VMAgentBin, FpingBin, BlackboxBin, SNMPExporterBin string
-	OutDir                                                    string // results and per-run logs (./var/bench)
 
 	SoakDuration time.Duration // Soak only
 	SoakSize     int
@@ -248,31 +251,42 @@ func (b *bench) runSNMP(ctx context.Context, t *Table, f *fleet, dir string, sid
 	return ctx.Err()
 }
 
-// startSim runs the simulator for the fleet as its own process and waits until it answers.
+// startSim runs `wardops sim` for the fleet as its own process and waits until its last device
+// answers an SNMP GET (the simulator binds every address before it answers any).
 func (b *bench) startSim(ctx context.Context, cs *children, dir string, f *fleet) (*child, error) {
-	logPath := filepath.Join(dir, "simulator.log")
-	c, err := cs.start("simulator", logPath, nil, b.o.SimBin, "sim",
-		"--base", f.addrs[0].String(), "--count", fmt.Sprint(f.size), "--port", fmt.Sprint(b.o.SNMPPort))
+	c, err := cs.start("simulator", filepath.Join(dir, "simulator.log"), b.baseEnv(), b.wardops, "sim",
+		"--sim-base", f.addrs[0].String(), "--sim-count", fmt.Sprint(f.size), "--sim-port", fmt.Sprint(b.o.SNMPPort),
+		"--sim-community", "public")
 	if err != nil {
 		return nil, err
 	}
+	last := f.addrs[len(f.addrs)-1]
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
 		if done, _ := c.exited(); done {
 			return nil, c.failure()
 		}
-		if b, _ := os.ReadFile(logPath); strings.Contains(string(b), SimReady) {
+		if snmpAnswers(last, b.o.SNMPPort) {
 			return c, nil
 		}
-		if err := sleep(ctx, 200*time.Millisecond); err != nil {
+		if err := sleep(ctx, 500*time.Millisecond); err != nil {
 			return nil, err
 		}
 	}
-	return nil, fmt.Errorf("simulator not ready in 2m; log %s", logPath)
+	return nil, fmt.Errorf("simulator: %s:%d did not answer in 2m; log %s", last, b.o.SNMPPort, c.log)
 }
 
-// SimReady is the line cmd/wardops-bench's sim subcommand prints once every agent listens.
-const SimReady = "simulator ready"
+// snmpAnswers reports whether addr:port answers a v2c GET of sysUpTime.0.
+func snmpAnswers(addr netip.Addr, port int) bool {
+	g := &gosnmp.GoSNMP{Target: addr.String(), Port: uint16(port), Community: "public", Version: gosnmp.Version2c,
+		Timeout: time.Second, Retries: 0}
+	if err := g.Connect(); err != nil {
+		return false
+	}
+	defer g.Conn.Close()
+	_, err := g.Get([]string{".1.3.6.1.2.1.1.3.0"})
+	return err == nil
+}
 
 // importFleet creates a database and imports the fleet into it with `wardops import`.
 func (b *bench) importFleet(ctx context.Context, f *fleet, dir, db string, withSNMP bool) (string, error) {

@@ -1,7 +1,6 @@
 // Command wardops-bench is the collector benchmark (`make bench-collector`, `make bench-soak`):
-// wardops against fping, blackbox_exporter and snmp_exporter on the same loopback fleet. Its
-// "sim" subcommand runs the SNMP simulator as a separate process, so the simulator's CPU is
-// measured apart from the pipelines'. See package bench.
+// wardops against fping, blackbox_exporter and snmp_exporter on the same loopback fleet. See
+// package bench.
 package main
 
 import (
@@ -20,7 +19,6 @@ import (
 	"time"
 
 	"github.com/wardops/wardops/bench"
-	"github.com/wardops/wardops/sim"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -28,9 +26,6 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if len(args) > 0 && args[0] == "sim" {
-		return runSim(ctx, args[1:], stdout, stderr)
-	}
 	o, verbose, err := parse(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -110,45 +105,7 @@ func parse(args []string, stderr io.Writer) (bench.Options, bool, error) {
 	o.Engines = list(*engines)
 	o.Pipelines = list(*pipelines)
 	o.CollectorEnv = collectorEnv
-	if o.SimBin, err = os.Executable(); err != nil {
-		return o, false, fmt.Errorf("cannot find this binary for the simulator: %w", err)
-	}
 	return o, *verbose, nil
-}
-
-// runSim answers SNMP v2c for count consecutive loopback addresses until interrupted.
-func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("wardops-bench sim", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	base := fs.String("base", "127.30.0.1", "first address (127.0.0.0/8 only)")
-	count := fs.Int("count", 875, "number of devices")
-	port := fs.Int("port", 1161, "UDP port")
-	community := fs.String("community", "public", "v2c community")
-	ifaces := fs.Int("interfaces", 8, "interfaces per device")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	b, err := netip.ParseAddr(*base)
-	if err != nil {
-		fmt.Fprintf(stderr, "wardops-bench sim: --base: %v\n", err)
-		return 2
-	}
-	addrs, err := sim.Range(b, *count)
-	if err != nil {
-		fmt.Fprintf(stderr, "wardops-bench sim: %v\n", err)
-		return 2
-	}
-	f, err := sim.Start(sim.Options{Addrs: addrs, Port: *port, Community: *community, Interfaces: *ifaces, Log: log})
-	if err != nil {
-		fmt.Fprintf(stderr, "wardops-bench sim: %v\n", err)
-		return 1
-	}
-	defer f.Close()
-	fmt.Fprintf(stdout, "%s: %d devices from %s on udp port %d\n", bench.SimReady, len(addrs), b, f.Port())
-	<-ctx.Done()
-	fmt.Fprintf(stdout, "simulator stopping; answered %d requests\n", f.Served())
-	return 0
 }
 
 type multi []string
