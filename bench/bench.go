@@ -76,6 +76,12 @@ func setup(ctx context.Context, o Options) (*bench, func(), error) {
 	if err := raiseFDLimit(); err != nil {
 		o.Log.Warn("exporters may run out of file descriptors at large sizes", "err", err)
 	}
+	// Absolute: vmagent resolves file_sd paths against its config file's directory.
+	out, err := filepath.Abs(o.OutDir)
+	if err != nil {
+		return nil, func() {}, fmt.Errorf("cannot resolve %s: %w", o.OutDir, err)
+	}
+	o.OutDir = out
 	stamp := time.Now().Format("20060102-150405")
 	b := &bench{o: o, log: o.Log, work: filepath.Join(o.OutDir, "run-"+stamp), pg: postgres{admin: o.PostgresURL}}
 	b.cs = &children{log: o.Log}
