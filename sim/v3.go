@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/gosnmp/gosnmp"
+
+	"github.com/wardops/wardops/collector/snmp/usm"
 )
 
 // USM statistics OIDs carried by Report PDUs (RFC 3414 section 5, usmStats).
@@ -33,11 +35,11 @@ type v3Agent struct {
 }
 
 func newV3Agent(u V3User, engineID string) (*v3Agent, error) {
-	auth, err := authProtocol(u.AuthProtocol)
+	auth, err := usm.AuthProtocol(u.AuthProtocol)
 	if err != nil {
 		return nil, fmt.Errorf("sim: %w", err)
 	}
-	priv, err := privProtocol(u.PrivProtocol)
+	priv, err := usm.PrivProtocol(u.PrivProtocol)
 	if err != nil {
 		return nil, fmt.Errorf("sim: %w", err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gosnmp/gosnmp"
 
+	"github.com/wardops/wardops/collector/snmp/usm"
 	"github.com/wardops/wardops/store"
 )
 
@@ -52,7 +53,7 @@ func dial(ctx context.Context, dev store.Device, timeout time.Duration, retries 
 	case "2c", "2":
 		g.Version, g.Community = gosnmp.Version2c, dev.SNMP.Community
 	case "3":
-		sp, flags, err := usm(dev.SNMP)
+		sp, flags, err := usmParams(dev.SNMP)
 		if err != nil {
 			return nil, &PollError{Reason: ReasonConfig, Err: fmt.Errorf("cannot poll %s: %w", dev.IP, err)}
 		}
@@ -66,17 +67,17 @@ func dial(ctx context.Context, dev store.Device, timeout time.Duration, retries 
 	return s, nil
 }
 
-// usm builds the v3 security parameters: authPriv with a privacy protocol, authNoPriv with only
+// usmParams builds the v3 security parameters: authPriv with a privacy protocol, authNoPriv with only
 // an auth protocol, noAuthNoPriv with neither.
-func usm(c store.SNMP) (*gosnmp.UsmSecurityParameters, gosnmp.SnmpV3MsgFlags, error) {
+func usmParams(c store.SNMP) (*gosnmp.UsmSecurityParameters, gosnmp.SnmpV3MsgFlags, error) {
 	if c.Username == "" {
 		return nil, 0, errors.New("SNMPv3 needs a user name")
 	}
-	auth, err := AuthProtocol(c.AuthProtocol)
+	auth, err := usm.AuthProtocol(c.AuthProtocol)
 	if err != nil {
 		return nil, 0, err
 	}
-	priv, err := PrivProtocol(c.PrivProtocol)
+	priv, err := usm.PrivProtocol(c.PrivProtocol)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -1,4 +1,7 @@
-package snmp
+// Package usm maps SNMPv3 User-based Security Model protocol names, as written in the inventory,
+// to gosnmp's constants. It is shared by the poller and the simulator (which the poller's tests
+// use, so it cannot import the poller).
+package usm
 
 import (
 	"fmt"
