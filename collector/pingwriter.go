@@ -12,6 +12,8 @@ import (
 
 	"github.com/wardops/wardops/collector/push"
 	"github.com/wardops/wardops/store"
+
+	"github.com/wardops/wardops/internal/logthrottle"
 )
 
 // PingStore is the ping writer's seam to PostgreSQL; *store.Store implements it.
@@ -54,7 +56,7 @@ type PingWriter struct {
 	o   PingWriterOptions
 	q   push.Queue
 	m   *pingWriterMetrics
-	log throttle // repeated write failures
+	log *logthrottle.Throttle // repeated write failures
 
 	mu   sync.Mutex
 	rows []store.PingResult // the batch being filled
@@ -77,7 +79,7 @@ func NewPingWriter(o PingWriterOptions) *PingWriter {
 	if o.MaxQueueBytes <= 0 {
 		o.MaxQueueBytes = 64 << 20
 	}
-	w := &PingWriter{o: o, q: o.Queue, log: throttle{period: 30 * time.Second}}
+	w := &PingWriter{o: o, q: o.Queue, log: logthrottle.New(30 * time.Second)}
 	if w.q == nil {
 		// The callback reads w.m, set just below, before any Push can happen.
 		w.q = push.NewMemQueue(o.MaxQueueBytes, func(reason string, blocks int, bytes int64) {
@@ -216,7 +218,7 @@ func (w *PingWriter) drain(ctx context.Context, untilEmpty bool) {
 			}
 			failures++
 			w.m.retries.Inc()
-			w.log.log(w.o.Log, slog.LevelWarn, "cannot write ping results; holding them", "err", err,
+			w.log.Log(w.o.Log, slog.LevelWarn, "cannot write ping results; holding them", "err", err,
 				"queued_blocks", w.q.Len(), "failures", failures)
 			if !sleep(ctx, backoffDelay(w.o.MinBackoff, w.o.MaxBackoff, failures)) {
 				return

@@ -15,6 +15,8 @@ import (
 	"github.com/wardops/wardops/collector/icmp"
 	"github.com/wardops/wardops/collector/sample"
 	"github.com/wardops/wardops/store"
+
+	"github.com/wardops/wardops/internal/logthrottle"
 )
 
 // SNMPPoller polls one device's items in one session. Returned samples carry only their own labels
@@ -80,7 +82,7 @@ type Scheduler struct {
 	pingTargets map[int64]*target
 	snmpTargets map[string]*target
 
-	icmpErrLog, snmpErrLog, reloadLog throttle
+	icmpErrLog, snmpErrLog, reloadLog *logthrottle.Throttle
 }
 
 // NewScheduler checks the options and registers the scheduler's metrics.
@@ -113,9 +115,9 @@ func NewScheduler(o SchedulerOptions) (*Scheduler, error) {
 		o:           o,
 		pingTargets: map[int64]*target{},
 		snmpTargets: map[string]*target{},
-		icmpErrLog:  throttle{period: 10 * time.Second},
-		snmpErrLog:  throttle{period: 10 * time.Second},
-		reloadLog:   throttle{period: time.Minute},
+		icmpErrLog:  logthrottle.New(10 * time.Second),
+		snmpErrLog:  logthrottle.New(10 * time.Second),
+		reloadLog:   logthrottle.New(time.Minute),
 	}
 	s.m = newSchedMetrics(o.Metrics, func(kind string) int {
 		if kind == kindICMP {
@@ -155,7 +157,7 @@ func (s *Scheduler) reload(ctx context.Context) {
 	if err != nil {
 		if ctx.Err() == nil {
 			s.m.reloadErrors.Inc()
-			s.reloadLog.log(s.o.Log, slog.LevelWarn, "cannot reload inventory; probing the last one", "err", err)
+			s.reloadLog.Log(s.o.Log, slog.LevelWarn, "cannot reload inventory; probing the last one", "err", err)
 		}
 		return
 	}
@@ -271,7 +273,7 @@ func (s *Scheduler) probeICMP(ctx context.Context, t *target, due time.Time) {
 		// A send the kernel refused (no route, a firewall drop) means the device is unreachable
 		// from here: it is reported down like a silent one, and counted as an error too.
 		km.errors.Inc()
-		s.icmpErrLog.log(s.o.Log, slog.LevelWarn, "icmp probe failed", "device", info.dev.Name, "ip", info.dev.IP, "err", err)
+		s.icmpErrLog.Log(s.o.Log, slog.LevelWarn, "icmp probe failed", "device", info.dev.Name, "ip", info.dev.IP, "err", err)
 		res.Received = 0
 	}
 	if res.Start.IsZero() {
@@ -300,7 +302,7 @@ func (s *Scheduler) pollSNMP(ctx context.Context, t *target, due time.Time) {
 	km.duration.UpdateDuration(start)
 	if err != nil {
 		km.failures.Inc()
-		s.snmpErrLog.log(s.o.Log, slog.LevelWarn, "snmp poll failed", "device", info.dev.Name, "ip", info.dev.IP, "err", err)
+		s.snmpErrLog.Log(s.o.Log, slog.LevelWarn, "snmp poll failed", "device", info.dev.Name, "ip", info.dev.IP, "err", err)
 	}
 	if len(ss) == 0 {
 		return

@@ -1,11 +1,7 @@
 package spool
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
-	"sync"
-	"time"
 
 	"github.com/VictoriaMetrics/metrics"
 )
@@ -66,31 +62,4 @@ func (m *queueMetrics) unregister() {
 	for _, n := range m.names {
 		m.set.UnregisterMetric(n)
 	}
-}
-
-// throttle lets one log line through per period and counts what it held back, so a spool that drops
-// on every push while the database is down logs a summary instead of flooding (the habit of
-// VictoriaMetrics lib/logger/throttler.go).
-type throttle struct {
-	mu         sync.Mutex
-	period     time.Duration
-	last       time.Time
-	suppressed int
-}
-
-func (t *throttle) log(l *slog.Logger, level slog.Level, msg string, args ...any) {
-	t.mu.Lock()
-	now := time.Now()
-	if !t.last.IsZero() && now.Sub(t.last) < t.period {
-		t.suppressed++
-		t.mu.Unlock()
-		return
-	}
-	t.last = now
-	if t.suppressed > 0 {
-		args = append(args, "suppressed_since_last", t.suppressed)
-	}
-	t.suppressed = 0
-	t.mu.Unlock()
-	l.Log(context.Background(), level, msg, args...)
 }

@@ -32,6 +32,8 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/wardops/wardops/internal/logthrottle"
 )
 
 // ErrClosed is returned by Push and Next after Close.
@@ -111,7 +113,7 @@ type Queue struct {
 	log  *slog.Logger
 	m    *queueMetrics
 
-	dropLog, corruptLog, diskErrLog throttle
+	dropLog, corruptLog, diskErrLog *logthrottle.Throttle
 
 	mu     sync.Mutex
 	closed bool
@@ -146,9 +148,9 @@ func Open(dir string, opts Options) (*Queue, error) {
 		dir:        dir,
 		opts:       opts,
 		log:        opts.Log.With("spool", opts.Name),
-		dropLog:    throttle{period: 10 * time.Second},
-		corruptLog: throttle{period: 10 * time.Second},
-		diskErrLog: throttle{period: 10 * time.Second},
+		dropLog:    logthrottle.New(10 * time.Second),
+		corruptLog: logthrottle.New(10 * time.Second),
+		diskErrLog: logthrottle.New(10 * time.Second),
 		notify:     make(chan struct{}, 1),
 		stop:       make(chan struct{}),
 	}
@@ -233,7 +235,7 @@ func (q *Queue) scanFile(path string, seq uint64, start int64) (*segment, error)
 func (q *Queue) Push(block []byte) error {
 	if len(block) > q.opts.MaxBlockBytes {
 		q.m.dropped(reasonTooLarge, 1, int64(len(block)))
-		q.dropLog.log(q.log, slog.LevelWarn, "dropped block larger than the spool accepts",
+		q.dropLog.Log(q.log, slog.LevelWarn, "dropped block larger than the spool accepts",
 			"bytes", len(block), "max_block_bytes", q.opts.MaxBlockBytes)
 		return fmt.Errorf("cannot spool %d bytes: %w", len(block), ErrTooLarge)
 	}
@@ -356,7 +358,7 @@ func (q *Queue) skipHeadSegmentLocked(err error) {
 		err = fmt.Errorf("segment shorter than when scanned: %w", err)
 	}
 	q.m.dropped(reasonCorrupt, blocks, bytes)
-	q.corruptLog.log(q.log, slog.LevelError, "skipping the rest of a damaged spool segment", "file", s.path,
+	q.corruptLog.Log(q.log, slog.LevelError, "skipping the rest of a damaged spool segment", "file", s.path,
 		"offset", s.readOff, "dropped_blocks", blocks, "dropped_bytes", bytes, "err", err)
 	q.headPos += uint64(blocks)
 	q.removeHeadSegmentLocked()
@@ -368,7 +370,7 @@ func (q *Queue) dropOldestLocked() {
 	s := q.segs[0]
 	blocks, bytes := s.blocks, s.bytes
 	q.m.dropped(reasonCap, blocks, bytes)
-	q.dropLog.log(q.log, slog.LevelWarn, "spool at its size cap: dropped the oldest blocks",
+	q.dropLog.Log(q.log, slog.LevelWarn, "spool at its size cap: dropped the oldest blocks",
 		"dropped_blocks", blocks, "dropped_bytes", bytes, "max_disk_bytes", q.opts.MaxDiskBytes)
 	q.headPos += uint64(blocks)
 	q.removeHeadSegmentLocked()
@@ -384,7 +386,7 @@ func (q *Queue) removeHeadSegmentLocked() {
 		q.closeWriterLocked()
 	}
 	if err := os.Remove(s.path); err != nil {
-		q.diskErrLog.log(q.log, slog.LevelError, "cannot remove spool segment", "file", s.path, "err", err)
+		q.diskErrLog.Log(q.log, slog.LevelError, "cannot remove spool segment", "file", s.path, "err", err)
 	}
 	q.diskB -= s.size
 	q.head = nil
@@ -414,7 +416,7 @@ func (q *Queue) spillLocked(more func(memBlock) bool) {
 		q.memB -= int64(len(mb.data))
 		if err := q.writeLocked(mb.data); err != nil {
 			q.m.dropped(reasonDiskError, 1, int64(len(mb.data)))
-			q.diskErrLog.log(q.log, slog.LevelError, "dropped block: cannot write it to the spool", "err", err)
+			q.diskErrLog.Log(q.log, slog.LevelError, "dropped block: cannot write it to the spool", "err", err)
 			if q.diskBlocksLocked() == 0 {
 				// It was the oldest block of all: a consumer holding it must not ack its successor.
 				q.headPos++
@@ -572,19 +574,19 @@ func (q *Queue) flush(all bool) {
 	// Disk flushes happen outside the lock so Push and Ack do not wait for them.
 	for _, f := range toSync {
 		if err := f.Sync(); err != nil {
-			q.diskErrLog.log(q.log, slog.LevelError, "cannot sync spool segment", "file", f.Name(), "err", err)
+			q.diskErrLog.Log(q.log, slog.LevelError, "cannot sync spool segment", "file", f.Name(), "err", err)
 		}
 		_ = f.Close() // synced or reported above
 	}
 	if cur != nil {
 		// cur may be closed concurrently by a rotation, which hands it to the next flush instead.
 		if err := cur.Sync(); err != nil && !errors.Is(err, os.ErrClosed) {
-			q.diskErrLog.log(q.log, slog.LevelError, "cannot sync spool segment", "file", cur.Name(), "err", err)
+			q.diskErrLog.Log(q.log, slog.LevelError, "cannot sync spool segment", "file", cur.Name(), "err", err)
 		}
 	}
 	if pos != nil {
 		if err := saveReaderPos(q.dir, *pos); err != nil {
-			q.diskErrLog.log(q.log, slog.LevelError, "cannot save spool reader position", "err", err)
+			q.diskErrLog.Log(q.log, slog.LevelError, "cannot save spool reader position", "err", err)
 		}
 	}
 }
