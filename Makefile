@@ -29,12 +29,13 @@ clean:
 
 # Collector benchmark (issue 4): wardops' engines against fping, blackbox_exporter and
 # snmp_exporter scraped by vmagent, on 875 / 10,000 / 100,000 loopback devices. A benchmark, not a
-# test: about 20 minutes, tables printed and written to var/bench/. BENCHFLAGS adds flags, e.g.
-# BENCHFLAGS="--sizes 875 --cycles 3" or BENCHFLAGS="--collector-env WARDOPS_PROBE_WORKERS=2048".
+# test: one measured 30 s cycle after a warm-up cycle per pipeline, about 18 minutes (each extra
+# cycle adds about 7), tables printed and written to var/bench/. BENCHFLAGS adds flags, e.g.
+# BENCHFLAGS="--cycles 3" or BENCHFLAGS="--collector-env WARDOPS_PROBE_WORKERS=2048".
 BENCHFLAGS ?=
 bench-collector:
 	$(GO) build -o bin/wardops-bench ./cmd/wardops-bench
-	./bin/wardops-bench --sizes 875,10000,100000 --cycles 2 $(BENCHFLAGS)
+	./bin/wardops-bench --sizes 875,10000,100000 --cycles 1 $(BENCHFLAGS)
 
 # Soak: one collector on 10,000 devices for 30 minutes; RSS, goroutines and open fds every minute
 # and whether they stayed flat. BENCHFLAGS="--soak 2m" for a quick check.
