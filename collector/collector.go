@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"path/filepath"
 	"sync"
 	"time"
@@ -160,5 +161,11 @@ func metricsHandler(set *metrics.Set) http.Handler {
 		set.WritePrometheus(w)
 		metrics.WriteProcessMetrics(w)
 	})
+	// Profiles beside /metrics, as VictoriaMetrics serves them: the first thing wanted when a
+	// collector burns CPU at 3 AM. Bind WARDOPS_COLLECTOR_LISTEN to loopback where that matters.
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	return mux
 }

@@ -68,9 +68,9 @@ func (h *entryHeap) Pop() any {
 	return e
 }
 
-// lane runs one kind of probe: a timer heap dispatching due targets to a fixed pool of workers.
-// One goroutine per worker, not per device, keeps 100,000 devices affordable; a worker stuck on a
-// dead device holds only itself, and the lag histogram shows when the pool is too small.
+// lane runs one kind of probe: a timer heap dispatching due targets to at most workers probes in
+// flight. A probe stuck on a dead device holds only its own slot, and the lag histogram shows when
+// the bound is too small.
 type lane struct {
 	kind    string
 	workers int
@@ -101,33 +101,41 @@ func (l *lane) schedule(t *target, now time.Time) {
 
 // Run dispatches until ctx ends, then waits for the probes in flight: they run on a context that
 // outlives ctx, bounded by their own timeouts, so a shutdown never reports a half-done probe.
+// Each due probe gets a goroutine of its own while it runs, at most l.workers at once: nothing
+// idles between probes, so the bound can be sized for 100,000 devices without costing a small
+// fleet anything.
 func (l *lane) Run(ctx context.Context) {
-	jobs := make(chan entry, l.workers)
+	sem := make(chan struct{}, l.workers)
 	var wg sync.WaitGroup
 	probeCtx := context.WithoutCancel(ctx)
-	for i := 0; i < l.workers; i++ {
+	l.dispatch(ctx, func(e entry) bool {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			return false
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for e := range jobs {
-				if ctx.Err() == nil && !e.t.removed.Load() {
-					l.m.lag.Update(time.Since(e.due).Seconds())
-					// Cap every probe at its interval: the engine's and poller's own timeouts should
-					// end it long before, this only guarantees the worker comes back.
-					pctx, cancel := context.WithTimeout(probeCtx, e.t.every())
-					l.run(pctx, e.t, e.due)
-					cancel()
-				}
-				e.t.running.Store(false)
+			defer func() { <-sem }()
+			defer e.t.running.Store(false)
+			if ctx.Err() != nil || e.t.removed.Load() {
+				return
 			}
+			l.m.lag.Update(time.Since(e.due).Seconds())
+			// Cap every probe at its interval: the engine's and poller's own timeouts should end
+			// it long before, this only guarantees the slot comes back.
+			pctx, cancel := context.WithTimeout(probeCtx, e.t.every())
+			defer cancel()
+			l.run(pctx, e.t, e.due)
 		}()
-	}
-	l.dispatch(ctx, jobs)
-	close(jobs)
+		return true
+	})
 	wg.Wait()
 }
 
-func (l *lane) dispatch(ctx context.Context, jobs chan<- entry) {
+// dispatch pops due entries and hands each to start, which returns false when ctx ended first.
+func (l *lane) dispatch(ctx context.Context, start func(entry) bool) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
@@ -166,9 +174,7 @@ func (l *lane) dispatch(ctx context.Context, jobs chan<- entry) {
 			l.m.skipped.Inc()
 			continue
 		}
-		select {
-		case jobs <- e:
-		case <-ctx.Done():
+		if !start(e) {
 			e.t.running.Store(false)
 			return
 		}

@@ -24,20 +24,22 @@ type kindMetrics struct {
 // schedMetrics are the scheduler's self-metrics on an injected set (the ping writer's are in
 // pingwriter.go).
 type schedMetrics struct {
-	kinds         map[string]*kindMetrics
-	confirmations *metrics.Counter
-	reloads       *metrics.Counter
-	reloadErrors  *metrics.Counter
-	samples       *metrics.Counter
+	kinds          map[string]*kindMetrics
+	confirmations  *metrics.Counter
+	reloads        *metrics.Counter
+	reloadErrors   *metrics.Counter
+	reloadsSkipped *metrics.Counter
+	samples        *metrics.Counter
 }
 
 func newSchedMetrics(set *metrics.Set, targets func(kind string) int) *schedMetrics {
 	m := &schedMetrics{
-		kinds:         map[string]*kindMetrics{},
-		confirmations: set.NewCounter(`wardops_collector_icmp_confirmations_total`),
-		reloads:       set.NewCounter(`wardops_collector_inventory_reloads_total`),
-		reloadErrors:  set.NewCounter(`wardops_collector_inventory_reload_errors_total`),
-		samples:       set.NewCounter(`wardops_collector_samples_total`),
+		kinds:          map[string]*kindMetrics{},
+		confirmations:  set.NewCounter(`wardops_collector_icmp_confirmations_total`),
+		reloads:        set.NewCounter(`wardops_collector_inventory_reloads_total`),
+		reloadErrors:   set.NewCounter(`wardops_collector_inventory_reload_errors_total`),
+		reloadsSkipped: set.NewCounter(`wardops_collector_inventory_reloads_skipped_total`),
+		samples:        set.NewCounter(`wardops_collector_samples_total`),
 	}
 	for _, k := range []string{kindICMP, kindSNMP} {
 		k := k

@@ -37,6 +37,16 @@ type FleetLoader interface {
 	LoadFleet(ctx context.Context) (*store.Fleet, error)
 }
 
+// fleetVersioner is implemented by loaders that can tell cheaply whether the inventory changed
+// (*store.Store does); the scheduler then skips reloads that would change nothing.
+type fleetVersioner interface {
+	FleetVersion(ctx context.Context) (string, error)
+}
+
+// fullReloadEvery bounds how long a version check alone may stand in for a reload, in case a
+// change slips past the fingerprint (a row edited by hand without touching updated_at).
+const fullReloadEvery = 5 * time.Minute
+
 // SchedulerOptions configures a Scheduler. Zero values take the defaults noted.
 type SchedulerOptions struct {
 	Fleet  FleetLoader
@@ -79,8 +89,10 @@ type Scheduler struct {
 	snmp *lane
 
 	// Touched by the reload goroutine only.
-	pingTargets map[int64]*target
-	snmpTargets map[string]*target
+	pingTargets    map[int64]*target
+	snmpTargets    map[string]*target
+	fleetVersion   string // fingerprint of the fleet last applied
+	lastFullReload time.Time
 
 	icmpErrLog, snmpErrLog, reloadLog *logthrottle.Throttle
 }
@@ -152,6 +164,15 @@ func (s *Scheduler) Run(ctx context.Context) error {
 
 // reload reads the fleet and applies it; on error the last fleet keeps being probed.
 func (s *Scheduler) reload(ctx context.Context) {
+	var version string
+	if fv, ok := s.o.Fleet.(fleetVersioner); ok {
+		v, err := fv.FleetVersion(ctx)
+		if err == nil && v == s.fleetVersion && time.Since(s.lastFullReload) < fullReloadEvery {
+			s.m.reloadsSkipped.Inc()
+			return
+		}
+		version = v
+	}
 	f, err := s.o.Fleet.LoadFleet(ctx)
 	s.m.reloads.Inc()
 	if err != nil {
@@ -161,6 +182,7 @@ func (s *Scheduler) reload(ctx context.Context) {
 		}
 		return
 	}
+	s.fleetVersion, s.lastFullReload = version, time.Now()
 	s.apply(f, time.Now())
 }
 

@@ -147,12 +147,12 @@ func settings() []setting {
 		{"ping-count", "WARDOPS_PING_COUNT", "3", "echo requests per probe", num(func(c *Config) *int { return &c.PingCount }, 1)},
 		{"ping-timeout", "WARDOPS_PING_TIMEOUT", "2s", "how long a probe waits for its last reply", dur(func(c *Config) *time.Duration { return &c.PingTimeout })},
 		{"ping-echo-interval", "WARDOPS_PING_ECHO_INTERVAL", "200ms", "pause between the echo requests of one probe", dur(func(c *Config) *time.Duration { return &c.PingEcho })},
-		{"icmp-engine", "WARDOPS_ICMP_ENGINE", "probing", "ICMP engine: probing (pro-bing, one pinger per probe)", str(func(c *Config) *string { return &c.ICMPEngine })},
+		{"icmp-engine", "WARDOPS_ICMP_ENGINE", "shared", "ICMP engine: shared (one socket, the default) or probing (pro-bing, one pinger per probe)", str(func(c *Config) *string { return &c.ICMPEngine })},
 		{"icmp-mode", "WARDOPS_ICMP_MODE", "auto", "ICMP sockets: auto, raw or udp (unprivileged datagram ICMP)", str(func(c *Config) *string { return &c.ICMPMode })},
 		{"snmp-interval", "WARDOPS_SNMP_INTERVAL", "60s", "default SNMP poll interval", dur(func(c *Config) *time.Duration { return &c.SNMPInterval })},
 		{"snmp-timeout", "WARDOPS_SNMP_TIMEOUT", "2s", "SNMP request timeout per device", dur(func(c *Config) *time.Duration { return &c.SNMPTimeout })},
 		{"snmp-retries", "WARDOPS_SNMP_RETRIES", "1", "SNMP retries per request", num(func(c *Config) *int { return &c.SNMPRetries }, 0)},
-		{"probe-workers", "WARDOPS_PROBE_WORKERS", "256", "ICMP probes in flight at most", num(func(c *Config) *int { return &c.ProbeWorkers }, 1)},
+		{"probe-workers", "WARDOPS_PROBE_WORKERS", "0", "ICMP probes in flight at most (0: 4096 with the shared engine, 256 with probing)", num(func(c *Config) *int { return &c.ProbeWorkers }, 0)},
 		{"snmp-workers", "WARDOPS_SNMP_WORKERS", "128", "SNMP polls in flight at most", num(func(c *Config) *int { return &c.SNMPWorkers }, 1)},
 		{"inventory-reload", "WARDOPS_INVENTORY_RELOAD", "10s", "how often the collector re-reads the inventory", dur(func(c *Config) *time.Duration { return &c.InventoryReload })},
 		{"push-batch", "WARDOPS_PUSH_BATCH", "5000", "samples per VictoriaMetrics request at most", num(func(c *Config) *int { return &c.PushBatch }, 1)},
@@ -306,6 +306,14 @@ func (c *Config) validate() error {
 	case "text", "json":
 	default:
 		return fmt.Errorf("WARDOPS_LOG_FORMAT=%q: must be text or json", c.LogFormat)
+	}
+	if c.ProbeWorkers == 0 {
+		// The shared engine's probe is a goroutine waiting on one socket; pro-bing's is a socket
+		// of its own that sees every reply on the host, so it must stay few (issue 4).
+		c.ProbeWorkers = 4096
+		if c.ICMPEngine == "probing" {
+			c.ProbeWorkers = 256
+		}
 	}
 	if c.PingTimeout >= c.PingInterval {
 		return fmt.Errorf("WARDOPS_PING_TIMEOUT (%s) must be shorter than WARDOPS_PING_INTERVAL (%s)", c.PingTimeout, c.PingInterval)
