@@ -42,7 +42,7 @@ bench-collector:
 .PHONY: bench-soak
 bench-soak:
 	$(GO) build -o bin/wardops-bench ./cmd/wardops-bench
-	./bin/wardops-bench --soak 30m --soak-size 10000 $(BENCHFLAGS)
+	./bin/wardops-bench --soak 30m --soak-size 10000 --soak-engine shared $(BENCHFLAGS)
 
 # Query benchmark (issue 5): wrk with 64 connections against /api/v1/dashboard and
 # /api/v1/devices?limit=100 with 875 and 100,000 devices in the inventory and live data in

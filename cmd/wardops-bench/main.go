@@ -81,7 +81,7 @@ func parse(args []string, stderr io.Writer) (bench.Options, bool, error) {
 	fs.StringVar(&o.OutDir, "out", "var/bench", "results and logs directory")
 	fs.DurationVar(&o.SoakDuration, "soak", 0, "soak mode: run one collector this long instead of the benchmark")
 	fs.IntVar(&o.SoakSize, "soak-size", 10000, "soak fleet size")
-	fs.StringVar(&o.SoakEngine, "soak-engine", "probing", "soak ICMP engine")
+	fs.StringVar(&o.SoakEngine, "soak-engine", "shared", "soak ICMP engine")
 	fs.DurationVar(&o.SoakEvery, "soak-every", time.Minute, "soak sampling period")
 	if err := fs.Parse(args); err != nil {
 		return o, false, err
