@@ -95,7 +95,15 @@ func (s *Server) listDevices(c *gin.Context) {
 	// needs every match first.
 	var page []int
 	total := 0
-	if sortKey == "" || sortKey == "id" {
+	unfiltered := branch == "" && region == "" && vendor == "" && dtype == "" && branchID == 0 && status == "" && enabled == nil && q == ""
+	switch {
+	case unfiltered && (sortKey == "" || sortKey == "id"):
+		// The NOC's plain paging: the page is a window of the snapshot, O(limit) at any fleet size.
+		total = len(snap.Devices)
+		for i := offset; i < min(total, offset+limit); i++ {
+			page = append(page, i)
+		}
+	case sortKey == "" || sortKey == "id":
 		for i := range snap.Devices {
 			if keep(&snap.Devices[i]) {
 				if total >= offset && len(page) < limit {
@@ -104,7 +112,7 @@ func (s *Server) listDevices(c *gin.Context) {
 				total++
 			}
 		}
-	} else {
+	default:
 		var match []int
 		for i := range snap.Devices {
 			if keep(&snap.Devices[i]) {
