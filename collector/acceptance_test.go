@@ -190,7 +190,7 @@ func TestAcceptanceFleet(t *testing.T) {
 	// Traffic dropped on lo: down, then back.
 	var restores []func()
 	for _, n := range f.dropped {
-		restores = append(restores, dropTraffic(t, f.spec(n).IP))
+		restores = append(restores, testenv.DropTraffic(t, f.spec(n).IP, testenv.HookOutput))
 	}
 	at.drop = time.Now()
 	t.Logf("dropped devices read down after %s", waitFor(t, budget, "dropped devices read down", allAre(f.dropped, 0)))

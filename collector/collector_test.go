@@ -73,7 +73,7 @@ func TestCollectorEndToEnd(t *testing.T) {
 
 	// Down within one interval (plus the probe's own timeouts and the push), and back.
 	budget := interval + 3*time.Second
-	restore := dropTraffic(t, "127.20.30.5")
+	restore := testenv.DropTraffic(t, "127.20.30.5", testenv.HookOutput)
 	took := waitFor(t, budget, "dropped device reads down", func() (bool, string) {
 		v, ok := upOf("127.20.30.5")
 		return ok && v == 0, fmt.Sprint(v)

@@ -3,14 +3,11 @@ package collector
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/netip"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,42 +17,6 @@ import (
 )
 
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
-
-// dropTraffic silences addr with an nftables table of its own on the output hook; the returned
-// func (also run at cleanup) deletes the table.
-func dropTraffic(t *testing.T, addr string) (restore func()) {
-	t.Helper()
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	table := "wardops_test_" + hex.EncodeToString(b)
-	nft := func(args ...string) error {
-		out, err := exec.Command("nft", args...).CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("nft %s: %w: %s", strings.Join(args, " "), err, out)
-		}
-		return nil
-	}
-	if err := nft("add", "table", "inet", table); err != nil {
-		t.Fatal(err)
-	}
-	done := false
-	restore = func() {
-		if !done {
-			done = true
-			if err := nft("delete", "table", "inet", table); err != nil {
-				t.Error(err)
-			}
-		}
-	}
-	t.Cleanup(restore)
-	if err := nft("add", "chain", "inet", table, "out", "{ type filter hook output priority 0 ; policy accept ; }"); err != nil {
-		t.Fatal(err)
-	}
-	if err := nft("add", "rule", "inet", table, "out", "ip", "daddr", addr, "drop"); err != nil {
-		t.Fatal(err)
-	}
-	return restore
-}
 
 func fleetSpecs(n int, third byte) []store.DeviceSpec {
 	var devs []store.DeviceSpec

@@ -2,8 +2,6 @@ package icmp
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/wardops/wardops/internal/testenv"
 )
 
 // One table of behaviour every engine must show (issue 4: "passes the same conformance tests as the
@@ -131,7 +131,7 @@ func checkReachable(t *testing.T, env conformanceEnv) {
 
 func checkDropped(t *testing.T, env conformanceEnv) {
 	e := env.e
-	nftDrop(t, "127.20.9.9")
+	testenv.DropTraffic(t, "127.20.9.9", testenv.HookInput)
 	req := Request{Addr: netip.MustParseAddr("127.20.9.9"), Count: 2, Interval: 50 * time.Millisecond, Timeout: 300 * time.Millisecond}
 	start := time.Now()
 	res, err := e.Probe(context.Background(), req)
@@ -254,7 +254,7 @@ func checkTwoEngines(t *testing.T, env conformanceEnv) {
 
 func checkCancel(t *testing.T, env conformanceEnv) {
 	e := env.e
-	nftDrop(t, "127.20.9.8")
+	testenv.DropTraffic(t, "127.20.9.8", testenv.HookInput)
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(100*time.Millisecond, cancel)
 	start := time.Now()
@@ -265,27 +265,6 @@ func checkCancel(t *testing.T, env conformanceEnv) {
 	if took := time.Since(start); took > 2*time.Second {
 		t.Errorf("cancelled probe returned after %v; its echoes would have taken 9 s", took)
 	}
-}
-
-// nftDrop silences addr with a drop rule in an nftables table of its own, deleted at cleanup. The
-// rule sits on the input hook, so the echo request leaves and no reply comes back, as with a dead
-// device; on the output hook the kernel fails sendto(2) with EPERM instead.
-func nftDrop(t *testing.T, addr string) {
-	t.Helper()
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	table := "wardops_test_" + hex.EncodeToString(b)
-	if _, err := exec.LookPath("nft"); err != nil {
-		t.Fatal("nft (nftables) is required")
-	}
-	run(t, "nft", "add", "table", "inet", table)
-	t.Cleanup(func() {
-		if out, err := exec.Command("nft", "delete", "table", "inet", table).CombinedOutput(); err != nil {
-			t.Errorf("cannot delete nftables table %s: %v: %s", table, err, out)
-		}
-	})
-	run(t, "nft", "add", "chain", "inet", table, "out", "{ type filter hook input priority 0 ; policy accept ; }")
-	run(t, "nft", "add", "rule", "inet", table, "out", "ip", "daddr", addr, "drop")
 }
 
 func run(t *testing.T, name string, args ...string) {

@@ -2,50 +2,20 @@ package icmp
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"io"
 	"log/slog"
 	"net/netip"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/wardops/wardops/internal/testenv"
 )
 
 func testLogger(t *testing.T) *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
-}
-
-// dropTraffic makes addr silent by dropping every packet to it in an nftables table of its own on
-// the output hook, deleted at cleanup.
-func dropTraffic(t *testing.T, addr string) {
-	t.Helper()
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	table := "wardops_test_" + hex.EncodeToString(b)
-	nft := func(args ...string) error {
-		out, err := exec.Command("nft", args...).CombinedOutput()
-		if err != nil {
-			t.Logf("nft %s: %v: %s", strings.Join(args, " "), err, out)
-		}
-		return err
-	}
-	if _, err := exec.LookPath("nft"); err != nil {
-		t.Fatalf("nft is required: apt-get install -y nftables")
-	}
-	if err := nft("add", "table", "inet", table); err != nil {
-		t.Fatal("cannot create nftables table")
-	}
-	t.Cleanup(func() { _ = nft("delete", "table", "inet", table) })
-	if err := nft("add", "chain", "inet", table, "out", "{ type filter hook output priority 0 ; policy accept ; }"); err != nil {
-		t.Fatal("cannot create nftables chain")
-	}
-	if err := nft("add", "rule", "inet", table, "out", "ip", "daddr", addr, "drop"); err != nil {
-		t.Fatal("cannot add nftables rule")
-	}
 }
 
 func TestProbingConformance(t *testing.T) {
@@ -54,7 +24,7 @@ func TestProbingConformance(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	dropTraffic(t, "127.20.9.9")
+	testenv.DropTraffic(t, "127.20.9.9", testenv.HookOutput)
 	tests := []struct {
 		addr     string
 		wantRecv int
