@@ -101,6 +101,7 @@ func Run(ctx context.Context, o Options) error {
 	go func() { defer writers.Done(); vmErr = vm.Run(wctx) }()
 	go func() { defer writers.Done(); pgErr = pings.Run(wctx) }()
 
+	registerEngineStats(o.Metrics, o.Schedule.Engine)
 	o.Log.Info("collector started", "engine", o.Schedule.Engine.Name(), "vm", push.ImportURL(o.Push.URL))
 	schedErr := sched.Run(ctx)
 

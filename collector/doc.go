@@ -33,6 +33,8 @@
 //	wardops_collector_scheduler_lag_seconds{kind}      actual start - planned start
 //	wardops_collector_targets{kind}                    scheduled targets
 //	wardops_collector_icmp_confirmations_total         confirmation bursts sent
+//	wardops_collector_icmp_{echoes_sent,replies,late_replies,send_errors,read_errors,
+//	  rcvbuf_drops,kernel_timestamped}_total            the shared engine's accuracy counters
 //	wardops_collector_inventory_reloads_total          and _reload_errors_total
 //	wardops_collector_push_*                           VictoriaMetrics queue, latency, retries, drops
 //	wardops_collector_ping_results_*                   rows, blocks written, retries, write errors,

@@ -2,6 +2,8 @@ package collector
 
 import (
 	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/wardops/wardops/collector/icmp"
 )
 
 // Probe kinds: the kind label of the probe metrics.
@@ -55,4 +57,25 @@ func newSchedMetrics(set *metrics.Set, targets func(kind string) int) *schedMetr
 		}
 	}
 	return m
+}
+
+// registerEngineStats exports an engine's own accuracy counters when it keeps them (the shared
+// engine does; pro-bing offers no hook): replies that came too late or were dropped by a full
+// receive buffer mean reported loss may not be real loss.
+func registerEngineStats(set *metrics.Set, e icmp.Engine) {
+	se, ok := e.(interface{ Stats() icmp.SharedStats })
+	if !ok {
+		return
+	}
+	for name, f := range map[string]func(icmp.SharedStats) uint64{
+		"wardops_collector_icmp_echoes_sent_total":        func(s icmp.SharedStats) uint64 { return s.Sent },
+		"wardops_collector_icmp_replies_total":            func(s icmp.SharedStats) uint64 { return s.Received },
+		"wardops_collector_icmp_late_replies_total":       func(s icmp.SharedStats) uint64 { return s.Late },
+		"wardops_collector_icmp_send_errors_total":        func(s icmp.SharedStats) uint64 { return s.SendErrors },
+		"wardops_collector_icmp_read_errors_total":        func(s icmp.SharedStats) uint64 { return s.ReadErrors },
+		"wardops_collector_icmp_rcvbuf_drops_total":       func(s icmp.SharedStats) uint64 { return s.RcvbufDrops },
+		"wardops_collector_icmp_kernel_timestamped_total": func(s icmp.SharedStats) uint64 { return s.KernelTimed },
+	} {
+		set.NewGauge(name, func() float64 { return float64(f(se.Stats())) })
+	}
 }
