@@ -132,8 +132,8 @@ func TestCollectorOutages(t *testing.T) {
 			t.Errorf("%s = %v, want 0", name, v)
 		}
 	}
+	end := time.Now() // before the shutdown flush: no probe is dispatched after this
 	stop()
-	end := time.Now()
 	probes := int(metric(`wardops_collector_probes_total{kind="icmp"}`))
 	if metric(`wardops_collector_push_retries_total`) == 0 || metric(`wardops_collector_ping_results_retries_total`) == 0 {
 		t.Errorf("no retries counted during the outage")
