@@ -1,5 +1,7 @@
 // Package collector probes the fleet and ships what it measures: a scheduler spreads every enabled
-// device's ICMP probe (and SNMP polls) across its interval by a stable hash, a bounded pool of
+// device's ICMP probe (and SNMP polls) across its interval by a stable hash (ICMP probes due in the
+// same short window of the wall clock start together, about 64 at a time, so a small fleet costs a
+// few wakeups per second instead of one per echo), a bounded pool of
 // workers runs them through an icmp.Engine and an SNMPPoller, samples go to VictoriaMetrics stamped
 // with the probe's own time (package push), and one ping_results row per probe goes to PostgreSQL.
 //
@@ -30,7 +32,7 @@
 //	wardops_collector_probe_errors_total{kind}         the probe failed on our side (socket, send)
 //	wardops_collector_probes_skipped_total{kind}       rounds skipped: the previous probe still ran
 //	wardops_collector_probe_duration_seconds{kind}     probe wall time
-//	wardops_collector_scheduler_lag_seconds{kind}      actual start - planned start
+//	wardops_collector_scheduler_lag_seconds{kind}      actual start - planned start (its window's opening for batched ICMP probes)
 //	wardops_collector_targets{kind}                    scheduled targets
 //	wardops_collector_icmp_confirmations_total         confirmation bursts sent
 //	wardops_collector_icmp_{echoes_sent,replies,late_replies,send_errors,read_errors,

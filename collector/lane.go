@@ -50,9 +50,10 @@ func (t *target) nextSlot(after time.Time) time.Time {
 }
 
 type entry struct {
-	due time.Time
-	t   *target
-	gen uint64
+	due   time.Time
+	start time.Time // when the dispatcher meant to start it: due, or its batch's window
+	t     *target
+	gen   uint64
 }
 
 type entryHeap []entry
@@ -76,6 +77,9 @@ type lane struct {
 	workers int
 	m       *kindMetrics
 	run     func(ctx context.Context, t *target, due time.Time)
+	// batch > 0 makes probes due in the same window of the wall clock start together at its
+	// beginning; see window.
+	batch batching
 
 	mu    sync.Mutex
 	h     entryHeap
@@ -83,8 +87,40 @@ type lane struct {
 	count atomic.Int64 // live targets, for the targets gauge
 }
 
-func newLane(kind string, workers int, m *kindMetrics, run func(context.Context, *target, time.Time)) *lane {
-	return &lane{kind: kind, workers: workers, m: m, run: run, wake: make(chan struct{}, 1)}
+func newLane(kind string, workers int, b batching, m *kindMetrics, run func(context.Context, *target, time.Time)) *lane {
+	return &lane{kind: kind, workers: workers, batch: b, m: m, run: run, wake: make(chan struct{}, 1)}
+}
+
+// batching sizes a lane's dispatch windows: about probes targets per window at the fleet's interval,
+// never longer than max. The zero value dispatches every probe at its own slot.
+//
+// Why: with slots spread evenly, an 875-device fleet wakes the process every few milliseconds for
+// one echo, and the Go runtime's park/unpark of threads and the cold kernel path then cost more
+// than the probes themselves (measured: 1.37 CPU-s per 1,000 probes against 0.34 at 10,000
+// devices). Starting the probes of one window together turns that into a few bursts per second,
+// while the bound on probes per window keeps a 100,000-device burst within the socket's receive
+// buffer and the probe workers.
+type batching struct {
+	every  time.Duration // the lane's default interval
+	probes int64         // targets per window, about
+	max    time.Duration // longest window: a probe starts at most this early
+}
+
+// minBatchWindow: below this the windows are too short to save a wakeup.
+const minBatchWindow = 10 * time.Millisecond
+
+// window is the current dispatch window, from the live target count; 0 means no batching.
+func (l *lane) window() time.Duration {
+	n := l.count.Load()
+	if l.batch.probes <= 0 || n <= 0 {
+		return 0
+	}
+	w := min(time.Duration(int64(l.batch.every)*l.batch.probes/n), l.batch.max)
+	w = w.Truncate(minBatchWindow) // a stable grid while the fleet size drifts a little
+	if w < minBatchWindow {
+		return 0
+	}
+	return w
 }
 
 // schedule (re)places t at its next slot after now, superseding any earlier entry.
@@ -122,7 +158,7 @@ func (l *lane) Run(ctx context.Context) {
 			if ctx.Err() != nil || e.t.removed.Load() {
 				return
 			}
-			l.m.lag.Update(time.Since(e.due).Seconds())
+			l.m.lag.Update(time.Since(e.start).Seconds())
 			// Cap every probe at its interval: the engine's and poller's own timeouts should end
 			// it long before, this only guarantees the slot comes back.
 			pctx, cancel := context.WithTimeout(probeCtx, e.t.every())
@@ -139,14 +175,22 @@ func (l *lane) dispatch(ctx context.Context, start func(entry) bool) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
+		w := l.window()
 		l.mu.Lock()
 		var wait time.Duration = time.Hour
 		var due *entry
 		if len(l.h) > 0 {
-			if d := time.Until(l.h[0].due); d > 0 {
+			// With batching, everything due in a window of the wall-clock grid starts when the
+			// window opens: up to w early, never late.
+			start := l.h[0].due
+			if w > 0 {
+				start = start.Truncate(w)
+			}
+			if d := time.Until(start); d > 0 {
 				wait = d
 			} else {
 				e := heap.Pop(&l.h).(entry)
+				e.start = start
 				due = &e
 			}
 		}

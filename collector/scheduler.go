@@ -137,8 +137,10 @@ func NewScheduler(o SchedulerOptions) (*Scheduler, error) {
 		}
 		return int(s.snmp.count.Load())
 	})
-	s.ping = newLane(kindICMP, o.ProbeWorkers, s.m.kinds[kindICMP], s.probeICMP)
-	s.snmp = newLane(kindSNMP, o.SNMPWorkers, s.m.kinds[kindSNMP], s.pollSNMP)
+	// 64 probes per window matches the engine's receive batch and stays far below a receive
+	// buffer's worth of replies, even when the socket is unprivileged (rmem_max, about 200 KiB).
+	s.ping = newLane(kindICMP, o.ProbeWorkers, batching{every: o.PingInterval, probes: 64, max: time.Second}, s.m.kinds[kindICMP], s.probeICMP)
+	s.snmp = newLane(kindSNMP, o.SNMPWorkers, batching{}, s.m.kinds[kindSNMP], s.pollSNMP)
 	return s, nil
 }
 
