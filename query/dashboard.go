@@ -212,5 +212,5 @@ func (s *Server) dashboard(c *gin.Context) {
 		return
 	}
 	c.Header("Cache-Control", "no-store")
-	c.Data(200, "application/json; charset=utf-8", snap.dashboard)
+	serveJSON(c, snap.dashboard)
 }

@@ -85,6 +85,12 @@ func (s *Server) listDevices(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	// Every parameter was valid, so a page cached under this exact query string is the answer.
+	key := c.Request.URL.RawQuery
+	if r := snap.pages.get(key); r != nil {
+		serveJSON(c, r)
+		return
+	}
 	keep := func(d *fleetDevice) bool {
 		return !((branch != "" && d.Branch != branch) || (region != "" && d.Region != region) ||
 			(vendor != "" && d.Vendor != vendor) || (dtype != "" && d.DeviceType != dtype) ||
@@ -141,7 +147,9 @@ func (s *Server) listDevices(c *gin.Context) {
 		buf.Write(b)
 	}
 	fmt.Fprintf(&buf, `],"total":%d,"limit":%d,"offset":%d,"source":%q,"degraded":%t}`, total, limit, offset, snap.Source, snap.Degraded)
-	c.Data(http.StatusOK, "application/json; charset=utf-8", buf.Bytes())
+	r := newRendered(buf.Bytes())
+	snap.pages.put(key, r)
+	serveJSON(c, r)
 }
 
 type itemView struct {

@@ -57,7 +57,43 @@ type snapshot struct {
 	AlertsTotal    int
 	AlertsStale    bool
 	NewestSample   time.Time
-	dashboard      []byte // the rendered /api/v1/dashboard body
+	dashboard      *rendered // the /api/v1/dashboard body
+	pages          pageCache // device-list bodies by query string
+}
+
+// pageCache keeps the device-list bodies served from one snapshot, so screens polling the same
+// page cost one rendering per snapshot. Bounded: distinct query strings beyond the caps are
+// rendered per request and not kept.
+type pageCache struct {
+	mu    sync.Mutex
+	m     map[string]*rendered
+	bytes int
+}
+
+const (
+	maxCachedPages     = 256
+	maxCachedPageBytes = 8 << 20
+)
+
+func (p *pageCache) get(key string) *rendered {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.m[key]
+}
+
+func (p *pageCache) put(key string, r *rendered) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.m) >= maxCachedPages || p.bytes+len(r.raw) > maxCachedPageBytes {
+		return
+	}
+	if p.m == nil {
+		p.m = map[string]*rendered{}
+	}
+	if _, ok := p.m[key]; !ok {
+		p.m[key] = r
+		p.bytes += len(r.raw)
+	}
 }
 
 // itemJSON returns the device's list item as JSON, rendering it once per snapshot: a wall of
@@ -178,7 +214,7 @@ func (s *Server) build(ctx context.Context) (*snapshot, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot render dashboard: %w", err)
 	}
-	snap.dashboard = body
+	snap.dashboard = newRendered(body)
 	return snap, nil
 }
 

@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"testing"
@@ -48,11 +49,106 @@ func sizes() []int {
 	return out
 }
 
+// cacheTTL is the service's snapshot TTL: its default unless WARDOPS_BENCH_CACHE_TTL says otherwise.
+func cacheTTL() time.Duration {
+	if d, err := time.ParseDuration(os.Getenv("WARDOPS_BENCH_CACHE_TTL")); err == nil {
+		return d
+	}
+	return time.Second
+}
+
 func duration() string {
 	if d := os.Getenv("WARDOPS_BENCH_DURATION"); d != "" {
 		return d
 	}
 	return "15s"
+}
+
+// body is one response to url with Accept-Encoding enc, as sent on the wire.
+func body(t *testing.T, url, enc string) []byte {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Accept-Encoding", enc) // set by hand, the transport leaves the body encoded
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// encodings are the Accept-Encoding values measured: gzip as every browser sends, identity as a
+// client that asks for none.
+var encodings = []string{"gzip", "identity"}
+
+// runWrk loads url with 64 connections for the benchmark's duration and returns wrk's report.
+func runWrk(t *testing.T, wrk, url, enc string) string {
+	out, err := exec.Command(wrk, "-t2", "-c64", "-d"+duration(), "--latency", "-H", "Accept-Encoding: "+enc, url).CombinedOutput()
+	if err != nil {
+		t.Fatalf("wrk: %v\n%s", err, out)
+	}
+	return string(out)
+}
+
+// floorServer serves fixed bodies with a bare net/http handler in this process: the same runtime,
+// the same bytes, none of our code. wrk shares the two cores with the service, so the scheduler
+// makes much of the tail; the floor row measures that in the same run, and the ratio to it is what
+// our stack adds.
+type floorServer struct {
+	url    string
+	bodies map[string][]byte // by Content-Encoding ("identity": none)
+}
+
+func startFloor(t *testing.T, bodies map[string][]byte) *floorServer {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &floorServer{url: "http://" + l.Addr().String() + "/", bodies: bodies}
+	hs := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		enc := "identity"
+		if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+			enc = "gzip"
+			w.Header().Set("Content-Encoding", "gzip")
+		}
+		b := f.bodies[enc]
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+		_, _ = w.Write(b)
+	})}
+	go func() { _ = hs.Serve(l) }()
+	t.Cleanup(func() { _ = hs.Close() })
+	return f
+}
+
+// profile writes a CPU profile of the server under load to $WARDOPS_BENCH_CPUPROFILE-<n>-<endpoint>
+// when that is set, for `go tool pprof`.
+func profile(t *testing.T, n int, what string) func() {
+	prefix := os.Getenv("WARDOPS_BENCH_CPUPROFILE")
+	if prefix == "" {
+		return func() {}
+	}
+	name := fmt.Sprintf("%s-%d-%s", prefix, n, strings.Trim(regexp.MustCompile(`\W+`).ReplaceAllString(what, "_"), "_"))
+	f, err := os.Create(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("CPU profile: %s", name)
+	}
 }
 
 func TestBenchQuery(t *testing.T) {
@@ -61,8 +157,8 @@ func TestBenchQuery(t *testing.T) {
 	for _, n := range sizes() {
 		rows = append(rows, benchFleet(t, wrk, n)...)
 	}
-	fmt.Println("\n| devices | endpoint | p50 | p99 | req/s | PG queries/req | VM queries/req |")
-	fmt.Println("|---|---|---|---|---|---|---|")
+	fmt.Println("\n| devices | endpoint | server, Accept-Encoding | body bytes | p50 | p99 | req/s | PG queries/req | VM queries/req |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|")
 	for _, r := range rows {
 		fmt.Println(r)
 	}
@@ -108,7 +204,7 @@ func benchFleet(t *testing.T, wrk string, n int) []string {
 		}
 	}
 	reg := prometheus.NewRegistry()
-	cfg := &config.Config{VMQueryURL: vm.URL, PingInterval: 30 * time.Second, CacheTTL: time.Second, Listen: "127.0.0.1:0"}
+	cfg := &config.Config{VMQueryURL: vm.URL, PingInterval: 30 * time.Second, CacheTTL: cacheTTL(), Listen: "127.0.0.1:0"}
 	srv, err := query.New(query.Options{Config: cfg, Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Registry: reg, Version: "bench"})
 	if err != nil {
 		t.Fatal(err)
@@ -133,18 +229,32 @@ func benchFleet(t *testing.T, wrk string, n int) []string {
 	logBackends(t, base)
 
 	var rows []string
-	for _, path := range []string{"/api/v1/dashboard", "/api/v1/devices?limit=100"} {
-		before := scrape(t, base)
-		out, err := exec.Command(wrk, "-t2", "-c64", "-d"+duration(), "--latency", base+path).CombinedOutput()
-		if err != nil {
-			t.Fatalf("wrk: %v\n%s", err, out)
-		}
-		after := scrape(t, base)
-		p50, p99, rps := parseWrk(string(out))
+	row := func(path, what string, size int, out string, before, after map[string]float64) {
+		p50, p99, rps := parseWrk(out)
 		reqs := after["requests"] - before["requests"]
-		rows = append(rows, fmt.Sprintf("| %d | %s | %s | %s | %s | %.4f | %.4f |", n, path, p50, p99, rps,
-			(after["postgres"]-before["postgres"])/reqs, (after["victoriametrics"]-before["victoriametrics"])/reqs))
-		t.Logf("%d %s:\n%s", n, path, out)
+		pg, vmq := "-", "-"
+		if reqs > 0 {
+			pg = fmt.Sprintf("%.4f", (after["postgres"]-before["postgres"])/reqs)
+			vmq = fmt.Sprintf("%.4f", (after["victoriametrics"]-before["victoriametrics"])/reqs)
+		}
+		rows = append(rows, fmt.Sprintf("| %d | %s | %s | %d | %s | %s | %s | %s | %s |", n, path, what, size, p50, p99, rps, pg, vmq))
+		t.Logf("%d %s (%s):\n%s", n, path, what, out)
+	}
+	for _, path := range []string{"/api/v1/dashboard", "/api/v1/devices?limit=100"} {
+		bodies := map[string][]byte{}
+		for _, enc := range encodings {
+			before := scrape(t, base)
+			stop := profile(t, n, path+"-"+enc)
+			out := runWrk(t, wrk, base+path, enc)
+			stop()
+			after := scrape(t, base)
+			bodies[enc] = body(t, base+path, enc)
+			row(path, enc, len(bodies[enc]), out, before, after)
+		}
+		floor := startFloor(t, bodies)
+		for _, enc := range encodings {
+			row(path, "floor: bare net/http, same bytes, "+enc, len(bodies[enc]), runWrk(t, wrk, floor.url, enc), nil, nil)
+		}
 	}
 	return rows
 }
