@@ -169,14 +169,15 @@ func (w *window) run(ctx context.Context) (*measurement, error) {
 	return m, nil
 }
 
-// vmCounted counts a pipeline's successful probes in VictoriaMetrics by their samples' own
-// timestamps: sum_over_time of a 1/0 series (vmagent's up) over the window gives the total, a
-// 1 s step range query the per-second series for cycle times. Samples still queued in vmagent
-// when it runs are not counted: they were not queryable.
-func vmCounted(v *victoria, selector string) func(ctx context.Context, t0, end time.Time, grace time.Duration) (float64, []point, error) {
+// vmCounted counts a pipeline's probes in VictoriaMetrics by their samples' own timestamps:
+// rollup ("sum_over_time" of a 1/0 series such as vmagent's up counts successes,
+// "count_over_time" counts every probe) over the window gives the total, a 1 s step range query
+// the per-second series for cycle times. Samples still queued when it runs are not counted: they
+// were not queryable.
+func vmCounted(v *victoria, rollup, selector string) func(ctx context.Context, t0, end time.Time, grace time.Duration) (float64, []point, error) {
 	return func(ctx context.Context, t0, end time.Time, grace time.Duration) (float64, []point, error) {
 		win := end.Sub(t0).Round(time.Millisecond)
-		res, err := v.queryAt(ctx, fmt.Sprintf(`sum(sum_over_time(%s[%dms]))`, selector, win.Milliseconds()), end)
+		res, err := v.queryAt(ctx, fmt.Sprintf(`sum(%s(%s[%dms]))`, rollup, selector, win.Milliseconds()), end)
 		if err != nil {
 			return 0, nil, err
 		}
@@ -184,7 +185,7 @@ func vmCounted(v *victoria, selector string) func(ctx context.Context, t0, end t
 		if len(res) > 0 {
 			total, _ = res[0].value()
 		}
-		pts, err := v.queryRange(ctx, fmt.Sprintf(`sum(sum_over_time(%s[1s]))`, selector), t0.Add(time.Second), end.Add(grace), time.Second)
+		pts, err := v.queryRange(ctx, fmt.Sprintf(`sum(%s(%s[1s]))`, rollup, selector), t0.Add(time.Second), end.Add(grace), time.Second)
 		if err != nil {
 			return 0, nil, err
 		}

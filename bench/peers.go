@@ -187,7 +187,7 @@ func (b *bench) runExporter(ctx context.Context, f *fleet, dir string, e exporte
 		perCycle: f.size, log: b.log.With("pipeline", e.name, "size", f.size),
 		// Counted in VictoriaMetrics: at 100,000 targets vmagent's own /metrics stops answering
 		// for tens of seconds while it and the exporter saturate both cores.
-		counted: vmCounted(b.vm, `up{job="`+e.job+`"}`),
+		counted: vmCounted(b.vm, "sum_over_time", `up{job="`+e.job+`"}`),
 		fresh:   newFreshness(b.vm, "up", `job="`+e.job+`",`, "instance", f.sample(b.o.FreshSample), b.log),
 	}
 	m, err := w.run(ctx)

@@ -124,7 +124,7 @@ func (t *Table) Write(w io.Writer) {
 	}
 	tw.Flush()
 	fmt.Fprintln(w, "ratio: ping rows against fping (3 echoes per probe), SNMP rows against snmp_exporter + vmagent.")
-	fmt.Fprintln(w, "cycle: time to complete one fleet's worth of probes (from the pipeline's own probe counter; fping: wall time of one run).")
+	fmt.Fprintln(w, "cycle: time to complete one fleet's worth of probes (counted in VictoriaMetrics by sample timestamp; fping: wall time of one run).")
 	fmt.Fprintln(w, "lag: the collector's scheduler lag histogram (bucket upper bounds). probe→queryable: sample timestamp (probe start) to first")
 	fmt.Fprintln(w, "  visible in a VictoriaMetrics query (nocache=1, polled every 250 ms) for a sample of devices.")
 	for _, n := range t.Notes {

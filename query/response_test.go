@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/wardops/wardops/config"
+	"github.com/wardops/wardops/internal/testenv"
 )
 
 func TestAcceptsGzip(t *testing.T) {
@@ -42,17 +43,7 @@ func TestCachedBodies(t *testing.T) {
 	e.seedInventory(12, 25, nil)
 	fetch := func(path, enc string) (*http.Response, []byte) {
 		t.Helper()
-		req, _ := http.NewRequest(http.MethodGet, e.ts.URL+path, nil)
-		req.Header.Set("Accept-Encoding", enc) // set by hand: the transport leaves the body as sent
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
+		resp, b := testenv.GetEncoded(t, e.ts.URL+path, enc)
 		if resp.StatusCode != 200 {
 			t.Fatalf("%s: %d %s", path, resp.StatusCode, b)
 		}

@@ -64,24 +64,6 @@ func duration() string {
 	return "15s"
 }
 
-// body is one response to url with Accept-Encoding enc, as sent on the wire.
-func body(t *testing.T, url, enc string) []byte {
-	req, err := http.NewRequest(http.MethodGet, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Accept-Encoding", enc) // set by hand, the transport leaves the body encoded
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 // encodings are the Accept-Encoding values measured: gzip as every browser sends, identity as a
 // client that asks for none.
@@ -248,7 +230,7 @@ func benchFleet(t *testing.T, wrk string, n int) []string {
 			out := runWrk(t, wrk, base+path, enc)
 			stop()
 			after := scrape(t, base)
-			bodies[enc] = body(t, base+path, enc)
+			_, bodies[enc] = testenv.GetEncoded(t, base+path, enc)
 			row(path, enc, len(bodies[enc]), out, before, after)
 		}
 		floor := startFloor(t, bodies)
