@@ -3,8 +3,8 @@ package collector
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -160,77 +160,39 @@ func (w *PingWriter) dropped(reason string, blocks int, bytes int64) {
 // created ahead once an hour, as the migration comment promises.
 func (w *PingWriter) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		tick := time.NewTicker(w.o.Interval)
-		defer tick.Stop()
-		partitions := time.NewTicker(time.Hour)
-		defer partitions.Stop()
+	wg.Go(func() {
 		w.ensurePartitions(ctx)
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-				w.seal()
-			case <-partitions.C:
-				// Slow while PostgreSQL is down (its connect timeout), which only delays one seal.
-				w.ensurePartitions(ctx)
-			}
-		}
-	}()
-	w.drain(ctx, false)
-	wg.Wait()
-	w.seal()
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.o.FlushTimeout)
-	defer cancel()
-	w.drain(fctx, true)
-	if n := w.q.Len(); n > 0 {
-		w.o.Log.Warn("ping results flush timed out; the rest stays in the queue", "blocks_left", n, "timeout", w.o.FlushTimeout)
-	}
-	if err := w.q.Close(); err != nil {
-		return err
-	}
-	return nil
-}
-
-// drain writes blocks until ctx ends (or, with untilEmpty, the queue is empty), acknowledging each
-// only after PostgreSQL took it. After a failure the head is fetched again, so a block the spool's
-// cap dropped meanwhile is not written after being counted as lost.
-func (w *PingWriter) drain(ctx context.Context, untilEmpty bool) {
-	failures := 0
-	for !untilEmpty || w.q.Len() > 0 {
-		b, err := w.q.Next(ctx)
-		if err != nil {
-			return
-		}
-		rs, err := decodePingBlock(b)
-		if err != nil {
-			w.o.Log.Error("skipping a ping_results block that does not decode", "bytes", len(b), "err", err)
-			w.dropped(dropCorrupt, 1, int64(len(b)))
-			w.q.Ack()
-			continue
-		}
-		if err := w.write(ctx, rs); err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			failures++
+		push.Every(ctx, time.Hour, func() { w.ensurePartitions(ctx) })
+	})
+	defer wg.Wait()
+	p := &push.Pump{
+		Queue: w.q, Interval: w.o.Interval, Seal: w.seal, Send: w.send,
+		MinBackoff: w.o.MinBackoff, MaxBackoff: w.o.MaxBackoff, FlushTimeout: w.o.FlushTimeout,
+		OnFailure: func(err error, failures int, _ time.Duration) {
 			w.m.retries.Inc()
 			w.log.Log(w.o.Log, slog.LevelWarn, "cannot write ping results; holding them", "err", err,
 				"queued_blocks", w.q.Len(), "failures", failures)
-			if !sleep(ctx, backoffDelay(w.o.MinBackoff, w.o.MaxBackoff, failures)) {
-				return
-			}
-			continue
-		}
-		w.q.Ack()
-		if failures > 0 {
+		},
+		OnRecovered: func(failures int) {
 			w.o.Log.Info("ping results writes recovered", "after_failures", failures, "queued_blocks", w.q.Len())
-			failures = 0
-		}
+		},
 	}
+	if n := p.Run(ctx); n > 0 {
+		w.o.Log.Warn("ping results flush timed out; the rest stays in the queue", "blocks_left", n, "timeout", w.o.FlushTimeout)
+	}
+	return w.q.Close()
+}
+
+// send decodes one block and writes it with COPY; a block that does not decode is skipped and
+// counted.
+func (w *PingWriter) send(ctx context.Context, b []byte) error {
+	rs, err := decodePingBlock(b)
+	if err != nil {
+		w.o.Log.Error("skipping a ping_results block that does not decode", "bytes", len(b), "err", err)
+		w.dropped(dropCorrupt, 1, int64(len(b)))
+		return fmt.Errorf("%w: %w", push.ErrDrop, err)
+	}
+	return w.write(ctx, rs)
 }
 
 func (w *PingWriter) write(ctx context.Context, rs []store.PingResult) error {
@@ -249,29 +211,6 @@ func (w *PingWriter) ensurePartitions(ctx context.Context) {
 	if _, err := w.o.Store.EnsurePingPartitions(ctx, time.Now().AddDate(0, 0, -1), 9); err != nil && !errors.Is(err, context.Canceled) {
 		w.o.Log.Warn("cannot create ping_results partitions ahead", "err", err)
 	}
-}
-
-// sleep waits d or until ctx ends, reporting whether the full delay passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
-
-// backoffDelay doubles from lo per failure up to hi, with ±25% jitter so collectors restarted
-// together do not retry in step.
-func backoffDelay(lo, hi time.Duration, failures int) time.Duration {
-	d := lo
-	for i := 1; i < failures && d < hi; i++ {
-		d *= 2
-	}
-	d = min(d, hi)
-	return d - d/4 + time.Duration(rand.Int64N(int64(d/2)+1))
 }
 
 // pingWriterMetrics are the ping_results writer's self-metrics; every drop reason starts at zero.

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
@@ -168,28 +167,22 @@ func (w *Writer) dropped(c *metrics.Counter, blocks int, bytes int64, why string
 // start, a MemQueue counts it as dropped. Call it once, and stop calling Add before ctx ends to lose
 // nothing.
 func (w *Writer) Run(ctx context.Context) error {
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(w.o.Interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				w.seal()
+	p := &Pump{
+		Queue: w.q, Interval: w.o.Interval, Seal: w.seal, Send: w.send,
+		MinBackoff: w.o.MinBackoff, MaxBackoff: w.o.MaxBackoff, FlushTimeout: w.o.FlushTimeout,
+		OnFailure: func(err error, failures int, delay time.Duration) {
+			w.m.retries.Inc()
+			// One line per failure would flood a long outage: the first and every 10th.
+			if failures%10 == 1 {
+				w.o.Log.Warn("cannot push to VictoriaMetrics; retrying", "err", err, "attempt", failures, "delay", delay,
+					"queued_blocks", w.q.Len())
 			}
-		}
-	}()
-	w.drain(ctx, false)
-	wg.Wait()
-	w.seal()
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.o.FlushTimeout)
-	defer cancel()
-	w.drain(fctx, true)
-	if n := w.q.Len(); n > 0 {
+		},
+		OnRecovered: func(failures int) {
+			w.o.Log.Info("VictoriaMetrics push recovered", "attempts", failures+1, "queued_blocks", w.q.Len())
+		},
+	}
+	if n := p.Run(ctx); n > 0 {
 		w.o.Log.Warn("VictoriaMetrics flush timed out; the rest stays in the queue", "blocks_left", n, "timeout", w.o.FlushTimeout)
 	}
 	if err := w.q.Close(); err != nil {
@@ -198,76 +191,33 @@ func (w *Writer) Run(ctx context.Context) error {
 	return nil
 }
 
-// drain sends blocks until ctx ends (or, with untilEmpty, the queue is empty). A block is
-// acknowledged only once VictoriaMetrics took it or refused it for good; on a retryable failure it
-// stays first in the queue and, after the backoff, the head is fetched again: if the spool's cap
-// dropped (and counted) it meanwhile, the new oldest block goes instead of a block already counted
-// as lost.
-func (w *Writer) drain(ctx context.Context, untilEmpty bool) {
-	attempt := 0
-	for !untilEmpty || w.q.Len() > 0 {
-		b, err := w.q.Next(ctx)
-		if err != nil {
-			return
-		}
-		err = w.post(ctx, b)
-		if err == nil {
-			w.m.sentBlocks.Inc()
-			w.m.sentBytes.Add(len(b))
-			if attempt > 0 {
-				w.o.Log.Info("VictoriaMetrics push recovered", "attempts", attempt+1, "queued_blocks", w.q.Len())
-			}
-			attempt = 0
-			w.q.Ack()
-			continue
-		}
-		var se *StatusError
-		if errors.As(err, &se) && !se.Retryable() {
-			w.o.Log.Error("VictoriaMetrics refused samples; dropping the block", "err", err)
-			w.dropped(w.m.droppedReject, 1, int64(len(b)), "rejected")
-			w.q.Ack()
-			continue
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		delay := backoff(w.o.MinBackoff, w.o.MaxBackoff, attempt)
-		if se != nil && se.RetryAfter > 0 {
-			delay = min(se.RetryAfter, w.o.MaxBackoff)
-		}
-		// One line per failure streak step would flood a long outage: log the first and every 10th.
-		if attempt%10 == 0 {
-			w.o.Log.Warn("cannot push to VictoriaMetrics; retrying", "err", err, "attempt", attempt+1, "delay", delay,
-				"queued_blocks", w.q.Len())
-		}
-		w.m.retries.Inc()
-		attempt++
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
+// send posts one block: a block VictoriaMetrics refuses for good (a 4xx other than 429) is
+// dropped and counted.
+func (w *Writer) send(ctx context.Context, b []byte) error {
+	err := w.post(ctx, b)
+	if err == nil {
+		w.m.sentBlocks.Inc()
+		w.m.sentBytes.Add(len(b))
+		return nil
 	}
-}
-
-// backoff doubles from lo up to hi with ±25% jitter, so collectors restarted together spread out.
-func backoff(lo, hi time.Duration, attempt int) time.Duration {
-	d := lo
-	for i := 0; i < attempt && d < hi; i++ {
-		d *= 2
+	var se *StatusError
+	if errors.As(err, &se) && !se.Retryable() {
+		w.o.Log.Error("VictoriaMetrics refused samples; dropping the block", "err", err)
+		w.dropped(w.m.droppedReject, 1, int64(len(b)), "rejected")
+		return fmt.Errorf("%w: %w", ErrDrop, err)
 	}
-	d = min(d, hi)
-	return d - d/4 + time.Duration(rand.Int64N(int64(d/2)+1))
+	return err
 }
 
 // StatusError is a non-2xx answer from VictoriaMetrics.
 type StatusError struct {
-	Code       int
-	Body       string
-	RetryAfter time.Duration
+	Code int
+	Body string
+	Wait time.Duration // from Retry-After; 0 when absent
 }
+
+// RetryAfter is the delay the server asked for, which the Pump honours.
+func (e *StatusError) RetryAfter() time.Duration { return e.Wait }
 
 func (e *StatusError) Error() string {
 	return fmt.Sprintf("VictoriaMetrics answered %d: %s", e.Code, e.Body)
@@ -297,7 +247,7 @@ func (w *Writer) post(ctx context.Context, b []byte) error {
 		return nil
 	}
 	w.m.errStatus.Inc()
-	return &StatusError{Code: resp.StatusCode, Body: strings.TrimSpace(string(body)), RetryAfter: retryAfter(resp.Header.Get("Retry-After"), time.Now())}
+	return &StatusError{Code: resp.StatusCode, Body: strings.TrimSpace(string(body)), Wait: retryAfter(resp.Header.Get("Retry-After"), time.Now())}
 }
 
 // retryAfter parses Retry-After as delay-seconds or an HTTP date (RFC 9110 section 10.2.3).

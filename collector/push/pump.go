@@ -1,0 +1,109 @@
+package push
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"sync"
+	"time"
+)
+
+// Pump moves sealed blocks from a Queue to a backend, oldest first and one at a time, for both
+// of the collector's writers (samples to VictoriaMetrics, ping_results to PostgreSQL). A block is
+// acknowledged only once Send took it or refused it for good (ErrDrop); any other failure leaves it
+// at the head, and after a capped, jittered backoff the head is fetched again, so a block the
+// spool's cap dropped (and counted) meanwhile is never sent after being counted as lost.
+type Pump struct {
+	Queue    Queue
+	Interval time.Duration // how often Seal runs
+	Seal     func()        // turns what is pending into a block, so nothing waits longer than Interval
+	// Send delivers one block. nil: delivered. An error wrapping ErrDrop: the block is acknowledged
+	// and not retried (Send has counted and logged it). Any other error: retried after a backoff, or
+	// after the error's RetryAfter() when it has one.
+	Send         func(ctx context.Context, b []byte) error
+	MinBackoff   time.Duration
+	MaxBackoff   time.Duration                                      // retry delay cap, RetryAfter included
+	FlushTimeout time.Duration                                      // how long Run keeps sending after its context ends
+	OnFailure    func(err error, failures int, delay time.Duration) // a retryable failure, before the wait
+	OnRecovered  func(failures int)                                 // the first success after failures
+}
+
+// ErrDrop marks a block that must not be retried: refused for good, or corrupt.
+var ErrDrop = errors.New("block dropped")
+
+// Run seals every Interval and sends until ctx ends; then it seals what is pending and keeps
+// sending for at most FlushTimeout. It returns how many blocks are still queued: the caller closes
+// the queue, which spools them (or, in memory, counts them as dropped).
+func (p *Pump) Run(ctx context.Context) int {
+	var wg sync.WaitGroup
+	wg.Go(func() { Every(ctx, p.Interval, p.Seal) })
+	p.drain(ctx, false)
+	wg.Wait()
+	p.Seal()
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.FlushTimeout)
+	defer cancel()
+	p.drain(fctx, true)
+	return p.Queue.Len()
+}
+
+// drain sends until ctx ends or, with untilEmpty, the queue is empty.
+func (p *Pump) drain(ctx context.Context, untilEmpty bool) {
+	failures := 0
+	for !untilEmpty || p.Queue.Len() > 0 {
+		b, err := p.Queue.Next(ctx)
+		if err != nil {
+			return
+		}
+		err = p.Send(ctx, b)
+		if err == nil || errors.Is(err, ErrDrop) {
+			p.Queue.Ack()
+			if err == nil && failures > 0 {
+				p.OnRecovered(failures)
+				failures = 0
+			}
+			continue
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		failures++
+		delay := Backoff(p.MinBackoff, p.MaxBackoff, failures)
+		var ra interface{ RetryAfter() time.Duration }
+		if errors.As(err, &ra) && ra.RetryAfter() > 0 {
+			delay = min(ra.RetryAfter(), p.MaxBackoff)
+		}
+		p.OnFailure(err, failures, delay)
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Backoff doubles from lo per failure up to hi, with ±25% jitter so collectors restarted together
+// do not retry in step.
+func Backoff(lo, hi time.Duration, failures int) time.Duration {
+	d := lo
+	for i := 1; i < failures && d < hi; i++ {
+		d *= 2
+	}
+	d = min(d, hi)
+	return d - d/4 + time.Duration(rand.Int64N(int64(d/2)+1))
+}
+
+// Every calls f every d until ctx ends.
+func Every(ctx context.Context, d time.Duration, f func()) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			f()
+		}
+	}
+}
