@@ -44,7 +44,7 @@ const (
 )
 
 // Soak runs one collector on SoakSize devices for SoakDuration, sampling RSS, goroutines (the
-// go_goroutines process metric of its /metrics) and open file descriptors every SoakEvery, and
+// lowest go_goroutines of a few /metrics reads) and open file descriptors every SoakEvery, and
 // judges whether they stayed flat. The report is also written under OutDir.
 func Soak(ctx context.Context, o Options) (*SoakReport, error) {
 	ctx, cancel := context.WithTimeout(ctx, o.SoakDuration+o.Timeout)
@@ -103,6 +103,9 @@ func Soak(ctx context.Context, o Options) (*SoakReport, error) {
 	return rep, nil
 }
 
+// goroutineReads is how many /metrics reads, a second apart in all, make one goroutine sample.
+const goroutineReads = 5
+
 func soakSample(ctx context.Context, run *collectorRun, at time.Duration) (SoakSample, error) {
 	pid := run.child.pid()
 	if done, _ := run.child.exited(); done {
@@ -116,12 +119,26 @@ func soakSample(ctx context.Context, run *collectorRun, at time.Duration) (SoakS
 	if err != nil {
 		return SoakSample{}, err
 	}
-	ps, err := scrape(ctx, run.metricsURL)
-	if err != nil {
-		return SoakSample{}, err
+	// Probe goroutines come and go with the dispatch windows (tens to hundreds at 10,000 devices),
+	// so one read lands anywhere in that swing: the lowest of a few reads over a second is the
+	// standing count, the one a leak would raise.
+	var g, p float64
+	for i := range goroutineReads {
+		if i > 0 {
+			if err := sleep(ctx, time.Second/goroutineReads); err != nil {
+				return SoakSample{}, err
+			}
+		}
+		ps, err := scrape(ctx, run.metricsURL)
+		if err != nil {
+			return SoakSample{}, err
+		}
+		n, _ := ps.sum("go_goroutines", nil)
+		if i == 0 || n < g {
+			g = n
+		}
+		p, _ = ps.sum("wardops_collector_probes_total", map[string]string{"kind": "icmp"})
 	}
-	g, _ := ps.sum("go_goroutines", nil)
-	p, _ := ps.sum("wardops_collector_probes_total", map[string]string{"kind": "icmp"})
 	return SoakSample{At: at, RSS: st["VmRSS"], Goroutines: g, FDs: fds, Probes: p}, nil
 }
 
