@@ -77,8 +77,8 @@ type lane struct {
 	workers int
 	m       *kindMetrics
 	run     func(ctx context.Context, t *target, due time.Time)
-	// batch > 0 makes probes due in the same window of the wall clock start together at its
-	// beginning; see window.
+	// A non-zero batch makes probes due in the same window of the wall clock start together when
+	// it opens; see window.
 	batch batching
 
 	mu    sync.Mutex

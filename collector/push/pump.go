@@ -67,7 +67,7 @@ func (p *Pump) drain(ctx context.Context, untilEmpty bool) {
 			return
 		}
 		failures++
-		delay := Backoff(p.MinBackoff, p.MaxBackoff, failures)
+		delay := backoff(p.MinBackoff, p.MaxBackoff, failures)
 		var ra interface{ RetryAfter() time.Duration }
 		if errors.As(err, &ra) && ra.RetryAfter() > 0 {
 			delay = min(ra.RetryAfter(), p.MaxBackoff)
@@ -83,9 +83,9 @@ func (p *Pump) drain(ctx context.Context, untilEmpty bool) {
 	}
 }
 
-// Backoff doubles from lo per failure up to hi, with ±25% jitter so collectors restarted together
+// backoff doubles from lo per failure up to hi, with ±25% jitter so collectors restarted together
 // do not retry in step.
-func Backoff(lo, hi time.Duration, failures int) time.Duration {
+func backoff(lo, hi time.Duration, failures int) time.Duration {
 	d := lo
 	for i := 1; i < failures && d < hi; i++ {
 		d *= 2

@@ -64,7 +64,6 @@ func duration() string {
 	return "15s"
 }
 
-
 // encodings are the Accept-Encoding values measured: gzip as every browser sends, identity as a
 // client that asks for none.
 var encodings = []string{"gzip", "identity"}
