@@ -18,6 +18,7 @@ import (
 	"github.com/wardops/wardops/collector/snmp"
 	"github.com/wardops/wardops/internal/testenv"
 	"github.com/wardops/wardops/inventory"
+	"github.com/wardops/wardops/model"
 	"github.com/wardops/wardops/sim"
 	"github.com/wardops/wardops/store"
 )
@@ -42,8 +43,8 @@ const (
 // accFleet is the simulated fleet of the acceptance run and the roles some devices play.
 type accFleet struct {
 	sim     *sim.Fleet
-	specs   []store.DeviceSpec // the demo fleet; the last one is added while the collector runs
-	byName  map[string]store.Device
+	specs   []model.ImportDevice // the demo fleet; the last one is added while the collector runs
+	byName  map[string]model.Device
 	dropped []string // ICMP and SNMP traffic dropped by nftables for a while
 	silent  []string // never answer SNMP
 	disable string   // disabled through the database mid-run
@@ -85,7 +86,7 @@ func startAccFleet(t *testing.T, st *store.Store) *accFleet {
 	if _, err := st.ImportInventory(context.Background(), creds, specs[:accDevices], false); err != nil {
 		t.Fatal(err)
 	}
-	f := &accFleet{sim: fl, specs: specs, byName: map[string]store.Device{}}
+	f := &accFleet{sim: fl, specs: specs, byName: map[string]model.Device{}}
 	// Indexes past the branch routers (the first 58), so deleting one orphans nobody.
 	name := func(i int) string { return specs[i].Name }
 	f.dropped = []string{name(101), name(102)}
@@ -111,7 +112,7 @@ func (f *accFleet) refresh(t *testing.T, st *store.Store) {
 	}
 }
 
-func (f *accFleet) spec(name string) store.DeviceSpec {
+func (f *accFleet) spec(name string) model.ImportDevice {
 	for _, s := range f.specs {
 		if s.Name == name {
 			return s
@@ -207,7 +208,7 @@ func TestAcceptanceFleet(t *testing.T) {
 	if err := st.DeleteDevice(ctx, f.byName[f.deleted].ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.ImportInventory(ctx, nil, []store.DeviceSpec{f.spec(f.added)}, false); err != nil {
+	if _, err := st.ImportInventory(ctx, nil, []model.ImportDevice{f.spec(f.added)}, false); err != nil {
 		t.Fatal(err)
 	}
 	at.change = time.Now()
@@ -515,7 +516,7 @@ func checkSNMPSeries(t *testing.T, vm *testenv.VM, f *accFleet, at accTimes) {
 
 // checkCounter: labelled by ifName and the device, at least four polls of the six in a full run,
 // and growing at every poll but on the simulator's last interface, which is down (zero traffic).
-func checkCounter(t *testing.T, s store.DeviceSpec, is testenv.Series, partial bool) {
+func checkCounter(t *testing.T, s model.ImportDevice, is testenv.Series, partial bool) {
 	t.Helper()
 	name, idx := is.Labels["ifName"], is.Labels["index"]
 	if name == "" || idx == "" || is.Labels["ifDescr"] == "" || is.Labels["ip"] != s.IP || is.Labels["branch"] != s.Branch {

@@ -13,7 +13,7 @@ import (
 	"github.com/wardops/wardops/collector/icmp"
 	"github.com/wardops/wardops/collector/push"
 	"github.com/wardops/wardops/internal/testenv"
-	"github.com/wardops/wardops/store"
+	"github.com/wardops/wardops/model"
 )
 
 // TestCollectorEndToEnd runs the whole collector against real PostgreSQL and VictoriaMetrics on a
@@ -91,7 +91,7 @@ func TestCollectorEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var disabled store.Device
+	var disabled model.Device
 	for _, d := range devs {
 		if d.Name == "e2e-30-10" {
 			disabled = d
@@ -101,7 +101,7 @@ func TestCollectorEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	added := netip.MustParseAddr("127.20.31.200")
-	if _, err := st.ImportInventory(ctx, nil, []store.DeviceSpec{deviceSpec("e2e-new", added)}, false); err != nil {
+	if _, err := st.ImportInventory(ctx, nil, []model.ImportDevice{deviceSpec("e2e-new", added)}, false); err != nil {
 		t.Fatal(err)
 	}
 	changed := time.Now()

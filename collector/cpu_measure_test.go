@@ -15,7 +15,7 @@ import (
 	"github.com/wardops/wardops/collector/icmp"
 	"github.com/wardops/wardops/collector/push"
 	"github.com/wardops/wardops/internal/testenv"
-	"github.com/wardops/wardops/store"
+	"github.com/wardops/wardops/model"
 )
 
 func cpu() time.Duration {
@@ -31,7 +31,7 @@ func cpu() time.Duration {
 func TestMeasureCPU(t *testing.T) {
 	st, _ := testenv.Store(t)
 	vm := testenv.VictoriaMetrics(t)
-	var devs []store.DeviceSpec
+	var devs []model.ImportDevice
 	for i := 0; i < 875; i++ {
 		devs = append(devs, deviceSpec(fmt.Sprintf("m-%d", i), netip.AddrFrom4([4]byte{127, 21, byte(i / 250), byte(i%250 + 1)})))
 	}

@@ -13,21 +13,21 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wardops/wardops/store"
+	"github.com/wardops/wardops/model"
 )
 
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-func fleetSpecs(n int, third byte) []store.DeviceSpec {
-	var devs []store.DeviceSpec
+func fleetSpecs(n int, third byte) []model.ImportDevice {
+	var devs []model.ImportDevice
 	for i := 1; i <= n; i++ {
 		devs = append(devs, deviceSpec(fmt.Sprintf("e2e-%d-%d", third, i), netip.AddrFrom4([4]byte{127, 20, third, byte(i)})))
 	}
 	return devs
 }
 
-func deviceSpec(name string, ip netip.Addr) store.DeviceSpec {
-	return store.DeviceSpec{Branch: "lab", Region: "north", Name: name, IP: ip.String(), Vendor: "loopback", Enabled: true, SNMPPort: 161}
+func deviceSpec(name string, ip netip.Addr) model.ImportDevice {
+	return model.ImportDevice{Branch: "lab", Region: "north", Name: name, IP: ip.String(), Vendor: "loopback", Enabled: true, SNMPPort: 161}
 }
 
 // waitFor polls cond every 200ms until it holds or d passes, returning how long it took.

@@ -25,12 +25,13 @@ import (
 	"github.com/wardops/wardops/collector/push"
 	"github.com/wardops/wardops/collector/spool"
 	"github.com/wardops/wardops/internal/testenv"
+	"github.com/wardops/wardops/model"
 	"github.com/wardops/wardops/store"
 )
 
 // outageFleet is n devices on 127.22.0.0/16, a range no other collector test uses.
-func outageFleet(n int) []store.DeviceSpec {
-	specs := make([]store.DeviceSpec, 0, n)
+func outageFleet(n int) []model.ImportDevice {
+	specs := make([]model.ImportDevice, 0, n)
 	for i := range n {
 		ip := netip.AddrFrom4([4]byte{127, 22, byte(i / 250), byte(i%250 + 1)})
 		specs = append(specs, deviceSpec(fmt.Sprintf("outage-%d", i), ip))
@@ -239,7 +240,7 @@ func TestCollectorSIGKILLReplay(t *testing.T) {
 	bin := buildWardops(t)
 	st, dbURL := testenv.Store(t)
 	ctx := context.Background()
-	specs := make([]store.DeviceSpec, 0, devices)
+	specs := make([]model.ImportDevice, 0, devices)
 	for i := range devices {
 		specs = append(specs, deviceSpec(fmt.Sprintf("kill-%d", i), netip.AddrFrom4([4]byte{127, 22, 200, byte(i + 1)})))
 	}

@@ -8,7 +8,7 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/wardops/wardops/store"
+	"github.com/wardops/wardops/model"
 )
 
 // A ping block is one batch of ping_results rows as it waits in the spool while PostgreSQL is down.
@@ -45,7 +45,7 @@ const (
 var errPingBlock = errors.New("corrupt ping_results block")
 
 // encodePingBlock appends rs in the version 1 format to dst.
-func encodePingBlock(dst []byte, rs []store.PingResult) []byte {
+func encodePingBlock(dst []byte, rs []model.PingResult) []byte {
 	dst = append(dst, pingBlockV1)
 	dst = binary.AppendUvarint(dst, uint64(len(rs)))
 	var prevID, prevTS int64
@@ -90,7 +90,7 @@ func encodePingBlock(dst []byte, rs []store.PingResult) []byte {
 }
 
 // decodePingBlock parses a block written by encodePingBlock.
-func decodePingBlock(b []byte) ([]store.PingResult, error) {
+func decodePingBlock(b []byte) ([]model.PingResult, error) {
 	d := pingDecoder{b: b}
 	if v := d.byte(); v != pingBlockV1 {
 		if d.err != nil {
@@ -103,10 +103,10 @@ func decodePingBlock(b []byte) ([]store.PingResult, error) {
 	if d.err == nil && n > uint64(len(b))/6 {
 		return nil, fmt.Errorf("%w: %d rows in %d bytes", errPingBlock, n, len(b))
 	}
-	rs := make([]store.PingResult, 0, n)
+	rs := make([]model.PingResult, 0, n)
 	var id, ts int64
 	for i := uint64(0); i < n && d.err == nil; i++ {
-		var r store.PingResult
+		var r model.PingResult
 		id += d.varint()
 		r.DeviceID = id
 		switch l := d.byte(); l {

@@ -7,14 +7,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wardops/wardops/store"
+	"github.com/wardops/wardops/model"
 )
 
 func f64(v float64) *float64 { return &v }
 
 func TestPingBlockRoundTrip(t *testing.T) {
 	ts := time.Date(2025, 3, 1, 12, 0, 0, 123456789, time.UTC)
-	rows := []store.PingResult{
+	rows := []model.PingResult{
 		{DeviceID: 42, DeviceIP: netip.MustParseAddr("127.20.0.5"), Timestamp: ts, IsReachable: true,
 			RTTAvgMs: f64(0.051), RTTMinMs: f64(0.04), RTTMaxMs: f64(0.07), RTTStddevMs: f64(0.012), Sent: 3, Received: 3},
 		{DeviceID: 7, DeviceIP: netip.MustParseAddr("127.20.0.6"), Timestamp: ts.Add(-time.Hour), PacketLoss: 1, Sent: 6},
@@ -39,7 +39,7 @@ func TestPingBlockRoundTrip(t *testing.T) {
 }
 
 func TestPingBlockCorrupt(t *testing.T) {
-	good := encodePingBlock(nil, []store.PingResult{{DeviceID: 1, DeviceIP: netip.MustParseAddr("127.20.0.1"), Timestamp: time.Now(), Sent: 3}})
+	good := encodePingBlock(nil, []model.PingResult{{DeviceID: 1, DeviceIP: netip.MustParseAddr("127.20.0.1"), Timestamp: time.Now(), Sent: 3}})
 	for name, b := range map[string][]byte{
 		"empty":           {},
 		"unknown version": append([]byte{2}, good[1:]...),
@@ -58,7 +58,7 @@ func TestPingBlockCorrupt(t *testing.T) {
 // FuzzDecodePingBlock: spool contents come from disk, which may hold anything; decoding must never
 // panic, and what decodes must survive an encode and decode unchanged.
 func FuzzDecodePingBlock(f *testing.F) {
-	f.Add(encodePingBlock(nil, []store.PingResult{{DeviceID: 3, DeviceIP: netip.MustParseAddr("127.20.0.1"), Timestamp: time.Now(),
+	f.Add(encodePingBlock(nil, []model.PingResult{{DeviceID: 3, DeviceIP: netip.MustParseAddr("127.20.0.1"), Timestamp: time.Now(),
 		IsReachable: true, RTTAvgMs: f64(0.2), PacketLoss: 0.5, Sent: 2, Received: 1}}))
 	f.Add([]byte{pingBlockV1, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {

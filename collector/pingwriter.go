@@ -11,14 +11,14 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/wardops/wardops/collector/push"
-	"github.com/wardops/wardops/store"
+	"github.com/wardops/wardops/model"
 
 	"github.com/wardops/wardops/internal/logthrottle"
 )
 
 // PingStore is the ping writer's seam to PostgreSQL; *store.Store implements it.
 type PingStore interface {
-	InsertPingResults(ctx context.Context, rs []store.PingResult) error
+	InsertPingResults(ctx context.Context, rs []model.PingResult) error
 	EnsurePingPartitions(ctx context.Context, from time.Time, days int) (int, error)
 }
 
@@ -59,7 +59,7 @@ type PingWriter struct {
 	log *logthrottle.Throttle // repeated write failures
 
 	mu   sync.Mutex
-	rows []store.PingResult // the batch being filled
+	rows []model.PingResult // the batch being filled
 }
 
 // NewPingWriter builds a PingWriter; it owns and closes o.Queue.
@@ -97,11 +97,11 @@ func (w *PingWriter) pending() int {
 }
 
 // Add queues one row; a full batch is sealed into a block at once.
-func (w *PingWriter) Add(r store.PingResult) {
+func (w *PingWriter) Add(r model.PingResult) {
 	w.m.rows.Inc()
 	w.mu.Lock()
 	w.rows = append(w.rows, r)
-	var full []store.PingResult
+	var full []model.PingResult
 	if len(w.rows) >= w.o.Batch {
 		full = w.takeLocked()
 	}
@@ -111,16 +111,16 @@ func (w *PingWriter) Add(r store.PingResult) {
 	}
 }
 
-func (w *PingWriter) takeLocked() []store.PingResult {
+func (w *PingWriter) takeLocked() []model.PingResult {
 	rs := w.rows
-	w.rows = make([]store.PingResult, 0, min(len(rs), w.o.Batch))
+	w.rows = make([]model.PingResult, 0, min(len(rs), w.o.Batch))
 	return rs
 }
 
 // seal queues whatever is pending, so no row waits longer than Interval.
 func (w *PingWriter) seal() {
 	w.mu.Lock()
-	var rs []store.PingResult
+	var rs []model.PingResult
 	if len(w.rows) > 0 {
 		rs = w.takeLocked()
 	}
@@ -131,7 +131,7 @@ func (w *PingWriter) seal() {
 }
 
 // push encodes one batch outside the lock and queues it.
-func (w *PingWriter) push(rs []store.PingResult) {
+func (w *PingWriter) push(rs []model.PingResult) {
 	b := encodePingBlock(make([]byte, 0, 48*len(rs)), rs)
 	w.m.blocks.Inc()
 	if err := w.q.Push(b); err != nil {
@@ -195,7 +195,7 @@ func (w *PingWriter) send(ctx context.Context, b []byte) error {
 	return w.write(ctx, rs)
 }
 
-func (w *PingWriter) write(ctx context.Context, rs []store.PingResult) error {
+func (w *PingWriter) write(ctx context.Context, rs []model.PingResult) error {
 	start := time.Now()
 	err := w.o.Store.InsertPingResults(ctx, rs)
 	w.m.duration.UpdateDuration(start)

@@ -16,7 +16,7 @@ import (
 	"github.com/wardops/wardops/collector/push"
 	"github.com/wardops/wardops/collector/spool"
 	"github.com/wardops/wardops/internal/testenv"
-	"github.com/wardops/wardops/store"
+	"github.com/wardops/wardops/model"
 )
 
 // flakyStore fails writes while down, as PostgreSQL does while it is stopped: a fault on demand for
@@ -28,7 +28,7 @@ type flakyStore struct {
 	fails int // writes still to fail; -1: fail until set otherwise
 }
 
-func (f *flakyStore) InsertPingResults(ctx context.Context, rs []store.PingResult) error {
+func (f *flakyStore) InsertPingResults(ctx context.Context, rs []model.PingResult) error {
 	f.mu.Lock()
 	fail := f.fails != 0
 	if f.fails > 0 {
@@ -129,7 +129,7 @@ func TestPingWriter(t *testing.T) {
 			base := time.Now().Add(-time.Hour).Truncate(time.Second)
 			rtt := 0.125
 			for j := range rows {
-				w.Add(store.PingResult{DeviceID: int64(i + 1), DeviceIP: ip, Timestamp: base.Add(time.Duration(j) * time.Second),
+				w.Add(model.PingResult{DeviceID: int64(i + 1), DeviceIP: ip, Timestamp: base.Add(time.Duration(j) * time.Second),
 					IsReachable: true, RTTAvgMs: &rtt, Sent: 3, Received: 3})
 			}
 			wait := func(w *PingWriter, n int) {

@@ -5,7 +5,7 @@ import (
 
 	"github.com/wardops/wardops/collector/icmp"
 	"github.com/wardops/wardops/collector/sample"
-	"github.com/wardops/wardops/store"
+	"github.com/wardops/wardops/model"
 )
 
 // Metric names of the ICMP series: a stable interface, documented in doc.go.
@@ -41,8 +41,8 @@ func PingSamples(labels []sample.Label, r icmp.Result) []sample.Sample {
 }
 
 // PingRow is the ping_results row of a probe; packet_loss is a ratio like wardops_ping_loss_ratio.
-func PingRow(d store.Device, r icmp.Result) store.PingResult {
-	row := store.PingResult{
+func PingRow(d model.Device, r icmp.Result) model.PingResult {
+	row := model.PingResult{
 		DeviceID:    d.ID,
 		DeviceIP:    d.IP,
 		Timestamp:   r.Start,

@@ -14,7 +14,7 @@ import (
 
 	"github.com/wardops/wardops/collector/icmp"
 	"github.com/wardops/wardops/collector/sample"
-	"github.com/wardops/wardops/store"
+	"github.com/wardops/wardops/model"
 
 	"github.com/wardops/wardops/internal/logthrottle"
 )
@@ -23,7 +23,7 @@ import (
 // (the table index, ifName...); the scheduler adds the device labels, and the poll's start time
 // when a sample has no timestamp. A poll error with samples still reports the samples.
 type SNMPPoller interface {
-	Poll(ctx context.Context, dev store.Device, items []store.Item) ([]sample.Sample, error)
+	Poll(ctx context.Context, dev model.Device, items []model.Item) ([]sample.Sample, error)
 }
 
 // forgetter is implemented by pollers that keep per-device state (snmp.Poller: cached labels,
@@ -34,7 +34,7 @@ type forgetter interface {
 
 // FleetLoader reads the inventory; *store.Store implements it.
 type FleetLoader interface {
-	LoadFleet(ctx context.Context) (*store.Fleet, error)
+	LoadFleet(ctx context.Context) (*model.Fleet, error)
 }
 
 // fleetVersioner is implemented by loaders that can tell cheaply whether the inventory changed
@@ -53,7 +53,7 @@ type SchedulerOptions struct {
 	Engine icmp.Engine
 	SNMP   SNMPPoller // nil: no SNMP polling
 
-	PingInterval    time.Duration // default per device; store.Device.PingInterval overrides (30s)
+	PingInterval    time.Duration // default per device; model.Device.PingInterval overrides (30s)
 	PingCount       int           // echoes per probe (3)
 	EchoInterval    time.Duration // pacing between a probe's echoes (200ms)
 	PingTimeout     time.Duration // wait after the last echo (2s)
@@ -61,24 +61,24 @@ type SchedulerOptions struct {
 	ConfirmInterval time.Duration // their pacing (200ms)
 	ConfirmTimeout  time.Duration // wait after the burst's last echo (1s)
 
-	SNMPInterval    time.Duration // default per item; store.Item.Interval overrides (60s)
+	SNMPInterval    time.Duration // default per item; model.Item.Interval overrides (60s)
 	ProbeWorkers    int           // ICMP probes in flight at most (256)
 	SNMPWorkers     int           // SNMP polls in flight at most (128)
 	InventoryReload time.Duration // how often the fleet is re-read (10s)
 
 	Samples func([]sample.Sample)    // where samples go (the VictoriaMetrics writer)
-	Pings   func(r store.PingResult) // where ping_results rows go (the ping writer)
+	Pings   func(r model.PingResult) // where ping_results rows go (the ping writer)
 	Log     *slog.Logger
 	Metrics *metrics.Set
 }
 
 // deviceInfo is a device with its series labels built once per reload, not once per sample.
 type deviceInfo struct {
-	dev    store.Device
+	dev    model.Device
 	labels []sample.Label
 }
 
-type itemSet struct{ items []store.Item }
+type itemSet struct{ items []model.Item }
 
 // Scheduler probes every enabled device on its own phase of its interval and reloads the
 // inventory so changes take effect without a restart.
@@ -191,7 +191,7 @@ func (s *Scheduler) reload(ctx context.Context) {
 // apply diffs the fleet against the targets: new ones are scheduled at their next slot, changed
 // ones get the new device (labels, address) in place and are rescheduled only when their interval
 // changed, gone ones are marked removed so their pending heap entry is discarded.
-func (s *Scheduler) apply(f *store.Fleet, now time.Time) {
+func (s *Scheduler) apply(f *model.Fleet, now time.Time) {
 	seenPing := make(map[int64]bool, len(f.Devices))
 	seenSNMP := map[string]bool{}
 	for _, d := range f.Devices {
@@ -249,8 +249,8 @@ func (s *Scheduler) upsert(l *lane, t *target, key string, iv time.Duration, inf
 }
 
 // groupItems splits a device's items by effective interval: one poll per device and interval.
-func (s *Scheduler) groupItems(items []store.Item) map[time.Duration][]store.Item {
-	out := map[time.Duration][]store.Item{}
+func (s *Scheduler) groupItems(items []model.Item) map[time.Duration][]model.Item {
+	out := map[time.Duration][]model.Item{}
 	for _, it := range items {
 		iv := it.Interval
 		if iv <= 0 {
@@ -262,7 +262,7 @@ func (s *Scheduler) groupItems(items []store.Item) map[time.Duration][]store.Ite
 }
 
 // DeviceLabels are the labels every series of a device carries (the stable interface in doc.go).
-func DeviceLabels(d store.Device) []sample.Label {
+func DeviceLabels(d model.Device) []sample.Label {
 	return []sample.Label{
 		{Name: "device_id", Value: deviceKey(d.ID)},
 		{Name: "device", Value: d.Name},

@@ -11,13 +11,13 @@ import (
 
 	"github.com/wardops/wardops/collector/icmp"
 	"github.com/wardops/wardops/collector/sample"
-	"github.com/wardops/wardops/store"
+	"github.com/wardops/wardops/model"
 )
 
 // staticFleet is an inventory that never changes, so the test needs no database.
-type staticFleet struct{ f *store.Fleet }
+type staticFleet struct{ f *model.Fleet }
 
-func (s staticFleet) LoadFleet(context.Context) (*store.Fleet, error) { return s.f, nil }
+func (s staticFleet) LoadFleet(context.Context) (*model.Fleet, error) { return s.f, nil }
 
 // slowPoller stands in for an SNMP agent that never answers (device 1): the fault is injected at
 // our own SNMPPoller seam, and every other device answers at once.
@@ -26,7 +26,7 @@ type slowPoller struct {
 	polls map[int64]int
 }
 
-func (p *slowPoller) Poll(ctx context.Context, dev store.Device, items []store.Item) ([]sample.Sample, error) {
+func (p *slowPoller) Poll(ctx context.Context, dev model.Device, items []model.Item) ([]sample.Sample, error) {
 	if dev.ID == 1 {
 		<-ctx.Done()
 		return nil, ctx.Err()
@@ -38,10 +38,10 @@ func (p *slowPoller) Poll(ctx context.Context, dev store.Device, items []store.I
 }
 
 func TestSchedulerSNMPDeadDeviceDoesNotDelayOthers(t *testing.T) {
-	f := &store.Fleet{Items: map[int64][]store.Item{}}
+	f := &model.Fleet{Items: map[int64][]model.Item{}}
 	for i := int64(1); i <= 20; i++ {
-		f.Devices = append(f.Devices, store.Device{ID: i, Name: "d", IP: netip.AddrFrom4([4]byte{127, 20, 70, byte(i)}), SNMP: store.SNMP{Version: "2c"}})
-		f.Items[i] = []store.Item{{ID: i, DeviceID: i, Name: "sysUpTime", Kind: "scalar"}}
+		f.Devices = append(f.Devices, model.Device{ID: i, Name: "d", IP: netip.AddrFrom4([4]byte{127, 20, 70, byte(i)}), SNMP: model.SNMP{Version: "2c"}})
+		f.Items[i] = []model.Item{{ID: i, DeviceID: i, Name: "sysUpTime", Kind: "scalar"}}
 	}
 	eng, err := icmp.NewProbing(quietLog(), icmp.ModeAuto)
 	if err != nil {
@@ -55,7 +55,7 @@ func TestSchedulerSNMPDeadDeviceDoesNotDelayOthers(t *testing.T) {
 		Fleet: staticFleet{f}, Engine: eng, SNMP: p, PingInterval: 2 * time.Second, PingTimeout: 500 * time.Millisecond,
 		SNMPInterval: time.Second, SNMPWorkers: 2, ProbeWorkers: 4,
 		Samples: func(ss []sample.Sample) { mu.Lock(); got = append(got, ss...); mu.Unlock() },
-		Pings:   func(store.PingResult) {},
+		Pings:   func(model.PingResult) {},
 		Log:     quietLog(), Metrics: set,
 	})
 	if err != nil {
@@ -102,11 +102,11 @@ func (p *forgetPoller) Forget(id int64) { p.forgot = append(p.forgot, id) }
 // TestSchedulerForgetsGoneDevices: a device deleted or disabled in the inventory is dropped from the
 // poller's per-device state at the reload that notices it (snmp.Poller.Forget's contract).
 func TestSchedulerForgetsGoneDevices(t *testing.T) {
-	fleet := func(ids ...int64) *store.Fleet {
-		f := &store.Fleet{Items: map[int64][]store.Item{}}
+	fleet := func(ids ...int64) *model.Fleet {
+		f := &model.Fleet{Items: map[int64][]model.Item{}}
 		for _, id := range ids {
-			f.Devices = append(f.Devices, store.Device{ID: id, IP: netip.AddrFrom4([4]byte{127, 20, 71, byte(id)}), SNMP: store.SNMP{Version: "2c"}})
-			f.Items[id] = []store.Item{{ID: id, DeviceID: id, Name: "sysUpTime", Kind: "scalar"}}
+			f.Devices = append(f.Devices, model.Device{ID: id, IP: netip.AddrFrom4([4]byte{127, 20, 71, byte(id)}), SNMP: model.SNMP{Version: "2c"}})
+			f.Items[id] = []model.Item{{ID: id, DeviceID: id, Name: "sysUpTime", Kind: "scalar"}}
 		}
 		return f
 	}
@@ -116,7 +116,7 @@ func TestSchedulerForgetsGoneDevices(t *testing.T) {
 	}
 	p := &forgetPoller{}
 	s, err := NewScheduler(SchedulerOptions{Fleet: staticFleet{fleet()}, Engine: eng, SNMP: p,
-		Samples: func([]sample.Sample) {}, Pings: func(store.PingResult) {}, Log: quietLog(), Metrics: metrics.NewSet()})
+		Samples: func([]sample.Sample) {}, Pings: func(model.PingResult) {}, Log: quietLog(), Metrics: metrics.NewSet()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/wardops/wardops/internal/testenv"
 	"github.com/wardops/wardops/inventory"
+	"github.com/wardops/wardops/model"
 	"github.com/wardops/wardops/store"
 )
 
@@ -29,7 +30,7 @@ func demoCSV(t testing.TB, n int) []byte {
 	return b.Bytes()
 }
 
-func importBytes(t testing.TB, s *store.Store, data []byte, format string, dry bool) (store.ImportStats, error) {
+func importBytes(t testing.TB, s *store.Store, data []byte, format string, dry bool) (model.ImportStats, error) {
 	t.Helper()
 	ps, err := inventory.LoadProfiles("")
 	if err != nil {
@@ -37,11 +38,11 @@ func importBytes(t testing.TB, s *store.Store, data []byte, format string, dry b
 	}
 	doc, err := inventory.Parse(bytes.NewReader(data), format)
 	if err != nil {
-		return store.ImportStats{}, err
+		return model.ImportStats{}, err
 	}
 	creds, devs, err := inventory.Build(doc, ps)
 	if err != nil {
-		return store.ImportStats{}, err
+		return model.ImportStats{}, err
 	}
 	return s.ImportInventory(context.Background(), creds, devs, dry)
 }
@@ -64,7 +65,7 @@ func TestImportThousandDevicesTwice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st != (store.ImportStats{DevicesUnchanged: 1000}) {
+	if st != (model.ImportStats{DevicesUnchanged: 1000}) {
 		t.Fatalf("re-import changed something: %+v", st)
 	}
 	after, _ := s.ListDevices(context.Background())
@@ -113,9 +114,9 @@ func TestImportRejectsBadLinesAndWritesNothing(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := importBytes(t, s, []byte(header+tc.body), "csv", false)
-			var le *store.LinesError
+			var le *model.LinesError
 			if !errors.As(err, &le) {
-				t.Fatalf("want *store.LinesError, got %v", err)
+				t.Fatalf("want *model.LinesError, got %v", err)
 			}
 			for _, w := range tc.wantLines {
 				if !strings.Contains(err.Error(), w) {
@@ -161,7 +162,7 @@ devices:
 	if err != nil {
 		t.Fatal(err)
 	}
-	byName := map[string]store.Device{}
+	byName := map[string]model.Device{}
 	for _, d := range fleet.Devices {
 		byName[d.Name] = d
 	}

@@ -10,9 +10,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/wardops/wardops/model"
 	"gopkg.in/yaml.v3"
-
-	"github.com/wardops/wardops/store"
 )
 
 // Columns is the required CSV header, in any order.
@@ -68,7 +67,7 @@ type Credential struct {
 }
 
 // Parse reads CSV or YAML; format is "csv" or "yaml". Structural errors (a missing header column,
-// a line with the wrong number of fields) are returned as *store.LinesError with every bad line.
+// a line with the wrong number of fields) are returned as *model.LinesError with every bad line.
 func Parse(r io.Reader, format string) (*Document, error) {
 	switch format {
 	case "csv":
@@ -100,7 +99,7 @@ func parseCSV(r io.Reader) (*Document, error) {
 		}
 	}
 	if len(missing) > 0 {
-		return nil, &store.LinesError{Lines: []store.LineError{{Line: 1, Reason: "header lacks column(s) " + strings.Join(missing, ", ")}}}
+		return nil, &model.LinesError{Lines: []model.LineError{{Line: 1, Reason: "header lacks column(s) " + strings.Join(missing, ", ")}}}
 	}
 	known := map[string]bool{}
 	for _, c := range append(append([]string{}, Columns...), optionalColumns...) {
@@ -108,11 +107,11 @@ func parseCSV(r io.Reader) (*Document, error) {
 	}
 	for h := range col {
 		if !known[h] {
-			return nil, &store.LinesError{Lines: []store.LineError{{Line: 1, Reason: fmt.Sprintf("unknown column %q", h)}}}
+			return nil, &model.LinesError{Lines: []model.LineError{{Line: 1, Reason: fmt.Sprintf("unknown column %q", h)}}}
 		}
 	}
 	doc := &Document{}
-	var bad []store.LineError
+	var bad []model.LineError
 	for {
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
@@ -122,7 +121,7 @@ func parseCSV(r io.Reader) (*Document, error) {
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
-				bad = append(bad, store.LineError{Line: pe.Line, Reason: pe.Err.Error()})
+				bad = append(bad, model.LineError{Line: pe.Line, Reason: pe.Err.Error()})
 				continue
 			}
 			return nil, fmt.Errorf("cannot read CSV: %w", err)
@@ -131,7 +130,7 @@ func parseCSV(r io.Reader) (*Document, error) {
 			continue
 		}
 		if len(rec) != len(header) {
-			bad = append(bad, store.LineError{Line: line, Reason: fmt.Sprintf("has %d fields, header has %d (missing column?)", len(rec), len(header))})
+			bad = append(bad, model.LineError{Line: line, Reason: fmt.Sprintf("has %d fields, header has %d (missing column?)", len(rec), len(header))})
 			continue
 		}
 		get := func(name string) string {
@@ -148,7 +147,7 @@ func parseCSV(r io.Reader) (*Document, error) {
 			SNMPPrivProtocol: get("snmp_priv_protocol"), SNMPPrivKey: get("snmp_priv_key")})
 	}
 	if len(bad) > 0 {
-		return nil, &store.LinesError{Lines: bad}
+		return nil, &model.LinesError{Lines: bad}
 	}
 	return doc, nil
 }
@@ -168,11 +167,11 @@ func parseYAML(r io.Reader) (*Document, error) {
 		return nil, fmt.Errorf("cannot parse YAML: %w", err)
 	}
 	doc := &Document{}
-	var bad []store.LineError
+	var bad []model.LineError
 	for _, n := range top.Credentials {
 		var c Credential
 		if err := strictNode(&n, &c); err != nil {
-			bad = append(bad, store.LineError{Line: n.Line, Reason: err.Error()})
+			bad = append(bad, model.LineError{Line: n.Line, Reason: err.Error()})
 			continue
 		}
 		c.Line = n.Line
@@ -181,14 +180,14 @@ func parseYAML(r io.Reader) (*Document, error) {
 	for _, n := range top.Devices {
 		var row Row
 		if err := strictNode(&n, &row); err != nil {
-			bad = append(bad, store.LineError{Line: n.Line, Reason: err.Error()})
+			bad = append(bad, model.LineError{Line: n.Line, Reason: err.Error()})
 			continue
 		}
 		row.Line = n.Line
 		doc.Rows = append(doc.Rows, row)
 	}
 	if len(bad) > 0 {
-		return nil, &store.LinesError{Lines: bad}
+		return nil, &model.LinesError{Lines: bad}
 	}
 	return doc, nil
 }
@@ -205,16 +204,16 @@ func strictNode(n *yaml.Node, dst any) error {
 }
 
 // Build validates every row against the others and the profiles, and returns what
-// store.ImportInventory takes. All bad lines are reported together in a *store.LinesError.
-func Build(doc *Document, ps Profiles) ([]store.CredentialSpec, []store.DeviceSpec, error) {
-	var bad []store.LineError
+// store.ImportInventory takes. All bad lines are reported together in a *model.LinesError.
+func Build(doc *Document, ps Profiles) ([]model.ImportCredential, []model.ImportDevice, error) {
+	var bad []model.LineError
 	fail := func(line int, format string, a ...any) {
-		bad = append(bad, store.LineError{Line: line, Reason: fmt.Sprintf(format, a...)})
+		bad = append(bad, model.LineError{Line: line, Reason: fmt.Sprintf(format, a...)})
 	}
-	var creds []store.CredentialSpec
+	var creds []model.ImportCredential
 	for _, c := range doc.Credentials {
-		spec := store.CredentialSpec{Name: c.Name, Version: c.Version, Community: c.Community, Username: c.Username,
-			AuthProtocol: strings.ToUpper(c.AuthProtocol), AuthKey: c.AuthKey, PrivProtocol: strings.ToUpper(c.PrivProtocol), PrivKey: c.PrivKey}
+		spec := model.ImportCredential{Name: c.Name, Version: c.Version, Community: model.Secret(c.Community), Username: c.Username,
+			AuthProtocol: strings.ToUpper(c.AuthProtocol), AuthKey: model.Secret(c.AuthKey), PrivProtocol: strings.ToUpper(c.PrivProtocol), PrivKey: model.Secret(c.PrivKey)}
 		if err := validateCredential(spec); err != nil {
 			fail(c.Line, "credential %q: %v", c.Name, err)
 			continue
@@ -231,7 +230,7 @@ func Build(doc *Document, ps Profiles) ([]store.CredentialSpec, []store.DeviceSp
 			}
 		}
 	}
-	devs := make([]store.DeviceSpec, 0, len(doc.Rows))
+	devs := make([]model.ImportDevice, 0, len(doc.Rows))
 	for _, r := range doc.Rows {
 		d, cred, errs := buildRow(r, ps)
 		for _, e := range errs {
@@ -256,15 +255,15 @@ func Build(doc *Document, ps Profiles) ([]store.CredentialSpec, []store.DeviceSp
 		devs = append(devs, d)
 	}
 	if len(bad) > 0 {
-		return nil, nil, &store.LinesError{Lines: bad}
+		return nil, nil, &model.LinesError{Lines: bad}
 	}
 	return creds, devs, nil
 }
 
-func buildRow(r Row, ps Profiles) (store.DeviceSpec, *store.CredentialSpec, []string) {
+func buildRow(r Row, ps Profiles) (model.ImportDevice, *model.ImportCredential, []string) {
 	var errs []string
-	d := store.DeviceSpec{Line: r.Line, Branch: r.Branch, Region: r.Region, Name: r.Name, Vendor: r.Vendor,
-		DeviceType: r.DeviceType, Parent: r.Parent, SNMPCommunity: r.SNMPCommunity, Credential: r.SNMPCredential}
+	d := model.ImportDevice{Line: r.Line, Branch: r.Branch, Region: r.Region, Name: r.Name, Vendor: r.Vendor,
+		DeviceType: r.DeviceType, Parent: r.Parent, SNMPCommunity: model.Secret(r.SNMPCommunity), Credential: r.SNMPCredential}
 	if r.Name == "" {
 		errs = append(errs, "name is empty")
 	}
@@ -309,13 +308,13 @@ func buildRow(r Row, ps Profiles) (store.DeviceSpec, *store.CredentialSpec, []st
 		errs = append(errs, err.Error())
 	}
 	d.Items = items
-	var cred *store.CredentialSpec
+	var cred *model.ImportCredential
 	if d.SNMPVersion == "3" {
 		switch {
 		case r.SNMPUser != "":
-			c := store.CredentialSpec{Name: "device:" + r.Name, Version: "3", Username: r.SNMPUser,
-				AuthProtocol: strings.ToUpper(r.SNMPAuthProtocol), AuthKey: r.SNMPAuthKey,
-				PrivProtocol: strings.ToUpper(r.SNMPPrivProtocol), PrivKey: r.SNMPPrivKey}
+			c := model.ImportCredential{Name: "device:" + r.Name, Version: "3", Username: r.SNMPUser,
+				AuthProtocol: strings.ToUpper(r.SNMPAuthProtocol), AuthKey: model.Secret(r.SNMPAuthKey),
+				PrivProtocol: strings.ToUpper(r.SNMPPrivProtocol), PrivKey: model.Secret(r.SNMPPrivKey)}
 			if err := validateCredential(c); err != nil {
 				errs = append(errs, err.Error())
 			}
@@ -352,7 +351,7 @@ var (
 )
 
 // validateCredential checks protocols and key lengths; its messages never contain a key.
-func validateCredential(c store.CredentialSpec) error {
+func validateCredential(c model.ImportCredential) error {
 	switch c.Version {
 	case "1", "2c":
 		if c.Community == "" {

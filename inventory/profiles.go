@@ -13,9 +13,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/wardops/wardops/model"
 	"gopkg.in/yaml.v3"
-
-	"github.com/wardops/wardops/store"
 )
 
 //go:embed profiles/*.yaml
@@ -124,8 +123,8 @@ func (ps Profiles) Names() []string {
 }
 
 // expand returns the items of the named profiles; an item named in two profiles keeps the first.
-func (ps Profiles) expand(names []string) ([]store.ItemSpec, error) {
-	var out []store.ItemSpec
+func (ps Profiles) expand(names []string) ([]model.ItemTemplate, error) {
+	var out []model.ItemTemplate
 	seen := map[string]bool{}
 	for _, n := range names {
 		p, ok := ps[n]
@@ -137,7 +136,7 @@ func (ps Profiles) expand(names []string) ([]store.ItemSpec, error) {
 				continue
 			}
 			seen[it.Name] = true
-			out = append(out, store.ItemSpec{Name: it.Name, OID: it.OID, Kind: it.Kind, ValueType: it.Type, Profile: p.Name, Labels: it.Labels})
+			out = append(out, model.ItemTemplate{Name: it.Name, OID: it.OID, Kind: it.Kind, ValueType: it.Type, Profile: p.Name, Labels: it.Labels})
 		}
 	}
 	return out, nil

@@ -13,8 +13,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-
-	"github.com/wardops/wardops/store"
+	"github.com/wardops/wardops/model"
 )
 
 // Token scopes: admin includes write, write includes read.
@@ -53,7 +52,7 @@ type tokenCache struct {
 }
 
 type tokenEntry struct {
-	tok   store.Token
+	tok   model.Token
 	until time.Time
 }
 
@@ -62,7 +61,7 @@ const (
 	tokenCacheSize = 1024
 )
 
-func (s *Server) lookupToken(ctx context.Context, secret string) (store.Token, error) {
+func (s *Server) lookupToken(ctx context.Context, secret string) (model.Token, error) {
 	key := string(HashToken(secret))
 	now := time.Now()
 	s.tokens.mu.Lock()
@@ -73,7 +72,7 @@ func (s *Server) lookupToken(ctx context.Context, secret string) (store.Token, e
 	}
 	t, err := s.st.UseToken(ctx, []byte(key))
 	if err != nil {
-		return store.Token{}, err
+		return model.Token{}, err
 	}
 	s.tokens.mu.Lock()
 	if len(s.tokens.entries) >= tokenCacheSize {
@@ -99,7 +98,7 @@ func (s *Server) auth(need string) gin.HandlerFunc {
 			return
 		}
 		t, err := s.lookupToken(c.Request.Context(), strings.TrimSpace(secret))
-		if errors.Is(err, store.ErrNotFound) {
+		if errors.Is(err, model.ErrNotFound) {
 			c.Header("WWW-Authenticate", `Bearer realm="wardops", error="invalid_token"`)
 			c.AbortWithStatusJSON(http.StatusUnauthorized, &apiError{Param: "Authorization", Message: "invalid or revoked token"})
 			return

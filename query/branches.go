@@ -7,8 +7,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-
-	"github.com/wardops/wardops/store"
+	"github.com/wardops/wardops/model"
 )
 
 type branchView struct {
@@ -20,7 +19,7 @@ type branchView struct {
 	Counts    *counts   `json:"counts,omitempty"`
 }
 
-func toBranchView(b store.Branch) branchView {
+func toBranchView(b model.Branch) branchView {
 	return branchView{ID: b.ID, Name: b.Name, Region: b.Region, CreatedAt: b.CreatedAt.UTC(), UpdatedAt: b.UpdatedAt.UTC()}
 }
 
@@ -77,7 +76,7 @@ func (s *Server) getBranch(c *gin.Context) {
 		return
 	}
 	b, err := s.st.GetBranch(c.Request.Context(), id)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, model.ErrNotFound) {
 		err = notFound("branch", id)
 	}
 	if err != nil {
@@ -158,7 +157,7 @@ func (s *Server) updateBranch(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	cur, err := s.st.GetBranch(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, model.ErrNotFound) {
 		err = notFound("branch", id)
 	}
 	if err != nil {
@@ -172,7 +171,7 @@ func (s *Server) updateBranch(c *gin.Context) {
 		cur.Region = *body.Region
 	}
 	b, err := s.st.UpdateBranch(ctx, id, cur.Name, cur.Region)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, model.ErrNotFound) {
 		err = notFound("branch", id)
 	}
 	if err != nil {
@@ -190,10 +189,10 @@ func (s *Server) deleteBranch(c *gin.Context) {
 		return
 	}
 	err = s.st.DeleteBranch(c.Request.Context(), id)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, model.ErrNotFound) {
 		err = notFound("branch", id)
 	}
-	if errors.Is(err, store.ErrConflict) {
+	if errors.Is(err, model.ErrConflict) {
 		err = &apiError{Status: http.StatusConflict, Param: "id", Message: "branch still has devices"}
 	}
 	if err != nil {

@@ -6,8 +6,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-
-	"github.com/wardops/wardops/store"
+	"github.com/wardops/wardops/model"
 )
 
 // counts is the state breakdown shared by totals, branches and regions.
@@ -106,7 +105,7 @@ const maxDownListed = 500
 // topK is the length of the worst-RTT and worst-loss lists.
 const topK = 10
 
-func toAlertViews(as []store.OpenAlert) []alertView {
+func toAlertViews(as []model.Alert) []alertView {
 	out := make([]alertView, len(as))
 	for i, a := range as {
 		out[i] = alertView{ID: a.ID, DeviceID: a.DeviceID, Device: a.Device, RuleID: a.RuleID, Rule: a.Rule,

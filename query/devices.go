@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
@@ -13,8 +14,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
-
-	"github.com/wardops/wardops/store"
+	"github.com/wardops/wardops/model"
 )
 
 // deviceItem is a device with its latest state, as lists and details return it. It has no SNMP
@@ -196,7 +196,7 @@ func (s *Server) getDevice(c *gin.Context) {
 	ctx := c.Request.Context()
 	snap, snapErr := s.snapshot(ctx)
 	d, err := s.st.GetDevice(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, model.ErrNotFound) {
 		s.fail(c, notFound("device", id))
 		return
 	}
@@ -288,7 +288,7 @@ func (s *Server) pingHistory(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	d, err := s.st.GetDevice(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, model.ErrNotFound) {
 		s.fail(c, notFound("device", id))
 		return
 	}
@@ -301,10 +301,32 @@ func (s *Server) pingHistory(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	if rs == nil {
-		rs = []store.PingResult{}
+	views := make([]pingView, len(rs))
+	for i, r := range rs {
+		views[i] = toPingView(r)
 	}
-	c.JSON(http.StatusOK, gin.H{"device_id": id, "from": from, "to": to, "items": rs})
+	c.JSON(http.StatusOK, gin.H{"device_id": id, "from": from, "to": to, "items": views})
+}
+
+// pingView is one ping_results row as the API shows it.
+type pingView struct {
+	DeviceID    int64      `json:"device_id"`
+	DeviceIP    netip.Addr `json:"device_ip"`
+	Timestamp   time.Time  `json:"timestamp"`
+	IsReachable bool       `json:"is_reachable"`
+	RTTAvgMs    *float64   `json:"rtt_avg_ms"`
+	RTTMinMs    *float64   `json:"rtt_min_ms"`
+	RTTMaxMs    *float64   `json:"rtt_max_ms"`
+	RTTStddevMs *float64   `json:"rtt_stddev_ms"`
+	PacketLoss  float64    `json:"packet_loss"`
+	Sent        int16      `json:"sent"`
+	Received    int16      `json:"received"`
+}
+
+func toPingView(r model.PingResult) pingView {
+	return pingView{DeviceID: r.DeviceID, DeviceIP: r.DeviceIP, Timestamp: r.Timestamp, IsReachable: r.IsReachable,
+		RTTAvgMs: r.RTTAvgMs, RTTMinMs: r.RTTMinMs, RTTMaxMs: r.RTTMaxMs, RTTStddevMs: r.RTTStddevMs,
+		PacketLoss: r.PacketLoss, Sent: r.Sent, Received: r.Received}
 }
 
 var (
@@ -356,7 +378,7 @@ func (s *Server) deviceMetrics(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	if _, err := s.st.GetDevice(ctx, id); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
+		if errors.Is(err, model.ErrNotFound) {
 			err = notFound("device", id)
 		}
 		s.fail(c, err)

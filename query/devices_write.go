@@ -9,8 +9,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-
-	"github.com/wardops/wardops/store"
+	"github.com/wardops/wardops/model"
 )
 
 // snmpBody is a device's SNMP access as written. Community is accepted but never returned.
@@ -37,7 +36,7 @@ type deviceBody struct {
 }
 
 // apply validates the body and merges it onto in (zero for a create), naming the first bad field.
-func (s *Server) apply(b *deviceBody, in *store.DeviceInput, create bool) error {
+func (s *Server) apply(b *deviceBody, in *model.DeviceChange, create bool) error {
 	if create {
 		for _, req := range []struct {
 			name string
@@ -131,7 +130,7 @@ func (s *Server) apply(b *deviceBody, in *store.DeviceInput, create bool) error 
 
 var profileNameRe = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$`)
 
-func applySNMP(b *snmpBody, in *store.DeviceInput) error {
+func applySNMP(b *snmpBody, in *model.DeviceChange) error {
 	if b == nil {
 		return nil
 	}
@@ -154,7 +153,7 @@ func applySNMP(b *snmpBody, in *store.DeviceInput) error {
 		if len(*b.Community) > 255 {
 			return badParam("snmp.community", "longer than 255 bytes")
 		}
-		in.SNMPCommunity = *b.Community
+		in.SNMPCommunity = model.Secret(*b.Community)
 	}
 	if b.Credential != nil {
 		if err := checkText("snmp.credential", *b.Credential, 200, false); err != nil {
@@ -174,7 +173,7 @@ func (s *Server) createDevice(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	var in store.DeviceInput
+	var in model.DeviceChange
 	if err := s.apply(&body, &in, true); err != nil {
 		s.fail(c, err)
 		return
@@ -208,7 +207,7 @@ func (s *Server) updateDevice(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	cur, err := s.st.GetDevice(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, model.ErrNotFound) {
 		err = notFound("device", id)
 	}
 	if err != nil {
@@ -221,7 +220,7 @@ func (s *Server) updateDevice(c *gin.Context) {
 		return
 	}
 	err = s.st.UpdateDevice(ctx, id, in)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, model.ErrNotFound) {
 		err = notFound("device", id)
 	}
 	if err != nil {
@@ -244,7 +243,7 @@ func (s *Server) deleteDevice(c *gin.Context) {
 		return
 	}
 	err = s.st.DeleteDevice(c.Request.Context(), id)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, model.ErrNotFound) {
 		err = notFound("device", id)
 	}
 	if err != nil {
@@ -257,8 +256,8 @@ func (s *Server) deleteDevice(c *gin.Context) {
 
 // inputOf turns a stored device back into a write, for a partial update to merge onto. A device
 // on a shared credential keeps the reference; the credential's community is not copied onto it.
-func inputOf(d store.Device) store.DeviceInput {
-	in := store.DeviceInput{Name: d.Name, IP: d.IP, Vendor: d.Vendor, DeviceType: d.DeviceType, BranchID: d.BranchID,
+func inputOf(d model.Device) model.DeviceChange {
+	in := model.DeviceChange{Name: d.Name, IP: d.IP, Vendor: d.Vendor, DeviceType: d.DeviceType, BranchID: d.BranchID,
 		Enabled: d.Enabled, ParentID: d.ParentID, SNMPVersion: d.SNMP.Version, SNMPPort: d.SNMP.Port,
 		Credential: d.SNMP.Credential, Profiles: d.Profiles}
 	if d.SNMP.Credential == "" {
@@ -272,7 +271,7 @@ func inputOf(d store.Device) store.DeviceInput {
 }
 
 // detailOf is a freshly written device: its state is not known until the collector probes it.
-func detailOf(d store.Device) deviceDetail {
+func detailOf(d model.Device) deviceDetail {
 	out := deviceDetail{deviceItem: deviceItem{ID: d.ID, Name: d.Name, IP: d.IP.String(), Vendor: d.Vendor,
 		DeviceType: d.DeviceType, BranchID: d.BranchID, Branch: d.Branch, Region: d.Region, Enabled: d.Enabled,
 		ParentID: d.ParentID, Status: statusUnknown}, Items: []itemView{}, Alerts: []alertView{}}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/wardops/wardops/config"
 	"github.com/wardops/wardops/internal/testenv"
+	"github.com/wardops/wardops/model"
 	"github.com/wardops/wardops/store"
 )
 
@@ -51,14 +52,14 @@ func newEnv(t *testing.T, tweak func(*config.Config)) *env {
 }
 
 // testExpander stands in for the importer's profiles: one profile, "system", with two items.
-func testExpander(names []string) ([]store.ItemSpec, error) {
-	var out []store.ItemSpec
+func testExpander(names []string) ([]model.ItemTemplate, error) {
+	var out []model.ItemTemplate
 	for _, n := range names {
 		if n != "system" {
 			return nil, fmt.Errorf("unknown SNMP profile %q", n)
 		}
-		out = append(out, store.ItemSpec{Name: "sysUpTime", OID: "1.3.6.1.2.1.1.3.0", Kind: "scalar", ValueType: "gauge", Profile: "system"},
-			store.ItemSpec{Name: "sysName", OID: "1.3.6.1.2.1.1.5.0", Kind: "scalar", ValueType: "info", Profile: "system"})
+		out = append(out, model.ItemTemplate{Name: "sysUpTime", OID: "1.3.6.1.2.1.1.3.0", Kind: "scalar", ValueType: "gauge", Profile: "system"},
+			model.ItemTemplate{Name: "sysName", OID: "1.3.6.1.2.1.1.5.0", Kind: "scalar", ValueType: "info", Profile: "system"})
 	}
 	return out, nil
 }
@@ -77,11 +78,11 @@ type fleetDev struct {
 // (by index) are imported disabled. Returns devices in id order.
 func (e *env) seedInventory(branches, perBranch int, disabled map[int]bool) []fleetDev {
 	e.t.Helper()
-	var specs []store.DeviceSpec
+	var specs []model.ImportDevice
 	n := 0
 	for b := 0; b < branches; b++ {
 		for d := 0; d < perBranch; d++ {
-			specs = append(specs, store.DeviceSpec{Line: n + 2, Branch: fmt.Sprintf("branch-%02d", b), Region: fmt.Sprintf("region-%d", b%2),
+			specs = append(specs, model.ImportDevice{Line: n + 2, Branch: fmt.Sprintf("branch-%02d", b), Region: fmt.Sprintf("region-%d", b%2),
 				Name: fmt.Sprintf("dev-%02d-%02d", b, d), IP: fmt.Sprintf("127.20.%d.%d", b, d+1), Vendor: []string{"cisco", "mikrotik"}[d%2],
 				DeviceType: "router", Enabled: !disabled[n], SNMPVersion: "2c", SNMPCommunity: "sekret-community", SNMPPort: 161})
 			n++
@@ -113,13 +114,13 @@ type probe struct {
 func (e *env) seedProbes(probes map[fleetDev][]probe) {
 	e.t.Helper()
 	var buf bytes.Buffer
-	var rows []store.PingResult
+	var rows []model.PingResult
 	for d, ps := range probes {
 		labels := fmt.Sprintf(`device_id="%d",device="%s",ip="%s",branch="%s",region="%s",vendor="v"`, d.ID, d.Name, d.IP, d.Branch, d.Region)
 		for _, p := range ps {
 			ms := p.at.UnixMilli()
 			up, loss := 0, 1.0
-			r := store.PingResult{DeviceID: d.ID, DeviceIP: netip.MustParseAddr(d.IP), Timestamp: p.at, IsReachable: p.up,
+			r := model.PingResult{DeviceID: d.ID, DeviceIP: netip.MustParseAddr(d.IP), Timestamp: p.at, IsReachable: p.up,
 				PacketLoss: 1, Sent: 3}
 			if p.up {
 				up, loss = 1, 0

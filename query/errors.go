@@ -10,8 +10,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-
-	"github.com/wardops/wardops/store"
+	"github.com/wardops/wardops/model"
 )
 
 // apiError is the one JSON error shape of the API. Param names the query, path or body
@@ -36,14 +35,14 @@ func notFound(what string, id int64) *apiError {
 // anything else is a 503 (a backend failed), logged once here and never echoed in detail.
 func (s *Server) fail(c *gin.Context, err error) {
 	var ae *apiError
-	var re *store.RefError
+	var re *model.RefError
 	switch {
 	case errors.As(err, &ae):
 	case errors.As(err, &re):
 		ae = &apiError{Status: http.StatusBadRequest, Param: re.Field, Message: re.Error()}
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, model.ErrNotFound):
 		ae = &apiError{Status: http.StatusNotFound, Message: "not found"}
-	case errors.Is(err, store.ErrConflict):
+	case errors.Is(err, model.ErrConflict):
 		ae = &apiError{Status: http.StatusConflict, Message: "conflict: " + conflictDetail(err)}
 	default:
 		s.log.Warn("request failed", "route", c.FullPath(), "err", err)
@@ -56,8 +55,8 @@ func (s *Server) fail(c *gin.Context, err error) {
 // which names the column but never a secret: no secret column carries a unique constraint.
 func conflictDetail(err error) string {
 	msg := err.Error()
-	if i := strings.Index(msg, store.ErrConflict.Error()+": "); i >= 0 {
-		return msg[i+len(store.ErrConflict.Error())+2:]
+	if i := strings.Index(msg, model.ErrConflict.Error()+": "); i >= 0 {
+		return msg[i+len(model.ErrConflict.Error())+2:]
 	}
 	return "a unique or foreign-key constraint refused the change"
 }

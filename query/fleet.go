@@ -10,7 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/wardops/wardops/store"
+	"github.com/wardops/wardops/model"
 )
 
 // Device states. Unknown is enabled but not probed yet, or no probe newer than three intervals.
@@ -33,7 +33,7 @@ const downLookback = 7 * 24 * time.Hour
 
 // fleetDevice is one device of a snapshot: inventory joined with its latest state.
 type fleetDevice struct {
-	store.DeviceSummary
+	model.DeviceSummary
 	Status    string
 	RTTms     *float64
 	Loss      *float64
@@ -53,7 +53,7 @@ type snapshot struct {
 	Devices        []fleetDevice // by id
 	byID           map[int64]int
 	rendered       []atomic.Pointer[[]byte] // each device's list JSON, rendered on first use
-	Alerts         []store.OpenAlert
+	Alerts         []model.Alert
 	AlertsTotal    int
 	AlertsStale    bool
 	NewestSample   time.Time
@@ -122,10 +122,10 @@ func (s *snapshot) device(id int64) (*fleetDevice, bool) {
 // only when the fingerprint moved, and so the page stays up while PostgreSQL is down.
 type inventoryCache struct {
 	mu       sync.Mutex
-	version  store.InventoryVersion
-	devices  []store.DeviceSummary
+	version  model.InventoryVersion
+	devices  []model.DeviceSummary
 	maxIntvl time.Duration
-	alerts   []store.OpenAlert
+	alerts   []model.Alert
 	alertsN  int
 	forced   bool
 }
@@ -142,7 +142,7 @@ func (s *Server) build(ctx context.Context) (*snapshot, error) {
 	snap := &snapshot{At: now, Source: sourceVM}
 	window := 3 * s.maxInterval()
 	var wg sync.WaitGroup
-	var devs []store.DeviceSummary
+	var devs []model.DeviceSummary
 	var invErr, alertErr error
 	wg.Go(func() { devs, invErr, alertErr = s.readInventory(ctx) })
 	var live map[int64]liveState
@@ -220,7 +220,7 @@ func (s *Server) build(ctx context.Context) (*snapshot, error) {
 
 // readInventory returns the device list, re-read only when its fingerprint moved, and refreshes
 // the cached open alerts. On a PostgreSQL error the last good data is returned with the error.
-func (s *Server) readInventory(ctx context.Context) ([]store.DeviceSummary, error, error) {
+func (s *Server) readInventory(ctx context.Context) ([]model.DeviceSummary, error, error) {
 	s.inv.mu.Lock()
 	defer s.inv.mu.Unlock()
 	invErr := func() error {

@@ -19,33 +19,33 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/wardops/wardops/config"
-	"github.com/wardops/wardops/store"
+	"github.com/wardops/wardops/model"
 )
 
 // Store is what the query service needs from PostgreSQL; *store.Store implements it.
 type Store interface {
 	Ping(ctx context.Context) error
-	InventoryVersion(ctx context.Context) (store.InventoryVersion, error)
-	ListDeviceSummaries(ctx context.Context) ([]store.DeviceSummary, error)
-	OpenAlerts(ctx context.Context, deviceID int64, limit int) ([]store.OpenAlert, int, error)
+	InventoryVersion(ctx context.Context) (model.InventoryVersion, error)
+	ListDeviceSummaries(ctx context.Context) ([]model.DeviceSummary, error)
+	OpenAlerts(ctx context.Context, deviceID int64, limit int) ([]model.Alert, int, error)
 	DownSince(ctx context.Context, ids []int64, since time.Time) (map[int64]time.Time, error)
-	LatestPings(ctx context.Context, since time.Time) (map[int64]store.LatestPing, error)
-	GetDevice(ctx context.Context, id int64) (store.Device, error)
-	DeviceItems(ctx context.Context, deviceID int64) ([]store.Item, error)
-	PingHistory(ctx context.Context, ip netip.Addr, from, to time.Time, limit int) ([]store.PingResult, error)
-	CreateDevice(ctx context.Context, in store.DeviceInput) (int64, error)
-	UpdateDevice(ctx context.Context, id int64, in store.DeviceInput) error
+	LatestPings(ctx context.Context, since time.Time) (map[int64]model.LatestPing, error)
+	GetDevice(ctx context.Context, id int64) (model.Device, error)
+	DeviceItems(ctx context.Context, deviceID int64) ([]model.Item, error)
+	PingHistory(ctx context.Context, ip netip.Addr, from, to time.Time, limit int) ([]model.PingResult, error)
+	CreateDevice(ctx context.Context, in model.DeviceChange) (int64, error)
+	UpdateDevice(ctx context.Context, id int64, in model.DeviceChange) error
 	DeleteDevice(ctx context.Context, id int64) error
-	ListBranches(ctx context.Context) ([]store.Branch, error)
-	GetBranch(ctx context.Context, id int64) (store.Branch, error)
-	CreateBranch(ctx context.Context, name, region string) (store.Branch, error)
-	UpdateBranch(ctx context.Context, id int64, name, region string) (store.Branch, error)
+	ListBranches(ctx context.Context) ([]model.Branch, error)
+	GetBranch(ctx context.Context, id int64) (model.Branch, error)
+	CreateBranch(ctx context.Context, name, region string) (model.Branch, error)
+	UpdateBranch(ctx context.Context, id int64, name, region string) (model.Branch, error)
 	DeleteBranch(ctx context.Context, id int64) error
-	UseToken(ctx context.Context, hash []byte) (store.Token, error)
+	UseToken(ctx context.Context, hash []byte) (model.Token, error)
 }
 
 // Expander expands SNMP profile names into monitoring items, as the importer does.
-type Expander func(profiles []string) ([]store.ItemSpec, error)
+type Expander func(profiles []string) ([]model.ItemTemplate, error)
 
 // Options are the Server's dependencies.
 type Options struct {

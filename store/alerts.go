@@ -6,26 +6,12 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/wardops/wardops/model"
 )
-
-// OpenAlert is an alert_history row not yet resolved, with its rule and device named.
-type OpenAlert struct {
-	ID             int64
-	DeviceID       int64
-	Device         string
-	RuleID         int64
-	Rule           string
-	Severity       string
-	FiredAt        time.Time
-	AcknowledgedAt *time.Time
-	AcknowledgedBy string
-	Value          *float64
-	Summary        string
-}
 
 // OpenAlerts returns the open alerts, newest first, at most limit of them, and how many are open
 // in all. deviceID 0 means the whole fleet. One query either way.
-func (s *Store) OpenAlerts(ctx context.Context, deviceID int64, limit int) ([]OpenAlert, int, error) {
+func (s *Store) OpenAlerts(ctx context.Context, deviceID int64, limit int) ([]model.Alert, int, error) {
 	rows, err := s.pool.Query(ctx, `SELECT a.id, a.device_id, d.name, a.rule_id, r.name, a.severity, a.fired_at,
 			a.acknowledged_at, COALESCE(a.acknowledged_by, ''), a.value, a.summary, count(*) OVER ()
 		FROM alert_history a
@@ -37,8 +23,8 @@ func (s *Store) OpenAlerts(ctx context.Context, deviceID int64, limit int) ([]Op
 		return nil, 0, fmt.Errorf("cannot list open alerts: %w", err)
 	}
 	total := 0
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (OpenAlert, error) {
-		var a OpenAlert
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (model.Alert, error) {
+		var a model.Alert
 		err := r.Scan(&a.ID, &a.DeviceID, &a.Device, &a.RuleID, &a.Rule, &a.Severity, &a.FiredAt,
 			&a.AcknowledgedAt, &a.AcknowledgedBy, &a.Value, &a.Summary, &total)
 		a.FiredAt = a.FiredAt.UTC()

@@ -7,34 +7,19 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/wardops/wardops/model"
 )
 
-// DeviceSummary is a device without any SNMP access data: what the query service's fleet view
-// needs, so secrets never leave PostgreSQL for a list or a dashboard.
-type DeviceSummary struct {
-	ID           int64
-	Name         string
-	IP           netip.Addr
-	Vendor       string
-	DeviceType   string
-	BranchID     int64
-	Branch       string
-	Region       string
-	Enabled      bool
-	ParentID     *int64
-	PingInterval time.Duration // 0: the collector's default
-}
-
 // ListDeviceSummaries returns every device, enabled or not, ordered by id, in one query.
-func (s *Store) ListDeviceSummaries(ctx context.Context) ([]DeviceSummary, error) {
+func (s *Store) ListDeviceSummaries(ctx context.Context) ([]model.DeviceSummary, error) {
 	rows, err := s.pool.Query(ctx, `SELECT d.id, d.name, d.ip, d.vendor, d.device_type, COALESCE(d.branch_id, 0),
 			COALESCE(b.name, ''), COALESCE(b.region, ''), d.enabled, d.parent_device_id, COALESCE(d.ping_interval_seconds, 0)
 		FROM standalone_devices d LEFT JOIN branches b ON b.id = d.branch_id ORDER BY d.id`)
 	if err != nil {
 		return nil, fmt.Errorf("cannot list devices: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (DeviceSummary, error) {
-		var d DeviceSummary
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (model.DeviceSummary, error) {
+		var d model.DeviceSummary
 		var ip netip.Prefix
 		var sec int
 		err := r.Scan(&d.ID, &d.Name, &ip, &d.Vendor, &d.DeviceType, &d.BranchID, &d.Branch, &d.Region, &d.Enabled, &d.ParentID, &sec)
@@ -47,16 +32,9 @@ func (s *Store) ListDeviceSummaries(ctx context.Context) ([]DeviceSummary, error
 	return out, nil
 }
 
-// InventoryVersion is a cheap fingerprint of devices and branches: when it has not moved, a
-// cached inventory is still right, and the full list need not be read again.
-type InventoryVersion struct {
-	Devices, Branches               int64
-	DevicesUpdated, BranchesUpdated time.Time
-}
-
 // InventoryVersion reads the fingerprint in one statement.
-func (s *Store) InventoryVersion(ctx context.Context) (InventoryVersion, error) {
-	var v InventoryVersion
+func (s *Store) InventoryVersion(ctx context.Context) (model.InventoryVersion, error) {
+	var v model.InventoryVersion
 	var du, bu *time.Time
 	err := s.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM standalone_devices), (SELECT max(updated_at) FROM standalone_devices),
 		(SELECT count(*) FROM branches), (SELECT max(updated_at) FROM branches)`).Scan(&v.Devices, &du, &v.Branches, &bu)

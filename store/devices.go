@@ -8,68 +8,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/wardops/wardops/model"
 )
-
-// Branch is one site of the fleet.
-type Branch struct {
-	ID        int64     `json:"id"`
-	Name      string    `json:"name"`
-	Region    string    `json:"region"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
-}
-
-// SNMP is a device's SNMP access. Community and keys are secrets: they carry json:"-" so no
-// endpoint can return them by accident, and String never prints them.
-type SNMP struct {
-	Version      string `json:"version"` // "" (no SNMP), "1", "2c" or "3"
-	Port         int    `json:"port"`
-	Credential   string `json:"credential,omitempty"`
-	Community    string `json:"-"`
-	Username     string `json:"username,omitempty"`
-	AuthProtocol string `json:"auth_protocol,omitempty"`
-	AuthKey      string `json:"-"`
-	PrivProtocol string `json:"priv_protocol,omitempty"`
-	PrivKey      string `json:"-"`
-}
-
-func (s SNMP) String() string {
-	return fmt.Sprintf("snmp v%s port %d user %q", s.Version, s.Port, s.Username)
-}
-
-// Device is one monitored device with its branch and SNMP settings resolved.
-type Device struct {
-	ID           int64         `json:"id"`
-	Name         string        `json:"name"`
-	IP           netip.Addr    `json:"ip"`
-	Vendor       string        `json:"vendor"`
-	DeviceType   string        `json:"device_type"`
-	BranchID     int64         `json:"branch_id"`
-	Branch       string        `json:"branch"`
-	Region       string        `json:"region"`
-	Enabled      bool          `json:"enabled"`
-	ParentID     *int64        `json:"parent_id"`
-	SNMP         SNMP          `json:"snmp"`
-	Profiles     []string      `json:"snmp_profiles"`
-	PingInterval time.Duration `json:"-"` // 0: the collector's default
-	CreatedAt    time.Time     `json:"created_at"`
-	UpdatedAt    time.Time     `json:"updated_at"`
-}
-
-// Item is one SNMP monitoring item of a device: a scalar OID or a table column walked with
-// GETBULK, whose Labels map label names (ifName) to the column OIDs that supply them.
-type Item struct {
-	ID        int64             `json:"id"`
-	DeviceID  int64             `json:"device_id"`
-	Name      string            `json:"name"`
-	OID       string            `json:"oid"`
-	Kind      string            `json:"kind"`       // scalar or table
-	ValueType string            `json:"value_type"` // counter, gauge or info
-	Labels    map[string]string `json:"labels"`
-	Profile   string            `json:"profile"`
-	Interval  time.Duration     `json:"-"` // 0: the collector's default
-	Enabled   bool              `json:"enabled"`
-}
 
 const deviceColumns = `d.id, d.name, d.ip, d.vendor, d.device_type, COALESCE(d.branch_id, 0), COALESCE(b.name, ''),
 	COALESCE(b.region, ''), d.enabled, d.parent_device_id,
@@ -83,8 +23,8 @@ const deviceFrom = `standalone_devices d
 	LEFT JOIN branches b ON b.id = d.branch_id
 	LEFT JOIN snmp_credentials c ON c.id = d.snmp_credential_id`
 
-func scanDevice(row pgx.Row) (Device, error) {
-	var d Device
+func scanDevice(row pgx.Row) (model.Device, error) {
+	var d model.Device
 	var ip netip.Prefix
 	var pingSec int
 	err := row.Scan(&d.ID, &d.Name, &ip, &d.Vendor, &d.DeviceType, &d.BranchID, &d.Branch, &d.Region,
@@ -97,19 +37,13 @@ func scanDevice(row pgx.Row) (Device, error) {
 	return d, err
 }
 
-// Fleet is what the collector probes: every enabled device and the enabled items of each.
-type Fleet struct {
-	Devices []Device
-	Items   map[int64][]Item // by device id
-}
-
 // LoadFleet reads every enabled device and its enabled items in two queries, whatever the fleet size.
-func (s *Store) LoadFleet(ctx context.Context) (*Fleet, error) {
+func (s *Store) LoadFleet(ctx context.Context) (*model.Fleet, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+deviceColumns+` FROM `+deviceFrom+` WHERE d.enabled ORDER BY d.id`)
 	if err != nil {
 		return nil, fmt.Errorf("cannot load devices: %w", err)
 	}
-	devs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Device, error) { return scanDevice(r) })
+	devs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (model.Device, error) { return scanDevice(r) })
 	if err != nil {
 		return nil, fmt.Errorf("cannot load devices: %w", err)
 	}
@@ -124,15 +58,15 @@ func (s *Store) LoadFleet(ctx context.Context) (*Fleet, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot load monitoring items: %w", err)
 	}
-	f := &Fleet{Devices: devs, Items: make(map[int64][]Item, len(devs))}
+	f := &model.Fleet{Devices: devs, Items: make(map[int64][]model.Item, len(devs))}
 	for _, it := range items {
 		f.Items[it.DeviceID] = append(f.Items[it.DeviceID], it)
 	}
 	return f, nil
 }
 
-func scanItem(r pgx.CollectableRow) (Item, error) {
-	var it Item
+func scanItem(r pgx.CollectableRow) (model.Item, error) {
+	var it model.Item
 	var labels []byte
 	var sec int
 	if err := r.Scan(&it.ID, &it.DeviceID, &it.Name, &it.OID, &it.Kind, &it.ValueType, &labels, &it.Profile, &sec, &it.Enabled); err != nil {
@@ -146,29 +80,29 @@ func scanItem(r pgx.CollectableRow) (Item, error) {
 }
 
 // ListDevices returns every device, enabled or not, ordered by id.
-func (s *Store) ListDevices(ctx context.Context) ([]Device, error) {
+func (s *Store) ListDevices(ctx context.Context) ([]model.Device, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+deviceColumns+` FROM `+deviceFrom+` ORDER BY d.id`)
 	if err != nil {
 		return nil, fmt.Errorf("cannot list devices: %w", err)
 	}
-	devs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Device, error) { return scanDevice(r) })
+	devs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (model.Device, error) { return scanDevice(r) })
 	if err != nil {
 		return nil, fmt.Errorf("cannot list devices: %w", err)
 	}
 	return devs, nil
 }
 
-// GetDevice returns one device or ErrNotFound.
-func (s *Store) GetDevice(ctx context.Context, id int64) (Device, error) {
+// GetDevice returns one device or model.ErrNotFound.
+func (s *Store) GetDevice(ctx context.Context, id int64) (model.Device, error) {
 	d, err := scanDevice(s.pool.QueryRow(ctx, `SELECT `+deviceColumns+` FROM `+deviceFrom+` WHERE d.id = $1`, id))
 	if err != nil {
-		return Device{}, fmt.Errorf("cannot get device %d: %w", id, interpretError(err))
+		return model.Device{}, fmt.Errorf("cannot get device %d: %w", id, interpretError(err))
 	}
 	return d, nil
 }
 
 // DeviceItems returns all monitoring items of a device, enabled or not.
-func (s *Store) DeviceItems(ctx context.Context, deviceID int64) ([]Item, error) {
+func (s *Store) DeviceItems(ctx context.Context, deviceID int64) ([]model.Item, error) {
 	rows, err := s.pool.Query(ctx, `SELECT id, device_id, name, oid, kind, value_type, labels, profile,
 			COALESCE(interval_seconds, 0), enabled
 		FROM monitoring_items WHERE device_id = $1 ORDER BY id`, deviceID)
@@ -183,12 +117,12 @@ func (s *Store) DeviceItems(ctx context.Context, deviceID int64) ([]Item, error)
 }
 
 // ListBranches returns every branch ordered by name.
-func (s *Store) ListBranches(ctx context.Context) ([]Branch, error) {
+func (s *Store) ListBranches(ctx context.Context) ([]model.Branch, error) {
 	rows, err := s.pool.Query(ctx, `SELECT id, name, region, created_at, updated_at FROM branches ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("cannot list branches: %w", err)
 	}
-	bs, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Branch])
+	bs, err := pgx.CollectRows(rows, pgx.RowToStructByPos[model.Branch])
 	if err != nil {
 		return nil, fmt.Errorf("cannot list branches: %w", err)
 	}
@@ -202,7 +136,7 @@ func (s *Store) SetDeviceEnabled(ctx context.Context, id int64, enabled bool) er
 		return fmt.Errorf("cannot update device %d: %w", id, interpretError(err))
 	}
 	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("cannot update device %d: %w", id, ErrNotFound)
+		return fmt.Errorf("cannot update device %d: %w", id, model.ErrNotFound)
 	}
 	return nil
 }
@@ -214,7 +148,7 @@ func (s *Store) DeleteDevice(ctx context.Context, id int64) error {
 		return fmt.Errorf("cannot delete device %d: %w", id, interpretError(err))
 	}
 	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("cannot delete device %d: %w", id, ErrNotFound)
+		return fmt.Errorf("cannot delete device %d: %w", id, model.ErrNotFound)
 	}
 	return nil
 }

@@ -7,40 +7,12 @@ import (
 	"net/netip"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/wardops/wardops/model"
 )
 
-// RefError says which field of a write names a row that does not exist (a branch, a parent
-// device, an SNMP credential), so the API can name the parameter in its 400.
-type RefError struct {
-	Field string
-	Value string
-}
-
-func (e *RefError) Error() string { return fmt.Sprintf("unknown %s %s", e.Field, e.Value) }
-
-// DeviceInput is a device as written through the API. Items are the device's profile items,
-// already expanded; they replace the old profile items when ReplaceItems is set.
-type DeviceInput struct {
-	Name                string
-	IP                  netip.Addr
-	Vendor              string
-	DeviceType          string
-	BranchID            int64
-	Enabled             bool
-	ParentID            *int64
-	SNMPVersion         string
-	SNMPCommunity       string
-	SNMPPort            int
-	Credential          string // snmp_credentials name, "" for none
-	Profiles            []string
-	PingIntervalSeconds *int
-	ReplaceItems        bool
-	Items               []ItemSpec
-}
-
 // CreateDevice inserts a device and its profile items in one transaction and returns its id.
-// A taken name or IP gives ErrConflict; an unknown branch, parent or credential a *RefError.
-func (s *Store) CreateDevice(ctx context.Context, in DeviceInput) (int64, error) {
+// A taken name or IP gives model.ErrConflict; an unknown branch, parent or credential a *model.RefError.
+func (s *Store) CreateDevice(ctx context.Context, in model.DeviceChange) (int64, error) {
 	var id int64
 	err := s.WithTx(ctx, func(tx pgx.Tx) error {
 		credID, err := checkDeviceRefs(ctx, tx, in, 0)
@@ -51,7 +23,7 @@ func (s *Store) CreateDevice(ctx context.Context, in DeviceInput) (int64, error)
 				parent_device_id, snmp_version, snmp_community, snmp_port, snmp_credential_id, snmp_profiles, ping_interval_seconds)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id`,
 			in.Name, prefixOf(in.IP), in.Vendor, in.DeviceType, in.BranchID, in.Enabled, in.ParentID, in.SNMPVersion,
-			in.SNMPCommunity, in.SNMPPort, credID, profilesOrEmpty(in.Profiles), in.PingIntervalSeconds).Scan(&id)
+			in.SNMPCommunity.Reveal(), in.SNMPPort, credID, profilesOrEmpty(in.Profiles), in.PingIntervalSeconds).Scan(&id)
 		if err != nil {
 			return interpretError(err)
 		}
@@ -64,8 +36,8 @@ func (s *Store) CreateDevice(ctx context.Context, in DeviceInput) (int64, error)
 }
 
 // UpdateDevice replaces every field of a device (the caller merges a partial update onto the
-// current row first) and, when in.ReplaceItems, its profile items. Unknown id gives ErrNotFound.
-func (s *Store) UpdateDevice(ctx context.Context, id int64, in DeviceInput) error {
+// current row first) and, when in.ReplaceItems, its profile items. Unknown id gives model.ErrNotFound.
+func (s *Store) UpdateDevice(ctx context.Context, id int64, in model.DeviceChange) error {
 	err := s.WithTx(ctx, func(tx pgx.Tx) error {
 		credID, err := checkDeviceRefs(ctx, tx, in, id)
 		if err != nil {
@@ -76,12 +48,12 @@ func (s *Store) UpdateDevice(ctx context.Context, id int64, in DeviceInput) erro
 				snmp_port = $11, snmp_credential_id = $12, snmp_profiles = $13, ping_interval_seconds = $14, updated_at = now()
 			WHERE id = $1`,
 			id, in.Name, prefixOf(in.IP), in.Vendor, in.DeviceType, in.BranchID, in.Enabled, in.ParentID, in.SNMPVersion,
-			in.SNMPCommunity, in.SNMPPort, credID, profilesOrEmpty(in.Profiles), in.PingIntervalSeconds)
+			in.SNMPCommunity.Reveal(), in.SNMPPort, credID, profilesOrEmpty(in.Profiles), in.PingIntervalSeconds)
 		if err != nil {
 			return interpretError(err)
 		}
 		if tag.RowsAffected() == 0 {
-			return ErrNotFound
+			return model.ErrNotFound
 		}
 		if !in.ReplaceItems {
 			return nil
@@ -96,7 +68,7 @@ func (s *Store) UpdateDevice(ctx context.Context, id int64, in DeviceInput) erro
 
 // checkDeviceRefs resolves the credential and checks branch and parent, so a bad reference is
 // reported by field instead of as a bare foreign-key violation.
-func checkDeviceRefs(ctx context.Context, tx pgx.Tx, in DeviceInput, self int64) (*int64, error) {
+func checkDeviceRefs(ctx context.Context, tx pgx.Tx, in model.DeviceChange, self int64) (*int64, error) {
 	var branchOK, parentOK bool
 	var credID *int64
 	err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM branches WHERE id = $1),
@@ -108,19 +80,19 @@ func checkDeviceRefs(ctx context.Context, tx pgx.Tx, in DeviceInput, self int64)
 	}
 	switch {
 	case !branchOK:
-		return nil, &RefError{Field: "branch_id", Value: fmt.Sprint(in.BranchID)}
+		return nil, &model.RefError{Field: "branch_id", Value: fmt.Sprint(in.BranchID)}
 	case !parentOK:
-		return nil, &RefError{Field: "parent_id", Value: fmt.Sprint(*in.ParentID)}
+		return nil, &model.RefError{Field: "parent_id", Value: fmt.Sprint(*in.ParentID)}
 	case in.Credential != "" && credID == nil:
-		return nil, &RefError{Field: "snmp.credential", Value: fmt.Sprintf("%q", in.Credential)}
+		return nil, &model.RefError{Field: "snmp.credential", Value: fmt.Sprintf("%q", in.Credential)}
 	}
 	return credID, nil
 }
 
 // replaceItems makes the device's profile items exactly in.Items, through the importer's upsert.
-func replaceItems(ctx context.Context, tx pgx.Tx, in DeviceInput) error {
-	_, _, err := upsertItems(ctx, tx, []DeviceSpec{{Name: in.Name, IP: in.IP.String(), Items: in.Items}})
-	if err != nil && !errors.Is(err, ErrNotFound) {
+func replaceItems(ctx context.Context, tx pgx.Tx, in model.DeviceChange) error {
+	_, _, err := upsertItems(ctx, tx, []model.ImportDevice{{Name: in.Name, IP: in.IP.String(), Items: in.Items}})
+	if err != nil && !errors.Is(err, model.ErrNotFound) {
 		return err
 	}
 	return nil

@@ -8,70 +8,18 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/wardops/wardops/model"
 )
 
 var errDryRun = errors.New("dry run: rolled back")
 
-// CredentialSpec is an SNMP credential as imported.
-type CredentialSpec struct {
-	Name, Version, Community, Username, AuthProtocol, AuthKey, PrivProtocol, PrivKey string
-}
-
-// DeviceSpec is one device as imported: names instead of ids, items already expanded from profiles.
-type DeviceSpec struct {
-	Line          int // source line, for error messages
-	Branch        string
-	Region        string
-	Name          string
-	IP            string
-	Vendor        string
-	DeviceType    string
-	Enabled       bool
-	SNMPVersion   string
-	SNMPCommunity string
-	SNMPPort      int
-	Credential    string // name of a snmp_credentials row, for v3
-	Profiles      []string
-	Parent        string
-	Items         []ItemSpec
-}
-
-// ItemSpec is a monitoring item expanded from a profile.
-type ItemSpec struct {
-	Name, OID, Kind, ValueType, Profile string
-	Labels                              map[string]string
-}
-
-// LineError is one rejected input line.
-type LineError struct {
-	Line   int
-	Reason string
-}
-
-// LinesError lists every rejected line of an import; nothing was written.
-type LinesError struct{ Lines []LineError }
-
-func (e *LinesError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%d bad line(s), nothing imported", len(e.Lines))
-	for _, l := range e.Lines {
-		fmt.Fprintf(&b, "\n  line %d: %s", l.Line, l.Reason)
-	}
-	return b.String()
-}
-
-// ImportStats counts what an import changed. Re-importing the same file gives all zeros but Unchanged.
-type ImportStats struct {
-	BranchesCreated, DevicesCreated, DevicesUpdated, DevicesUnchanged, ItemsUpserted, ItemsDeleted int
-}
-
 // ImportInventory upserts credentials, branches, devices (by IP), parents and profile items in one
 // transaction, with one statement per table whatever the fleet size. A row whose name belongs to
 // another IP already in the database, or whose parent is unknown, fails the whole import with a
-// *LinesError; rows that do not differ are left untouched (updated_at does not move). With dryRun
+// *model.LinesError; rows that do not differ are left untouched (updated_at does not move). With dryRun
 // everything is checked against the database and then rolled back.
-func (s *Store) ImportInventory(ctx context.Context, creds []CredentialSpec, devs []DeviceSpec, dryRun bool) (ImportStats, error) {
-	var st ImportStats
+func (s *Store) ImportInventory(ctx context.Context, creds []model.ImportCredential, devs []model.ImportDevice, dryRun bool) (model.ImportStats, error) {
+	var st model.ImportStats
 	err := s.WithTx(ctx, func(tx pgx.Tx) error {
 		if err := upsertCredentials(ctx, tx, creds); err != nil {
 			return err
@@ -103,12 +51,12 @@ func (s *Store) ImportInventory(ctx context.Context, creds []CredentialSpec, dev
 		return st, nil
 	}
 	if err != nil {
-		return ImportStats{}, fmt.Errorf("cannot import inventory: %w", err)
+		return model.ImportStats{}, fmt.Errorf("cannot import inventory: %w", err)
 	}
 	return st, nil
 }
 
-func upsertCredentials(ctx context.Context, tx pgx.Tx, creds []CredentialSpec) error {
+func upsertCredentials(ctx context.Context, tx pgx.Tx, creds []model.ImportCredential) error {
 	for _, c := range creds {
 		_, err := tx.Exec(ctx, `INSERT INTO snmp_credentials (name, version, community, username, auth_protocol, auth_key, priv_protocol, priv_key)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
@@ -119,7 +67,7 @@ func upsertCredentials(ctx context.Context, tx pgx.Tx, creds []CredentialSpec) e
 				snmp_credentials.auth_protocol, snmp_credentials.auth_key, snmp_credentials.priv_protocol, snmp_credentials.priv_key)
 				IS DISTINCT FROM (excluded.version, excluded.community, excluded.username, excluded.auth_protocol,
 				excluded.auth_key, excluded.priv_protocol, excluded.priv_key)`,
-			c.Name, c.Version, c.Community, c.Username, c.AuthProtocol, c.AuthKey, c.PrivProtocol, c.PrivKey)
+			c.Name, c.Version, c.Community.Reveal(), c.Username, c.AuthProtocol, c.AuthKey.Reveal(), c.PrivProtocol, c.PrivKey.Reveal())
 		if err != nil {
 			// Never echo the secret values: name the credential only.
 			return fmt.Errorf("cannot upsert credential %q: %w", c.Name, interpretError(err))
@@ -130,7 +78,7 @@ func upsertCredentials(ctx context.Context, tx pgx.Tx, creds []CredentialSpec) e
 
 // checkNameConflicts rejects rows whose name already belongs to a device with another IP, and rows
 // naming a credential that does not exist.
-func checkNameConflicts(ctx context.Context, tx pgx.Tx, devs []DeviceSpec) error {
+func checkNameConflicts(ctx context.Context, tx pgx.Tx, devs []model.ImportDevice) error {
 	names := make([]string, len(devs))
 	creds := make([]string, len(devs))
 	for i, d := range devs {
@@ -157,22 +105,22 @@ func checkNameConflicts(ctx context.Context, tx pgx.Tx, devs []DeviceSpec) error
 	for _, k := range known {
 		haveCred[k] = true
 	}
-	var bad []LineError
+	var bad []model.LineError
 	for _, d := range devs {
 		if ip, ok := owner[d.Name]; ok && ip != d.IP {
-			bad = append(bad, LineError{d.Line, fmt.Sprintf("name %q already belongs to device %s", d.Name, ip)})
+			bad = append(bad, model.LineError{Line: d.Line, Reason: fmt.Sprintf("name %q already belongs to device %s", d.Name, ip)})
 		}
 		if d.Credential != "" && !haveCred[d.Credential] {
-			bad = append(bad, LineError{d.Line, fmt.Sprintf("unknown SNMP credential %q", d.Credential)})
+			bad = append(bad, model.LineError{Line: d.Line, Reason: fmt.Sprintf("unknown SNMP credential %q", d.Credential)})
 		}
 	}
 	if len(bad) > 0 {
-		return &LinesError{Lines: bad}
+		return &model.LinesError{Lines: bad}
 	}
 	return nil
 }
 
-func upsertBranches(ctx context.Context, tx pgx.Tx, devs []DeviceSpec) (int, error) {
+func upsertBranches(ctx context.Context, tx pgx.Tx, devs []model.ImportDevice) (int, error) {
 	region := map[string]string{}
 	var names, regions []string
 	for _, d := range devs {
@@ -203,13 +151,13 @@ func upsertBranches(ctx context.Context, tx pgx.Tx, devs []DeviceSpec) (int, err
 	return n, nil
 }
 
-func upsertDevices(ctx context.Context, tx pgx.Tx, devs []DeviceSpec) (created, updated int, err error) {
+func upsertDevices(ctx context.Context, tx pgx.Tx, devs []model.ImportDevice) (created, updated int, err error) {
 	var name, ip, vendor, typ, branch, ver, comm, cred, profiles []string
 	var enabled []bool
 	var port []int32
 	for _, d := range devs {
 		name, ip, vendor, typ = append(name, d.Name), append(ip, d.IP), append(vendor, d.Vendor), append(typ, d.DeviceType)
-		branch, ver, comm, cred = append(branch, d.Branch), append(ver, d.SNMPVersion), append(comm, d.SNMPCommunity), append(cred, d.Credential)
+		branch, ver, comm, cred = append(branch, d.Branch), append(ver, d.SNMPVersion), append(comm, d.SNMPCommunity.Reveal()), append(cred, d.Credential)
 		profiles = append(profiles, strings.Join(d.Profiles, ";"))
 		enabled, port = append(enabled, d.Enabled), append(port, int32(d.SNMPPort))
 	}
@@ -247,7 +195,7 @@ func upsertDevices(ctx context.Context, tx pgx.Tx, devs []DeviceSpec) (created, 
 	return created, updated, nil
 }
 
-func setParents(ctx context.Context, tx pgx.Tx, devs []DeviceSpec) error {
+func setParents(ctx context.Context, tx pgx.Tx, devs []model.ImportDevice) error {
 	var ips, parents []string
 	lines := map[string]int{}
 	for _, d := range devs {
@@ -264,9 +212,9 @@ func setParents(ctx context.Context, tx pgx.Tx, devs []DeviceSpec) error {
 		return fmt.Errorf("cannot resolve parents: %w", err)
 	}
 	if len(unknown) > 0 {
-		le := &LinesError{}
+		le := &model.LinesError{}
 		for _, ip := range unknown {
-			le.Lines = append(le.Lines, LineError{lines[ip], "unknown parent device"})
+			le.Lines = append(le.Lines, model.LineError{Line: lines[ip], Reason: "unknown parent device"})
 		}
 		return le
 	}
@@ -282,7 +230,7 @@ func setParents(ctx context.Context, tx pgx.Tx, devs []DeviceSpec) error {
 
 // upsertItems makes each device's profile items exactly what its profiles expand to; items added
 // by hand (profile ”) are left alone.
-func upsertItems(ctx context.Context, tx pgx.Tx, devs []DeviceSpec) (upserted, deleted int, err error) {
+func upsertItems(ctx context.Context, tx pgx.Tx, devs []model.ImportDevice) (upserted, deleted int, err error) {
 	var ips, names, oids, kinds, types, profiles, labels, allIPs []string
 	for _, d := range devs {
 		allIPs = append(allIPs, d.IP)

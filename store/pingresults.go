@@ -10,29 +10,15 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/wardops/wardops/model"
 )
-
-// PingResult is one ICMP probe of one device. RTTs are nil when no reply came back.
-type PingResult struct {
-	DeviceID    int64      `json:"device_id"`
-	DeviceIP    netip.Addr `json:"device_ip"`
-	Timestamp   time.Time  `json:"timestamp"`
-	IsReachable bool       `json:"is_reachable"`
-	RTTAvgMs    *float64   `json:"rtt_avg_ms"`
-	RTTMinMs    *float64   `json:"rtt_min_ms"`
-	RTTMaxMs    *float64   `json:"rtt_max_ms"`
-	RTTStddevMs *float64   `json:"rtt_stddev_ms"`
-	PacketLoss  float64    `json:"packet_loss"`
-	Sent        int16      `json:"sent"`
-	Received    int16      `json:"received"`
-}
 
 var pingColumns = []string{"device_id", "device_ip", "timestamp", "is_reachable", "rtt_avg_ms", "rtt_min_ms",
 	"rtt_max_ms", "rtt_stddev_ms", "packet_loss", "sent", "received"}
 
 // InsertPingResults writes a batch with COPY. When a row falls outside the existing partitions
 // (a clock jump, a spool replayed after days) the partitions are created and the copy retried once.
-func (s *Store) InsertPingResults(ctx context.Context, rs []PingResult) error {
+func (s *Store) InsertPingResults(ctx context.Context, rs []model.PingResult) error {
 	if len(rs) == 0 {
 		return nil
 	}
@@ -54,7 +40,7 @@ func (s *Store) InsertPingResults(ctx context.Context, rs []PingResult) error {
 	return nil
 }
 
-func (s *Store) copyPingResults(ctx context.Context, rs []PingResult) error {
+func (s *Store) copyPingResults(ctx context.Context, rs []model.PingResult) error {
 	_, err := s.pool.CopyFrom(ctx, pgx.Identifier{"ping_results"}, pingColumns, pgx.CopyFromSlice(len(rs), func(i int) ([]any, error) {
 		r := rs[i]
 		return []any{r.DeviceID, netip.PrefixFrom(r.DeviceIP, r.DeviceIP.BitLen()), r.Timestamp.UTC(), r.IsReachable,
@@ -114,16 +100,10 @@ func (s *Store) DropPingPartitionsBefore(ctx context.Context, cutoff time.Time) 
 	return dropped, nil
 }
 
-// LatestPing is the newest probe of a device and, when it is down, since when it has been down.
-type LatestPing struct {
-	PingResult
-	DownSince *time.Time
-}
-
 // LatestPings returns the newest ping result of every enabled device, looked back no further than
 // since, in one query for the fleet: a LATERAL LIMIT 1 per device walks
 // idx_ping_results_device_timestamp instead of scanning the partitions.
-func (s *Store) LatestPings(ctx context.Context, since time.Time) (map[int64]LatestPing, error) {
+func (s *Store) LatestPings(ctx context.Context, since time.Time) (map[int64]model.LatestPing, error) {
 	rows, err := s.pool.Query(ctx, `SELECT d.id, r.timestamp, r.is_reachable, r.rtt_avg_ms, r.rtt_min_ms, r.rtt_max_ms,
 			r.rtt_stddev_ms, r.packet_loss, r.sent, r.received,
 			CASE WHEN NOT r.is_reachable THEN COALESCE((
@@ -141,9 +121,9 @@ func (s *Store) LatestPings(ctx context.Context, since time.Time) (map[int64]Lat
 		return nil, fmt.Errorf("cannot read latest ping results: %w", err)
 	}
 	defer rows.Close()
-	out := map[int64]LatestPing{}
+	out := map[int64]model.LatestPing{}
 	for rows.Next() {
-		var l LatestPing
+		var l model.LatestPing
 		if err := rows.Scan(&l.DeviceID, &l.Timestamp, &l.IsReachable, &l.RTTAvgMs, &l.RTTMinMs, &l.RTTMaxMs,
 			&l.RTTStddevMs, &l.PacketLoss, &l.Sent, &l.Received, &l.DownSince); err != nil {
 			return nil, fmt.Errorf("cannot read latest ping results: %w", err)
@@ -158,7 +138,7 @@ func (s *Store) LatestPings(ctx context.Context, since time.Time) (map[int64]Lat
 }
 
 // PingHistory returns one device's probes between from and to, oldest first, at most limit rows.
-func (s *Store) PingHistory(ctx context.Context, ip netip.Addr, from, to time.Time, limit int) ([]PingResult, error) {
+func (s *Store) PingHistory(ctx context.Context, ip netip.Addr, from, to time.Time, limit int) ([]model.PingResult, error) {
 	rows, err := s.pool.Query(ctx, `SELECT device_id, device_ip, timestamp, is_reachable, rtt_avg_ms, rtt_min_ms,
 			rtt_max_ms, rtt_stddev_ms, packet_loss, sent, received
 		FROM ping_results WHERE device_ip = $1 AND timestamp >= $2 AND timestamp <= $3
@@ -166,8 +146,8 @@ func (s *Store) PingHistory(ctx context.Context, ip netip.Addr, from, to time.Ti
 	if err != nil {
 		return nil, fmt.Errorf("cannot read ping history of %s: %w", ip, err)
 	}
-	rs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (PingResult, error) {
-		var p PingResult
+	rs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (model.PingResult, error) {
+		var p model.PingResult
 		var pfx netip.Prefix
 		err := r.Scan(&p.DeviceID, &pfx, &p.Timestamp, &p.IsReachable, &p.RTTAvgMs, &p.RTTMinMs, &p.RTTMaxMs,
 			&p.RTTStddevMs, &p.PacketLoss, &p.Sent, &p.Received)

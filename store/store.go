@@ -1,5 +1,5 @@
 // Package store is wardops' PostgreSQL layer: the connection pool, migrations and one file per
-// table family. It is the only package that imports pgx; callers see its types and ErrNotFound.
+// table family. It is the only package that imports pgx; callers see its types and model.ErrNotFound.
 package store
 
 import (
@@ -12,13 +12,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/wardops/wardops/model"
 )
-
-// ErrNotFound is returned when the row asked for does not exist.
-var ErrNotFound = errors.New("not found")
-
-// ErrConflict is returned when a write breaks a unique or foreign-key constraint.
-var ErrConflict = errors.New("conflict")
 
 // Options configures the pool. Zero values take the defaults of Foundation (issue 2).
 type Options struct {
@@ -134,13 +129,13 @@ func (s *Store) WithTx(ctx context.Context, fn func(tx pgx.Tx) error) (err error
 // interpretError maps pgx errors onto the store's own.
 func interpretError(err error) error {
 	if errors.Is(err, pgx.ErrNoRows) {
-		return ErrNotFound
+		return model.ErrNotFound
 	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		switch pe.Code {
 		case "23505", "23503":
-			return fmt.Errorf("%w: %s", ErrConflict, pe.Detail)
+			return &model.ConflictError{Constraint: pe.ConstraintName, Detail: pe.Detail}
 		}
 	}
 	return err

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/wardops/wardops/internal/testenv"
+	"github.com/wardops/wardops/model"
 	"github.com/wardops/wardops/store"
 )
 
@@ -152,7 +153,7 @@ func TestPoolSurvivesFailingCalls(t *testing.T) {
 	for i := range 3000 {
 		switch i % 6 {
 		case 0:
-			if _, err := s.GetDevice(ctx, int64(1_000_000+i)); !errors.Is(err, store.ErrNotFound) {
+			if _, err := s.GetDevice(ctx, int64(1_000_000+i)); !errors.Is(err, model.ErrNotFound) {
 				t.Fatalf("GetDevice: want ErrNotFound, got %v", err)
 			}
 		case 1:
@@ -177,7 +178,7 @@ func TestPoolSurvivesFailingCalls(t *testing.T) {
 			cancel()
 			_, _ = s.ListDevices(cctx)
 		case 5:
-			if err := s.DeleteDevice(ctx, int64(i)); !errors.Is(err, store.ErrNotFound) {
+			if err := s.DeleteDevice(ctx, int64(i)); !errors.Is(err, model.ErrNotFound) {
 				t.Fatalf("DeleteDevice: want ErrNotFound, got %v", err)
 			}
 		}
@@ -195,7 +196,7 @@ func TestPoolSurvivesFailingCalls(t *testing.T) {
 func TestPingResultsLatestAndRetention(t *testing.T) {
 	s, _ := testenv.Store(t)
 	ctx := context.Background()
-	devs := []store.DeviceSpec{
+	devs := []model.ImportDevice{
 		{Line: 2, Branch: "b1", Name: "up-1", IP: "127.20.0.1", Enabled: true, SNMPPort: 161},
 		{Line: 3, Branch: "b1", Name: "down-1", IP: "127.20.0.2", Enabled: true, SNMPPort: 161},
 		{Line: 4, Branch: "b1", Name: "never", IP: "127.20.0.3", Enabled: true, SNMPPort: 161},
@@ -213,14 +214,14 @@ func TestPingResultsLatestAndRetention(t *testing.T) {
 	}
 	now := time.Now().UTC().Truncate(time.Second)
 	rtt := 1.5
-	var rs []store.PingResult
+	var rs []model.PingResult
 	for i := range 10 {
 		ts := now.Add(time.Duration(i-9) * 30 * time.Second)
-		rs = append(rs, store.PingResult{DeviceID: id["up-1"], DeviceIP: netip.MustParseAddr("127.20.0.1"), Timestamp: ts,
+		rs = append(rs, model.PingResult{DeviceID: id["up-1"], DeviceIP: netip.MustParseAddr("127.20.0.1"), Timestamp: ts,
 			IsReachable: true, RTTAvgMs: &rtt, Sent: 3, Received: 3})
 		// down-1 goes down at the 7th probe and stays down.
 		up := i < 6
-		r := store.PingResult{DeviceID: id["down-1"], DeviceIP: netip.MustParseAddr("127.20.0.2"), Timestamp: ts, IsReachable: up, Sent: 3}
+		r := model.PingResult{DeviceID: id["down-1"], DeviceIP: netip.MustParseAddr("127.20.0.2"), Timestamp: ts, IsReachable: up, Sent: 3}
 		if up {
 			r.RTTAvgMs, r.Received = &rtt, 3
 		} else {
@@ -230,7 +231,7 @@ func TestPingResultsLatestAndRetention(t *testing.T) {
 	}
 	// A row 40 days old lands in a partition created on demand.
 	old := now.AddDate(0, 0, -40)
-	rs = append(rs, store.PingResult{DeviceID: id["up-1"], DeviceIP: netip.MustParseAddr("127.20.0.1"), Timestamp: old, IsReachable: true, Sent: 3, Received: 3})
+	rs = append(rs, model.PingResult{DeviceID: id["up-1"], DeviceIP: netip.MustParseAddr("127.20.0.1"), Timestamp: old, IsReachable: true, Sent: 3, Received: 3})
 	if err := s.InsertPingResults(ctx, rs); err != nil {
 		t.Fatal(err)
 	}

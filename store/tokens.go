@@ -3,39 +3,31 @@ package store
 import (
 	"context"
 	"fmt"
-	"time"
+
+	"github.com/wardops/wardops/model"
 )
 
-// Token is an API token as stored: only the SHA-256 hash of the secret is kept, never the secret.
-type Token struct {
-	ID         int64
-	Name       string
-	Scope      string // read, write or admin
-	CreatedAt  time.Time
-	LastUsedAt *time.Time
-}
-
-// CreateToken stores a new token by the hash of its secret. A duplicate name gives ErrConflict.
-func (s *Store) CreateToken(ctx context.Context, name, scope string, hash []byte) (Token, error) {
-	t := Token{Name: name, Scope: scope}
+// CreateToken stores a new token by the hash of its secret. A duplicate name gives model.ErrConflict.
+func (s *Store) CreateToken(ctx context.Context, name, scope string, hash []byte) (model.Token, error) {
+	t := model.Token{Name: name, Scope: scope}
 	err := s.pool.QueryRow(ctx, `INSERT INTO api_tokens (name, token_hash, scope) VALUES ($1, $2, $3)
 		RETURNING id, created_at`, name, hash, scope).Scan(&t.ID, &t.CreatedAt)
 	if err != nil {
-		return Token{}, fmt.Errorf("cannot create token %q: %w", name, interpretError(err))
+		return model.Token{}, fmt.Errorf("cannot create token %q: %w", name, interpretError(err))
 	}
 	t.CreatedAt = t.CreatedAt.UTC()
 	return t, nil
 }
 
 // UseToken looks a token up by the hash of its secret and records that it was used, in one
-// statement. A revoked or unknown token gives ErrNotFound.
-func (s *Store) UseToken(ctx context.Context, hash []byte) (Token, error) {
-	var t Token
+// statement. A revoked or unknown token gives model.ErrNotFound.
+func (s *Store) UseToken(ctx context.Context, hash []byte) (model.Token, error) {
+	var t model.Token
 	err := s.pool.QueryRow(ctx, `UPDATE api_tokens SET last_used_at = now()
 		WHERE token_hash = $1 AND revoked_at IS NULL
 		RETURNING id, name, scope, created_at, last_used_at`, hash).Scan(&t.ID, &t.Name, &t.Scope, &t.CreatedAt, &t.LastUsedAt)
 	if err != nil {
-		return Token{}, fmt.Errorf("cannot look up token: %w", interpretError(err))
+		return model.Token{}, fmt.Errorf("cannot look up token: %w", interpretError(err))
 	}
 	return t, nil
 }
@@ -47,7 +39,7 @@ func (s *Store) RevokeToken(ctx context.Context, name string) error {
 		return fmt.Errorf("cannot revoke token %q: %w", name, err)
 	}
 	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("cannot revoke token %q: %w", name, ErrNotFound)
+		return fmt.Errorf("cannot revoke token %q: %w", name, model.ErrNotFound)
 	}
 	return nil
 }

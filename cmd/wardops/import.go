@@ -11,7 +11,7 @@ import (
 
 	"github.com/wardops/wardops/config"
 	"github.com/wardops/wardops/inventory"
-	"github.com/wardops/wardops/store"
+	"github.com/wardops/wardops/model"
 )
 
 // runImport reads one CSV or YAML inventory file and imports it in one transaction. Every bad line
@@ -33,42 +33,42 @@ func runImport(ctx context.Context, cfg *config.Config, args []string, log *slog
 	return nil
 }
 
-func importFile(ctx context.Context, cfg *config.Config, path string, log *slog.Logger) (store.ImportStats, error) {
+func importFile(ctx context.Context, cfg *config.Config, path string, log *slog.Logger) (model.ImportStats, error) {
 	format := "csv"
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".yaml", ".yml":
 		format = "yaml"
 	case ".csv":
 	default:
-		return store.ImportStats{}, fmt.Errorf("%w: %s: the file name must end in .csv, .yaml or .yml", config.ErrUsage, path)
+		return model.ImportStats{}, fmt.Errorf("%w: %s: the file name must end in .csv, .yaml or .yml", config.ErrUsage, path)
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return store.ImportStats{}, fmt.Errorf("cannot open inventory: %w", err)
+		return model.ImportStats{}, fmt.Errorf("cannot open inventory: %w", err)
 	}
 	defer f.Close()
 	profiles, err := inventory.LoadProfiles(cfg.ProfilesDir)
 	if err != nil {
-		return store.ImportStats{}, err
+		return model.ImportStats{}, err
 	}
 	doc, err := inventory.Parse(f, format)
 	if err != nil {
-		return store.ImportStats{}, fmt.Errorf("%s: %w", path, err)
+		return model.ImportStats{}, fmt.Errorf("%s: %w", path, err)
 	}
 	creds, devs, err := inventory.Build(doc, profiles)
 	if err != nil {
-		return store.ImportStats{}, fmt.Errorf("%s: %w", path, err)
+		return model.ImportStats{}, fmt.Errorf("%s: %w", path, err)
 	}
 	if cfg.DryRun && cfg.DatabaseURL == "" {
-		return store.ImportStats{DevicesCreated: len(devs)}, nil
+		return model.ImportStats{DevicesCreated: len(devs)}, nil
 	}
 	st, err := openStore(ctx, cfg, log)
 	if err != nil {
-		return store.ImportStats{}, err
+		return model.ImportStats{}, err
 	}
 	defer st.Close()
 	stats, err := st.ImportInventory(ctx, creds, devs, cfg.DryRun)
-	var le *store.LinesError
+	var le *model.LinesError
 	if errors.As(err, &le) {
 		return stats, fmt.Errorf("%s: %w", path, le)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/wardops/wardops/config"
 	"github.com/wardops/wardops/inventory"
+	"github.com/wardops/wardops/model"
 	"github.com/wardops/wardops/query"
 	"github.com/wardops/wardops/store"
 )
@@ -43,7 +44,7 @@ func serveQuery(ctx context.Context, cfg *config.Config, st *store.Store, log *s
 // profileExpander expands profiles for the API's device writes through the importer's own
 // validation, so a device created over HTTP gets exactly the items an import would give it.
 func profileExpander(ps inventory.Profiles) query.Expander {
-	return func(names []string) ([]store.ItemSpec, error) {
+	return func(names []string) ([]model.ItemTemplate, error) {
 		list := make([]any, len(names)) // the YAML shape Build accepts
 		for i, n := range names {
 			list[i] = n

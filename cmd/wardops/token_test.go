@@ -11,6 +11,7 @@ import (
 
 	"github.com/wardops/wardops/config"
 	"github.com/wardops/wardops/internal/testenv"
+	"github.com/wardops/wardops/model"
 	"github.com/wardops/wardops/query"
 	"github.com/wardops/wardops/store"
 )
@@ -41,7 +42,7 @@ func TestTokenCreate(t *testing.T) {
 	for _, args := range [][]string{
 		{"create", "--name", "ci", "--scope", "write"}, // duplicate name
 	} {
-		if err := tokenCommand(ctx, cfg, args, log, io.Discard); !errors.Is(err, store.ErrConflict) {
+		if err := tokenCommand(ctx, cfg, args, log, io.Discard); !errors.Is(err, model.ErrConflict) {
 			t.Errorf("%v: %v, want a conflict", args, err)
 		}
 	}

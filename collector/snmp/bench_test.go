@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wardops/wardops/model"
 	"github.com/wardops/wardops/sim"
-	"github.com/wardops/wardops/store"
 )
 
 // TestHelperSimProcess is not a test: BenchmarkPoll re-executes the test binary with
@@ -71,12 +71,12 @@ func benchPoll(b *testing.B, version string) {
 	}
 	items := profileItems(b, "system", "if-mib")
 	p, _ := newTestPoller(2*time.Second, 1)
-	devs := make([]store.Device, devices)
+	devs := make([]model.Device, devices)
 	for i, a := range addrs {
 		devs[i] = device(int64(i+1), a, port, version)
 		poll(b, p, devs[i], items) // warm the label caches: steady state is what we measure
 	}
-	jobs := make(chan store.Device)
+	jobs := make(chan model.Device)
 	var wg sync.WaitGroup
 	var failed sync.Map
 	for w := 0; w < 32; w++ {

@@ -10,8 +10,8 @@ import (
 
 	"github.com/wardops/wardops/collector/sample"
 	"github.com/wardops/wardops/inventory"
+	"github.com/wardops/wardops/model"
 	"github.com/wardops/wardops/sim"
-	"github.com/wardops/wardops/store"
 )
 
 const (
@@ -22,20 +22,20 @@ const (
 )
 
 // profileItems expands built-in profiles into items the way the inventory import does.
-func profileItems(t testing.TB, names ...string) []store.Item {
+func profileItems(t testing.TB, names ...string) []model.Item {
 	t.Helper()
 	ps, err := inventory.LoadProfiles("")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []store.Item
+	var out []model.Item
 	for _, n := range names {
 		p, ok := ps[n]
 		if !ok {
 			t.Fatalf("no profile %q", n)
 		}
 		for _, it := range p.Items {
-			out = append(out, store.Item{Name: it.Name, OID: it.OID, Kind: it.Kind, ValueType: it.Type, Labels: it.Labels, Profile: n, Enabled: true})
+			out = append(out, model.Item{Name: it.Name, OID: it.OID, Kind: it.Kind, ValueType: it.Type, Labels: it.Labels, Profile: n, Enabled: true})
 		}
 	}
 	return out
@@ -56,11 +56,11 @@ func startSim(t testing.TB, addrs string) *sim.Fleet {
 	return f
 }
 
-func device(id int64, addr netip.Addr, port int, version string) store.Device {
-	d := store.Device{ID: id, Name: "dev-" + addr.String(), IP: addr, Enabled: true,
-		SNMP: store.SNMP{Version: version, Port: port, Community: testCommunty}}
+func device(id int64, addr netip.Addr, port int, version string) model.Device {
+	d := model.Device{ID: id, Name: "dev-" + addr.String(), IP: addr, Enabled: true,
+		SNMP: model.SNMP{Version: version, Port: port, Community: testCommunty}}
 	if version == "3" {
-		d.SNMP = store.SNMP{Version: "3", Port: port, Username: testUser, AuthProtocol: "SHA", AuthKey: testAuthKey, PrivProtocol: "AES", PrivKey: testPrivKey}
+		d.SNMP = model.SNMP{Version: "3", Port: port, Username: testUser, AuthProtocol: "SHA", AuthKey: testAuthKey, PrivProtocol: "AES", PrivKey: testPrivKey}
 	}
 	return d
 }
@@ -72,7 +72,7 @@ func newTestPoller(timeout time.Duration, retries int) (*Poller, *metrics.Set) {
 	return NewPoller(Options{Timeout: timeout, Retries: retries, Metrics: set}), set
 }
 
-func poll(t testing.TB, p *Poller, d store.Device, items []store.Item) []sample.Sample {
+func poll(t testing.TB, p *Poller, d model.Device, items []model.Item) []sample.Sample {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

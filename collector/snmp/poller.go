@@ -13,7 +13,7 @@ import (
 	"github.com/gosnmp/gosnmp"
 
 	"github.com/wardops/wardops/collector/sample"
-	"github.com/wardops/wardops/store"
+	"github.com/wardops/wardops/model"
 )
 
 // sysUpTimeOID is fetched in every poll, item or not: it drives reboot detection.
@@ -86,7 +86,7 @@ func (p *Poller) Forget(deviceID int64) {
 	p.mu.Unlock()
 }
 
-func (p *Poller) state(dev store.Device, now time.Time) *deviceState {
+func (p *Poller) state(dev model.Device, now time.Time) *deviceState {
 	key := stateKey(dev)
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -117,7 +117,7 @@ func (p *Poller) state(dev store.Device, now time.Time) *deviceState {
 // wardops_snmp_up 0 and whatever was fetched before the failure, so callers push them regardless.
 // err is a *PollError whose Reason is also counted in wardops_collector_snmp_errors_total.
 // Concurrent Polls of the same device are serialised.
-func (p *Poller) Poll(ctx context.Context, dev store.Device, items []store.Item) ([]sample.Sample, error) {
+func (p *Poller) Poll(ctx context.Context, dev model.Device, items []model.Item) ([]sample.Sample, error) {
 	start := p.opts.now()
 	st := p.state(dev, start)
 	st.mu.Lock()
@@ -173,7 +173,7 @@ func (p *Poller) Poll(ctx context.Context, dev store.Device, items []store.Item)
 }
 
 // poll does the requests of one poll and appends the item samples to out.
-func (p *Poller) poll(ctx context.Context, st *deviceState, dev store.Device, items []store.Item, start time.Time, ts int64, out *[]sample.Sample) error {
+func (p *Poller) poll(ctx context.Context, st *deviceState, dev model.Device, items []model.Item, start time.Time, ts int64, out *[]sample.Sample) error {
 	st.rebooted = false
 	s, err := dial(ctx, dev, p.opts.Timeout, p.opts.Retries, p.opts.MaxRepetitions, p.m)
 	if err != nil {
@@ -315,7 +315,7 @@ func (p *Poller) labelsNeeded(st *deviceState, roots []string, now time.Time) bo
 
 // walk walks the columns, sized by the rows seen last time, and falls back to GETNEXT when
 // GETBULK fails on a device that has just answered a GET: the agent mishandles bulk.
-func (p *Poller) walk(s *session, st *deviceState, roots []string, dev store.Device, now time.Time) (map[string][]gosnmp.SnmpPDU, error) {
+func (p *Poller) walk(s *session, st *deviceState, roots []string, dev model.Device, now time.Time) (map[string][]gosnmp.SnmpPDU, error) {
 	reps := uint32(10)
 	if n := 0; len(st.rows) > 0 {
 		for _, r := range roots {
@@ -348,7 +348,7 @@ func (p *Poller) walk(s *session, st *deviceState, roots []string, dev store.Dev
 
 // itemSample turns one varbind into the item's sample: wardops_snmp_<name>, or for info items
 // wardops_snmp_<name>_info 1 with the text in label "value".
-func (p *Poller) itemSample(st *deviceState, it store.Item, v gosnmp.SnmpPDU, labels []sample.Label, ts int64) (sample.Sample, bool) {
+func (p *Poller) itemSample(st *deviceState, it model.Item, v gosnmp.SnmpPDU, labels []sample.Label, ts int64) (sample.Sample, bool) {
 	if it.ValueType == "info" {
 		labels = append(labels, sample.Label{Name: "value", Value: text(v)})
 		return sample.Sample{Name: "wardops_snmp_" + it.Name + "_info", Labels: labels, Value: 1, Timestamp: ts}, true

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wardops/wardops/store"
+	"github.com/wardops/wardops/model"
 )
 
 func TestPollSimulator(t *testing.T) {
@@ -139,22 +139,22 @@ func TestPollFailures(t *testing.T) {
 	items := profileItems(t, "system")
 	for _, tc := range []struct {
 		name    string
-		dev     store.Device
-		items   []store.Item
+		dev     model.Device
+		items   []model.Item
 		reasons []string // acceptable reasons
 	}{
 		{"silent device times out", device(1, silent, f.Port(), "2c"), items, []string{ReasonTimeout}},
-		{"wrong community times out", func() store.Device {
+		{"wrong community times out", func() model.Device {
 			d := device(2, f.Addrs()[0], f.Port(), "2c")
 			d.SNMP.Community = "s3cret-community"
 			return d
 		}(), items, []string{ReasonTimeout}},
-		{"wrong v3 key", func() store.Device {
+		{"wrong v3 key", func() model.Device {
 			d := device(3, f.Addrs()[0], f.Port(), "3")
 			d.SNMP.AuthKey = "s3cret-authkey"
 			return d
 		}(), items, []string{ReasonAuth, ReasonTimeout}},
-		{"bad v3 protocol", func() store.Device {
+		{"bad v3 protocol", func() model.Device {
 			d := device(4, f.Addrs()[0], f.Port(), "3")
 			d.SNMP.PrivProtocol = "ROT13"
 			return d
@@ -197,8 +197,8 @@ func TestPollNoSuchObjectIsCountedNotFatal(t *testing.T) {
 	f := startSim(t, "127.23.4.1")
 	p, set := newTestPoller(time.Second, 0)
 	items := append(profileItems(t, "system"),
-		store.Item{Name: "missing", OID: "1.3.6.1.2.1.99.1.0", Kind: "scalar", ValueType: "gauge"},
-		store.Item{Name: "missingTable", OID: "1.3.6.1.2.1.99.2.1.1", Kind: "table", ValueType: "gauge"})
+		model.Item{Name: "missing", OID: "1.3.6.1.2.1.99.1.0", Kind: "scalar", ValueType: "gauge"},
+		model.Item{Name: "missingTable", OID: "1.3.6.1.2.1.99.2.1.1", Kind: "table", ValueType: "gauge"})
 	out := poll(t, p, device(1, f.Addrs()[0], f.Port(), "2c"), items)
 	if one(t, out, "wardops_snmp_up").Value != 1 || len(find(out, "wardops_snmp_missing")) != 0 {
 		t.Error("a missing scalar failed the poll or produced a sample")

@@ -10,7 +10,7 @@ import (
 	"github.com/gosnmp/gosnmp"
 
 	"github.com/wardops/wardops/collector/snmp/usm"
-	"github.com/wardops/wardops/store"
+	"github.com/wardops/wardops/model"
 )
 
 // session is one device's SNMP conversation for one poll: a connected UDP socket, closed when
@@ -28,7 +28,7 @@ type session struct {
 
 // dial prepares and connects a session. It never logs and its errors never contain secrets:
 // gosnmp's Logger stays unset because its debug output prints communities.
-func dial(ctx context.Context, dev store.Device, timeout time.Duration, retries int, maxReps uint32, m *selfMetrics) (*session, error) {
+func dial(ctx context.Context, dev model.Device, timeout time.Duration, retries int, maxReps uint32, m *selfMetrics) (*session, error) {
 	port := dev.SNMP.Port
 	if port == 0 {
 		port = 161
@@ -49,9 +49,9 @@ func dial(ctx context.Context, dev store.Device, timeout time.Duration, retries 
 	s := &session{g: g, m: m}
 	switch dev.SNMP.Version {
 	case "1":
-		g.Version, g.Community, s.noBulk = gosnmp.Version1, dev.SNMP.Community, true
+		g.Version, g.Community, s.noBulk = gosnmp.Version1, dev.SNMP.Community.Reveal(), true
 	case "2c", "2":
-		g.Version, g.Community = gosnmp.Version2c, dev.SNMP.Community
+		g.Version, g.Community = gosnmp.Version2c, dev.SNMP.Community.Reveal()
 	case "3":
 		sp, flags, err := usmParams(dev.SNMP)
 		if err != nil {
@@ -69,7 +69,7 @@ func dial(ctx context.Context, dev store.Device, timeout time.Duration, retries 
 
 // usmParams builds the v3 security parameters: authPriv with a privacy protocol, authNoPriv with only
 // an auth protocol, noAuthNoPriv with neither.
-func usmParams(c store.SNMP) (*gosnmp.UsmSecurityParameters, gosnmp.SnmpV3MsgFlags, error) {
+func usmParams(c model.SNMP) (*gosnmp.UsmSecurityParameters, gosnmp.SnmpV3MsgFlags, error) {
 	if c.Username == "" {
 		return nil, 0, errors.New("SNMPv3 needs a user name")
 	}
@@ -94,8 +94,8 @@ func usmParams(c store.SNMP) (*gosnmp.UsmSecurityParameters, gosnmp.SnmpV3MsgFla
 		return nil, 0, errors.New("SNMPv3 passphrases must have at least 8 characters (RFC 3414 11.2)")
 	}
 	return &gosnmp.UsmSecurityParameters{
-		UserName: c.Username, AuthenticationProtocol: auth, AuthenticationPassphrase: c.AuthKey,
-		PrivacyProtocol: priv, PrivacyPassphrase: c.PrivKey,
+		UserName: c.Username, AuthenticationProtocol: auth, AuthenticationPassphrase: c.AuthKey.Reveal(),
+		PrivacyProtocol: priv, PrivacyPassphrase: c.PrivKey.Reveal(),
 	}, flags, nil
 }
 

@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/wardops/wardops/store"
+	"github.com/wardops/wardops/model"
 )
 
 // deviceState is what the poller remembers about a device between polls. The scheduler never
@@ -31,7 +31,7 @@ type deviceState struct {
 	lastPoll time.Time
 }
 
-func stateKey(d store.Device) string {
+func stateKey(d model.Device) string {
 	return d.IP.String() + "|" + strconv.Itoa(d.SNMP.Port) + "|" + d.SNMP.Version + "|" + d.SNMP.Username
 }
 

@@ -29,6 +29,7 @@ import (
 
 	"github.com/wardops/wardops/config"
 	"github.com/wardops/wardops/internal/testenv"
+	"github.com/wardops/wardops/model"
 	"github.com/wardops/wardops/query"
 	"github.com/wardops/wardops/store"
 )
@@ -150,10 +151,10 @@ func benchFleet(t *testing.T, wrk string, n int) []string {
 	vm := testenv.VictoriaMetrics(t)
 	ctx := context.Background()
 	start := time.Now()
-	specs := make([]store.DeviceSpec, n)
+	specs := make([]model.ImportDevice, n)
 	for i := range specs {
 		ip := netip.AddrFrom4([4]byte{127, byte(20 + i>>16), byte(i >> 8), byte(i)})
-		specs[i] = store.DeviceSpec{Line: i + 2, Branch: fmt.Sprintf("branch-%04d", i%max(60, n/100)), Region: fmt.Sprintf("region-%d", i%7),
+		specs[i] = model.ImportDevice{Line: i + 2, Branch: fmt.Sprintf("branch-%04d", i%max(60, n/100)), Region: fmt.Sprintf("region-%d", i%7),
 			Name: fmt.Sprintf("dev-%06d", i), IP: ip.String(), Vendor: "cisco", DeviceType: "router", Enabled: true, SNMPPort: 161}
 	}
 	if _, err := st.ImportInventory(ctx, nil, specs, false); err != nil {
@@ -242,10 +243,10 @@ func benchFleet(t *testing.T, wrk string, n int) []string {
 
 // seed writes two probes per device (40 s and 10 s ago; every 50th device down on the newest)
 // to VictoriaMetrics and ping_results.
-func seed(t *testing.T, st *store.Store, vm *testenv.VM, devs []store.DeviceSummary) {
+func seed(t *testing.T, st *store.Store, vm *testenv.VM, devs []model.DeviceSummary) {
 	now := time.Now().UTC().Truncate(time.Second)
 	var buf bytes.Buffer
-	var rows []store.PingResult
+	var rows []model.PingResult
 	flush := func() {
 		resp, err := http.Post(vm.URL+"/api/v1/import/prometheus", "text/plain", &buf)
 		if err != nil {
@@ -259,7 +260,7 @@ func seed(t *testing.T, st *store.Store, vm *testenv.VM, devs []store.DeviceSumm
 		for k, at := range []time.Time{now.Add(-40 * time.Second), now.Add(-10 * time.Second)} {
 			up := !(k == 1 && i%50 == 0)
 			rtt := 1 + float64(i%100)/10
-			r := store.PingResult{DeviceID: d.ID, DeviceIP: d.IP, Timestamp: at, IsReachable: up, PacketLoss: 1, Sent: 3}
+			r := model.PingResult{DeviceID: d.ID, DeviceIP: d.IP, Timestamp: at, IsReachable: up, PacketLoss: 1, Sent: 3}
 			v := 0
 			if up {
 				v, r.PacketLoss, r.Received, r.RTTAvgMs = 1, 0, 3, &rtt
