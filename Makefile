@@ -27,7 +27,7 @@ test: vet
 clean:
 	rm -rf bin
 
-# Collector benchmark (issue 4): wardops' engines against fping, blackbox_exporter and
+# Collector benchmark: wardops' engines against fping, blackbox_exporter and
 # snmp_exporter scraped by vmagent, on 875 / 10,000 / 100,000 loopback devices. A benchmark, not a
 # test: one measured 30 s cycle after a warm-up cycle per pipeline, about 18 minutes (each extra
 # cycle adds about 7), tables printed and written to var/bench/. BENCHFLAGS adds flags, e.g.
@@ -44,7 +44,7 @@ bench-soak:
 	$(GO) build -o bin/wardops-bench ./cmd/wardops-bench
 	./bin/wardops-bench --soak 30m --soak-size 10000 --soak-engine shared $(BENCHFLAGS)
 
-# Query benchmark (issue 5): wrk with 64 connections against /api/v1/dashboard and
+# Query benchmark: wrk with 64 connections against /api/v1/dashboard and
 # /api/v1/devices?limit=100 with 875 and 100,000 devices in the inventory and live data in
 # VictoriaMetrics; p50/p99, requests/s and backend queries per request. A benchmark, not a test.
 .PHONY: bench-query

@@ -1,5 +1,5 @@
-// Package bench is the collector benchmark behind `make bench-collector` and `make bench-soak`
-// (issue 4, part 3). It is a benchmark, not a test: it starts its own VictoriaMetrics, uses the
+// Package bench is the collector benchmark behind `make bench-collector` and `make bench-soak`.
+// It is a benchmark, not a test: it starts its own VictoriaMetrics, uses the
 // machine's PostgreSQL, imports fleets of loopback devices (127.30.0.0/15, nothing outside
 // 127.0.0.0/8 is ever targeted), runs `wardops collector` with each ICMP engine and, on the same
 // fleet in the same run, the pipelines operators would otherwise run: fping (the ICMP floor),

@@ -14,7 +14,7 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/wardops/wardops/collector/icmp"
-	"github.com/wardops/wardops/collector/push"
+	"github.com/wardops/wardops/collector/sink"
 	"github.com/wardops/wardops/collector/snmp"
 	"github.com/wardops/wardops/internal/testenv"
 	"github.com/wardops/wardops/inventory"
@@ -23,7 +23,7 @@ import (
 	"github.com/wardops/wardops/store"
 )
 
-// The acceptance run of issue 3 ("Done when"). Intervals are 10 s for pings and 20 s for polls
+// The acceptance run of the collector on a simulated fleet. Intervals are 10 s for pings and 20 s for polls
 // instead of the production 30 s and 60 s: two minutes then hold twelve ping rounds and six poll
 // rounds, enough to see gaps and counters move, and every "within one interval" check costs
 // seconds rather than half a minute. Fleet size, workers, timeouts and every code path are the
@@ -141,16 +141,16 @@ func TestAcceptanceFleet(t *testing.T) {
 	at.start = time.Now()
 	// The options of cmd/wardops/collector.go with its defaults, but the intervals.
 	stop := startCollector(t, Options{
-		Schedule: SchedulerOptions{
+		Schedule: testSchedule(SchedulerOptions{
 			Fleet: st, Engine: eng,
 			SNMP:         snmp.NewPoller(snmp.Options{Timeout: 2 * time.Second, Retries: 1, Log: quietLog(), Metrics: set}),
 			PingInterval: accPingInterval, SNMPInterval: accSNMPInterval, InventoryReload: accReload,
-		},
-		Push:       push.Options{URL: vm.URL},
-		PingWriter: PingWriterOptions{Store: st, Interval: time.Second},
-		Listen:     listen,
-		Log:        quietLog(),
-		Metrics:    set,
+		}),
+		VM:      testVM(vm.URL, sink.Options{}),
+		Pings:   testPings(st, sink.Options{Interval: time.Second}),
+		Listen:  listen,
+		Log:     quietLog(),
+		Metrics: set,
 	})
 
 	upOf := func(name string) (float64, bool) {
@@ -580,15 +580,15 @@ func TestAcceptanceNetSNMP(t *testing.T) {
 			set := metrics.NewSet()
 			// Short intervals: the check needs two polls, not a long run.
 			stop := startCollector(t, Options{
-				Schedule: SchedulerOptions{
+				Schedule: testSchedule(SchedulerOptions{
 					Fleet: st, Engine: eng,
 					SNMP:         snmp.NewPoller(snmp.Options{Timeout: 2 * time.Second, Retries: 1, Log: quietLog(), Metrics: set}),
 					PingInterval: 2 * time.Second, PingTimeout: 500 * time.Millisecond, SNMPInterval: 2 * time.Second, InventoryReload: time.Second,
-				},
-				Push:       push.Options{URL: vm.URL},
-				PingWriter: PingWriterOptions{Store: st, Interval: time.Second},
-				Log:        quietLog(),
-				Metrics:    set,
+				}),
+				VM:      testVM(vm.URL, sink.Options{}),
+				Pings:   testPings(st, sink.Options{Interval: time.Second}),
+				Log:     quietLog(),
+				Metrics: set,
 			})
 			defer stop()
 			upTime := `wardops_snmp_sysUpTime{device="` + name + `"}`

@@ -14,20 +14,19 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 
-	"github.com/wardops/wardops/collector/push"
-	"github.com/wardops/wardops/collector/sample"
+	"github.com/wardops/wardops/collector/sink"
 	"github.com/wardops/wardops/collector/spool"
 )
 
 // Options configures Run. Run fills the Log, Metrics and sink fields of the parts itself.
 type Options struct {
-	Schedule   SchedulerOptions  // Fleet and Engine required; Samples and Pings are set by Run
-	Push       push.Options      // URL required
-	PingWriter PingWriterOptions // Store required
-	Listen     string            // host:port serving /metrics; "" serves nothing
+	Schedule SchedulerOptions        // Fleet and Engine required; Samples and Pings are set by Run
+	VM       sink.VMOptions          // URL required
+	Pings    sink.PingResultsOptions // Store required
+	Listen   string                  // host:port serving /metrics; "" serves nothing
 	// DataDir holds the durable spools, DataDir/vm and DataDir/ping_results, where samples and rows
-	// wait while their backend is down and which a restart replays (issue 4). "" keeps them in
-	// memory only (lost at exit, counted as dropped). A Queue already set in Push or PingWriter wins.
+	// wait while their backend is down and which a restart replays. "" keeps them in memory only
+	// (lost at exit, counted as dropped). A Queue already set in VM or Pings wins.
 	DataDir string
 	// SpoolMaxSize caps both spools' files together (WARDOPS_SPOOL_MAX_SIZE): three quarters for
 	// VictoriaMetrics, whose samples are several per probe, a quarter for ping_results (one
@@ -45,23 +44,24 @@ func Run(ctx context.Context, o Options) error {
 	if o.Log == nil || o.Metrics == nil {
 		return errors.New("cannot run collector: Log and Metrics are required")
 	}
-	o.Push.Log, o.Push.Metrics = o.Log.With("part", "push"), o.Metrics
-	o.PingWriter.Log, o.PingWriter.Metrics = o.Log.With("part", "ping_results"), o.Metrics
+	o.VM.Log, o.VM.Metrics = o.Log.With("part", "push"), o.Metrics
+	o.Pings.Log, o.Pings.Metrics = o.Log.With("part", "ping_results"), o.Metrics
 	o.Schedule.Log, o.Schedule.Metrics = o.Log.With("part", "scheduler"), o.Metrics
-	if o.PingWriter.Store == nil {
-		return errors.New("cannot run collector: no ping_results store")
-	}
 	closeSpools, err := openSpools(&o)
 	if err != nil {
 		return err
 	}
-	vm, err := push.New(o.Push)
+	vm, err := sink.NewVM(o.VM)
 	if err != nil {
 		closeSpools()
 		return err
 	}
-	pings := NewPingWriter(o.PingWriter)
-	o.Schedule.Samples = func(ss []sample.Sample) { vm.Add(ss...) }
+	pings, err := sink.NewPingResults(o.Pings)
+	if err != nil {
+		closeSpools()
+		return err
+	}
+	o.Schedule.Samples = vm.Add
 	o.Schedule.Pings = pings.Add
 	sched, err := NewScheduler(o.Schedule)
 	if err != nil {
@@ -102,7 +102,7 @@ func Run(ctx context.Context, o Options) error {
 	go func() { defer writers.Done(); pgErr = pings.Run(wctx) }()
 
 	registerEngineStats(o.Metrics, o.Schedule.Engine)
-	o.Log.Info("collector started", "engine", o.Schedule.Engine.Name(), "vm", push.ImportURL(o.Push.URL))
+	o.Log.Info("collector started", "engine", o.Schedule.Engine.Name(), "vm", sink.ImportURL(o.VM.URL))
 	schedErr := sched.Run(ctx)
 
 	if srv != nil {
@@ -131,7 +131,7 @@ func openSpools(o *Options) (closeAll func(), err error) {
 	if o.DataDir == "" {
 		return closeAll, nil
 	}
-	open := func(name string, maxBytes int64) (*push.SpoolQueue, error) {
+	open := func(name string, maxBytes int64) (*sink.SpoolQueue, error) {
 		q, err := spool.Open(filepath.Join(o.DataDir, name), spool.Options{Name: name, MaxDiskBytes: maxBytes,
 			Metrics: o.Metrics, Log: o.Log.With("part", "spool")})
 		if err != nil {
@@ -139,16 +139,16 @@ func openSpools(o *Options) (closeAll func(), err error) {
 			return nil, err
 		}
 		opened = append(opened, q)
-		return push.NewSpoolQueue(q), nil
+		return sink.NewSpoolQueue(q), nil
 	}
 	vmCap, pgCap := o.SpoolMaxSize*3/4, o.SpoolMaxSize/4
-	if o.Push.Queue == nil {
-		if o.Push.Queue, err = open("vm", vmCap); err != nil {
+	if o.VM.Queue == nil {
+		if o.VM.Queue, err = open("vm", vmCap); err != nil {
 			return nil, err
 		}
 	}
-	if o.PingWriter.Queue == nil {
-		if o.PingWriter.Queue, err = open("ping_results", pgCap); err != nil {
+	if o.Pings.Queue == nil {
+		if o.Pings.Queue, err = open("ping_results", pgCap); err != nil {
 			return nil, err
 		}
 	}

@@ -11,7 +11,7 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/wardops/wardops/collector/icmp"
-	"github.com/wardops/wardops/collector/push"
+	"github.com/wardops/wardops/collector/sink"
 	"github.com/wardops/wardops/internal/testenv"
 	"github.com/wardops/wardops/model"
 )
@@ -35,16 +35,16 @@ func TestCollectorEndToEnd(t *testing.T) {
 	set := metrics.NewSet()
 	testStart := time.Now()
 	stop := startCollector(t, Options{
-		Schedule: SchedulerOptions{
+		Schedule: testSchedule(SchedulerOptions{
 			Fleet: st, Engine: eng, PingInterval: interval, EchoInterval: 100 * time.Millisecond,
 			PingTimeout: time.Second, ConfirmTimeout: 500 * time.Millisecond, ConfirmInterval: 100 * time.Millisecond,
 			ProbeWorkers: 32, InventoryReload: time.Second,
-		},
-		Push:       push.Options{URL: vm.URL, Batch: 500, Interval: 300 * time.Millisecond},
-		PingWriter: PingWriterOptions{Store: st, Interval: 300 * time.Millisecond},
-		Listen:     "127.0.0.1:0",
-		Log:        quietLog(),
-		Metrics:    set,
+		}),
+		VM:      testVM(vm.URL, sink.Options{Batch: 500, Interval: 300 * time.Millisecond}),
+		Pings:   testPings(st, sink.Options{Interval: 300 * time.Millisecond}),
+		Listen:  "127.0.0.1:0",
+		Log:     quietLog(),
+		Metrics: set,
 	})
 
 	upOf := func(ip string) (float64, bool) {

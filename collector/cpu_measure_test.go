@@ -13,7 +13,7 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/wardops/wardops/collector/icmp"
-	"github.com/wardops/wardops/collector/push"
+	"github.com/wardops/wardops/collector/sink"
 	"github.com/wardops/wardops/internal/testenv"
 	"github.com/wardops/wardops/model"
 )
@@ -44,10 +44,10 @@ func TestMeasureCPU(t *testing.T) {
 	done := make(chan error)
 	go func() {
 		done <- Run(ctx, Options{
-			Schedule:   SchedulerOptions{Fleet: st, Engine: eng, PingInterval: 5 * time.Second, PingTimeout: 2 * time.Second, ProbeWorkers: 256, InventoryReload: 10 * time.Second},
-			Push:       push.Options{URL: vm.URL},
-			PingWriter: PingWriterOptions{Store: st},
-			Log:        quietLog(), Metrics: set,
+			Schedule: testSchedule(SchedulerOptions{Fleet: st, Engine: eng, PingInterval: 5 * time.Second, PingTimeout: 2 * time.Second, ProbeWorkers: 256, InventoryReload: 10 * time.Second}),
+			VM:       testVM(vm.URL, sink.Options{}),
+			Pings:    testPings(st, sink.Options{}),
+			Log:      quietLog(), Metrics: set,
 		})
 	}()
 	time.Sleep(6 * time.Second) // warm-up: first round

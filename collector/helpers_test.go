@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wardops/wardops/collector/sink"
+	"github.com/wardops/wardops/config"
 	"github.com/wardops/wardops/model"
 )
 
@@ -100,4 +102,49 @@ func scrapeMetrics(t *testing.T, addr string) map[string]float64 {
 		t.Fatalf("cannot read /metrics: %v", err)
 	}
 	return out
+}
+
+// defaults are the operator settings' defaults, from the one place that owns them.
+var defaults = config.Defaults()
+
+// testVM and testPings fill the settings a test leaves zero with their configured defaults.
+func testVM(url string, o sink.Options) sink.VMOptions {
+	return sink.VMOptions{URL: url, Options: withSinkDefaults(o)}
+}
+
+func testPings(st sink.PingStore, o sink.Options) sink.PingResultsOptions {
+	return sink.PingResultsOptions{Store: st, Options: withSinkDefaults(o)}
+}
+
+func withSinkDefaults(o sink.Options) sink.Options {
+	if o.Batch == 0 {
+		o.Batch = defaults.PushBatch
+	}
+	if o.Interval == 0 {
+		o.Interval = defaults.PushInterval
+	}
+	return o
+}
+
+// testSchedule fills the scheduler settings a test leaves zero with their configured defaults.
+func testSchedule(o SchedulerOptions) SchedulerOptions {
+	setDur := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	setInt := func(n *int, v int) {
+		if *n == 0 {
+			*n = v
+		}
+	}
+	setDur(&o.PingInterval, defaults.PingInterval)
+	setDur(&o.EchoInterval, defaults.PingEcho)
+	setDur(&o.PingTimeout, defaults.PingTimeout)
+	setDur(&o.SNMPInterval, defaults.SNMPInterval)
+	setDur(&o.InventoryReload, defaults.InventoryReload)
+	setInt(&o.PingCount, defaults.PingCount)
+	setInt(&o.ProbeWorkers, defaults.ProbeWorkers)
+	setInt(&o.SNMPWorkers, defaults.SNMPWorkers)
+	return o
 }

@@ -22,7 +22,7 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/wardops/wardops/collector/icmp"
-	"github.com/wardops/wardops/collector/push"
+	"github.com/wardops/wardops/collector/sink"
 	"github.com/wardops/wardops/collector/spool"
 	"github.com/wardops/wardops/internal/testenv"
 	"github.com/wardops/wardops/model"
@@ -39,7 +39,7 @@ func outageFleet(n int) []model.ImportDevice {
 	return specs
 }
 
-// TestCollectorOutages is issue 4's first "Done when": 875 devices probed every 30 s while
+// TestCollectorOutages: 875 devices probed every 30 s while
 // VictoriaMetrics is stopped and PostgreSQL (a private cluster: the machine's shared one serves the
 // other tests) is stopped for the same 3 minutes. Afterwards no ping series has a gap longer than
 // 1.5 intervals across the whole window, and ping_results holds exactly one row for every probe the
@@ -79,19 +79,19 @@ func TestCollectorOutages(t *testing.T) {
 	set := metrics.NewSet()
 	start := time.Now()
 	stop := startCollector(t, Options{
-		Schedule: SchedulerOptions{Fleet: st, Engine: eng, PingInterval: interval},
+		Schedule: testSchedule(SchedulerOptions{Fleet: st, Engine: eng, PingInterval: interval}),
 		// Backoff capped at 10 s rather than 30 s only to keep the test short after the restart.
-		Push:       push.Options{URL: vm.URL, MaxBackoff: 10 * time.Second},
-		PingWriter: PingWriterOptions{Store: st, MaxBackoff: 10 * time.Second},
-		DataDir:    t.TempDir(),
-		Log:        quietLog(),
-		Metrics:    set,
+		VM:      testVM(vm.URL, sink.Options{MaxBackoff: 10 * time.Second}),
+		Pings:   testPings(st, sink.Options{MaxBackoff: 10 * time.Second}),
+		DataDir: t.TempDir(),
+		Log:     quietLog(),
+		Metrics: set,
 	})
-	metric := func(name string) float64 { return setValue(t, set, name) }
+	metric := func(name string) float64 { return testenv.MetricValue(t, set, name) }
 
 	// Every device probed at least once before the backends go.
 	waitFor(t, interval+15*time.Second, "every device probed once", func() (bool, string) {
-		n, _ := lookupValue(set, `wardops_collector_probes_total{kind="icmp"}`) // registered once Run got going
+		n, _ := testenv.LookupMetric(set, `wardops_collector_probes_total{kind="icmp"}`) // registered once Run got going
 		return n >= devices, fmt.Sprintf("%v probes", n)
 	})
 	time.Sleep(5 * time.Second)
@@ -229,7 +229,7 @@ func absent(want, got []int64) []string {
 	return out
 }
 
-// TestCollectorSIGKILLReplay is issue 4's "a collector SIGKILLed with a non-empty spool replays it
+// TestCollectorSIGKILLReplay: "a collector SIGKILLed with a non-empty spool replays it
 // after restart", on the real binary: a collector probes with VictoriaMetrics down, so its samples
 // spool under WARDOPS_DATA_DIR/vm; it is SIGKILLed; a copy of the spool, read here, says which
 // samples reached the disk; VictoriaMetrics comes back and a second collector, whose inventory is

@@ -47,29 +47,38 @@ type fleetVersioner interface {
 // change slips past the fingerprint (a row edited by hand without touching updated_at).
 const fullReloadEvery = 5 * time.Minute
 
-// SchedulerOptions configures a Scheduler. Zero values take the defaults noted.
+// SchedulerOptions configures a Scheduler. The operator settings (intervals, counts, workers) have
+// their defaults in config and must be set; the confirmation burst's zero values take the
+// defaults noted.
 type SchedulerOptions struct {
 	Fleet  FleetLoader
 	Engine icmp.Engine
 	SNMP   SNMPPoller // nil: no SNMP polling
 
-	PingInterval    time.Duration // default per device; model.Device.PingInterval overrides (30s)
-	PingCount       int           // echoes per probe (3)
-	EchoInterval    time.Duration // pacing between a probe's echoes (200ms)
-	PingTimeout     time.Duration // wait after the last echo (2s)
+	PingInterval    time.Duration // default per device; model.Device.PingInterval overrides
+	PingCount       int           // echoes per probe
+	EchoInterval    time.Duration // pacing between a probe's echoes
+	PingTimeout     time.Duration // wait after the last echo
 	ConfirmCount    int           // echoes of the confirmation burst after a total loss (3)
 	ConfirmInterval time.Duration // their pacing (200ms)
 	ConfirmTimeout  time.Duration // wait after the burst's last echo (1s)
 
-	SNMPInterval    time.Duration // default per item; model.Item.Interval overrides (60s)
-	ProbeWorkers    int           // ICMP probes in flight at most (256)
-	SNMPWorkers     int           // SNMP polls in flight at most (128)
-	InventoryReload time.Duration // how often the fleet is re-read (10s)
+	SNMPInterval    time.Duration // default per item; model.Item.Interval overrides
+	ProbeWorkers    int           // ICMP probes in flight at most
+	SNMPWorkers     int           // SNMP polls in flight at most
+	InventoryReload time.Duration // how often the fleet is re-read
 
-	Samples func([]sample.Sample)    // where samples go (the VictoriaMetrics writer)
-	Pings   func(r model.PingResult) // where ping_results rows go (the ping writer)
+	Samples func(ss ...sample.Sample)    // where samples go (the VictoriaMetrics sink)
+	Pings   func(rs ...model.PingResult) // where ping_results rows go (the ping_results sink)
 	Log     *slog.Logger
 	Metrics *metrics.Set
+}
+
+// settingsOf is the operator settings of o, for an error message.
+func settingsOf(o SchedulerOptions) map[string]any {
+	return map[string]any{"PingInterval": o.PingInterval, "PingCount": o.PingCount, "EchoInterval": o.EchoInterval,
+		"PingTimeout": o.PingTimeout, "SNMPInterval": o.SNMPInterval, "ProbeWorkers": o.ProbeWorkers,
+		"SNMPWorkers": o.SNMPWorkers, "InventoryReload": o.InventoryReload}
 }
 
 // deviceInfo is a device with its series labels built once per reload, not once per sample.
@@ -112,17 +121,13 @@ func NewScheduler(o SchedulerOptions) (*Scheduler, error) {
 			*n = v
 		}
 	}
-	def(&o.PingInterval, 30*time.Second)
-	def(&o.EchoInterval, 200*time.Millisecond)
-	def(&o.PingTimeout, 2*time.Second)
+	if o.PingInterval <= 0 || o.EchoInterval <= 0 || o.PingTimeout <= 0 || o.SNMPInterval <= 0 || o.InventoryReload <= 0 ||
+		o.PingCount <= 0 || o.ProbeWorkers <= 0 || o.SNMPWorkers <= 0 {
+		return nil, fmt.Errorf("cannot build scheduler: every interval, count and worker limit must be positive (%+v)", settingsOf(o))
+	}
 	def(&o.ConfirmInterval, 200*time.Millisecond)
 	def(&o.ConfirmTimeout, time.Second)
-	def(&o.SNMPInterval, 60*time.Second)
-	def(&o.InventoryReload, 10*time.Second)
-	defInt(&o.PingCount, 3)
 	defInt(&o.ConfirmCount, 3)
-	defInt(&o.ProbeWorkers, 256)
-	defInt(&o.SNMPWorkers, 128)
 	s := &Scheduler{
 		o:           o,
 		pingTargets: map[int64]*target{},
@@ -276,7 +281,7 @@ func DeviceLabels(d model.Device) []sample.Label {
 // probeICMP runs one probe and, when every echo was lost on a device not already known down, a
 // short confirmation burst: a dead device is reported dead seconds after its slot, and a single
 // unlucky round does not flap an up device.
-func (s *Scheduler) probeICMP(ctx context.Context, t *target, due time.Time) {
+func (s *Scheduler) probeICMP(ctx context.Context, t *target, _ time.Time) {
 	info := t.dev.Load()
 	km := s.m.kinds[kindICMP]
 	start := time.Now()
@@ -312,12 +317,12 @@ func (s *Scheduler) probeICMP(ctx context.Context, t *target, due time.Time) {
 	}
 	ss := PingSamples(info.labels, res)
 	s.m.samples.Add(len(ss))
-	s.o.Samples(ss)
+	s.o.Samples(ss...)
 	s.o.Pings(PingRow(info.dev, res))
 }
 
 // pollSNMP polls one device's items of one interval.
-func (s *Scheduler) pollSNMP(ctx context.Context, t *target, due time.Time) {
+func (s *Scheduler) pollSNMP(ctx context.Context, t *target, _ time.Time) {
 	info, items := t.dev.Load(), t.items.Load()
 	km := s.m.kinds[kindSNMP]
 	start := time.Now()
@@ -339,7 +344,7 @@ func (s *Scheduler) pollSNMP(ctx context.Context, t *target, due time.Time) {
 		}
 	}
 	s.m.samples.Add(len(ss))
-	s.o.Samples(ss)
+	s.o.Samples(ss...)
 }
 
 // Targets reports how many ICMP and SNMP targets are scheduled, for tests and logs.

@@ -51,13 +51,13 @@ func TestSchedulerSNMPDeadDeviceDoesNotDelayOthers(t *testing.T) {
 	var mu sync.Mutex
 	var got []sample.Sample
 	set := metrics.NewSet()
-	s, err := NewScheduler(SchedulerOptions{
+	s, err := NewScheduler(testSchedule(SchedulerOptions{
 		Fleet: staticFleet{f}, Engine: eng, SNMP: p, PingInterval: 2 * time.Second, PingTimeout: 500 * time.Millisecond,
 		SNMPInterval: time.Second, SNMPWorkers: 2, ProbeWorkers: 4,
-		Samples: func(ss []sample.Sample) { mu.Lock(); got = append(got, ss...); mu.Unlock() },
-		Pings:   func(model.PingResult) {},
+		Samples: func(ss ...sample.Sample) { mu.Lock(); got = append(got, ss...); mu.Unlock() },
+		Pings:   func(...model.PingResult) {},
 		Log:     quietLog(), Metrics: set,
-	})
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,8 +115,8 @@ func TestSchedulerForgetsGoneDevices(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := &forgetPoller{}
-	s, err := NewScheduler(SchedulerOptions{Fleet: staticFleet{fleet()}, Engine: eng, SNMP: p,
-		Samples: func([]sample.Sample) {}, Pings: func(model.PingResult) {}, Log: quietLog(), Metrics: metrics.NewSet()})
+	s, err := NewScheduler(testSchedule(SchedulerOptions{Fleet: staticFleet{fleet()}, Engine: eng, SNMP: p,
+		Samples: func(...sample.Sample) {}, Pings: func(...model.PingResult) {}, Log: quietLog(), Metrics: metrics.NewSet()}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,10 +21,9 @@ func (Secret) String() string { return "<secret>" }
 
 // Config is the parsed and validated configuration shared by every subcommand.
 type Config struct {
-	DatabaseURL     Secret
-	VMURL           string // where samples are pushed: single node or vminsert .../insert/<tenant>/prometheus
-	VMQueryURL      string // where the query service reads: single node or vmselect .../select/<tenant>/prometheus
-	AlertmanagerURL string
+	DatabaseURL Secret
+	VMURL       string // where samples are pushed: single node or vminsert .../insert/<tenant>/prometheus
+	VMQueryURL  string // where the query service reads: single node or vmselect .../select/<tenant>/prometheus
 
 	Listen          string
 	CollectorListen string
@@ -89,7 +88,39 @@ type Config struct {
 // ErrUsage is returned (wrapped) for every bad setting; main exits with status 2 on it.
 var ErrUsage = errors.New("invalid configuration")
 
+// part is a group of settings that one component reads; a subcommand uses the parts it runs.
+type part uint16
+
+const (
+	pDB          part = 1 << iota // PostgreSQL access
+	pCollector                    // probing, pushing, spooling
+	pQuery                        // REST API and NOC page
+	pImport                       // inventory import
+	pMaintenance                  // retention
+	pSim                          // fleet simulator
+	pDev                          // wardops dev's private servers
+	pCommon                       // logging and --check: every subcommand has them
+	pAll         part = 1<<16 - 1
+)
+
+// commandParts says which settings each subcommand reads: it registers only their flags, and
+// validates only them, so a collector-only rule cannot fail `wardops migrate`.
+var commandParts = map[string]part{
+	"migrate":     pDB,
+	"import":      pDB | pImport,
+	"collector":   pDB | pCollector,
+	"query":       pDB | pQuery,
+	"run":         pDB | pCollector | pQuery,
+	"dev":         pDB | pCollector | pQuery | pSim | pDev | pImport,
+	"maintenance": pDB | pMaintenance,
+	"token":       pDB,
+	"sim":         pSim,
+	"version":     0,
+	"defaults":    pAll, // Defaults: every setting at its default
+}
+
 type setting struct {
+	parts                part
 	flag, env, def, help string
 	set                  func(c *Config, v string) error
 }
@@ -135,29 +166,28 @@ func settings() []setting {
 		}
 	}
 	return []setting{
-		{"database-url", "WARDOPS_DATABASE_URL", "", "PostgreSQL URL (postgres://user@host:5432/db)", func(c *Config, v string) error { c.DatabaseURL = Secret(v); return nil }},
-		{"vm-url", "WARDOPS_VM_URL", "", "VictoriaMetrics base URL for writes (http://127.0.0.1:8428 or a vminsert .../insert/0/prometheus)", str(func(c *Config) *string { return &c.VMURL })},
-		{"vm-query-url", "WARDOPS_VM_QUERY_URL", "", "VictoriaMetrics URL for reads (default: WARDOPS_VM_URL; a vmselect .../select/0/prometheus for a cluster)", str(func(c *Config) *string { return &c.VMQueryURL })},
-		{"alertmanager-url", "WARDOPS_ALERTMANAGER_URL", "", "Alertmanager base URL (empty: notifications off)", str(func(c *Config) *string { return &c.AlertmanagerURL })},
-		{"listen", "WARDOPS_LISTEN", ":5001", "query service listen address", str(func(c *Config) *string { return &c.Listen })},
-		{"collector-listen", "WARDOPS_COLLECTOR_LISTEN", ":5002", "collector /metrics listen address", str(func(c *Config) *string { return &c.CollectorListen })},
-		{"data-dir", "WARDOPS_DATA_DIR", "./var/data", "local state (spool files)", str(func(c *Config) *string { return &c.DataDir })},
-		{"profiles-dir", "WARDOPS_PROFILES_DIR", "", "extra SNMP profile YAML files (added to the built-in ones)", str(func(c *Config) *string { return &c.ProfilesDir })},
-		{"ping-interval", "WARDOPS_PING_INTERVAL", "30s", "default ICMP probe interval", dur(func(c *Config) *time.Duration { return &c.PingInterval })},
-		{"ping-count", "WARDOPS_PING_COUNT", "3", "echo requests per probe", num(func(c *Config) *int { return &c.PingCount }, 1)},
-		{"ping-timeout", "WARDOPS_PING_TIMEOUT", "2s", "how long a probe waits for its last reply", dur(func(c *Config) *time.Duration { return &c.PingTimeout })},
-		{"ping-echo-interval", "WARDOPS_PING_ECHO_INTERVAL", "200ms", "pause between the echo requests of one probe", dur(func(c *Config) *time.Duration { return &c.PingEcho })},
-		{"icmp-engine", "WARDOPS_ICMP_ENGINE", "shared", "ICMP engine: shared (one socket, the default) or probing (pro-bing, one pinger per probe)", str(func(c *Config) *string { return &c.ICMPEngine })},
-		{"icmp-mode", "WARDOPS_ICMP_MODE", "auto", "ICMP sockets: auto, raw or udp (unprivileged datagram ICMP)", str(func(c *Config) *string { return &c.ICMPMode })},
-		{"snmp-interval", "WARDOPS_SNMP_INTERVAL", "60s", "default SNMP poll interval", dur(func(c *Config) *time.Duration { return &c.SNMPInterval })},
-		{"snmp-timeout", "WARDOPS_SNMP_TIMEOUT", "2s", "SNMP request timeout per device", dur(func(c *Config) *time.Duration { return &c.SNMPTimeout })},
-		{"snmp-retries", "WARDOPS_SNMP_RETRIES", "1", "SNMP retries per request", num(func(c *Config) *int { return &c.SNMPRetries }, 0)},
-		{"probe-workers", "WARDOPS_PROBE_WORKERS", "0", "ICMP probes in flight at most (0: 4096 with the shared engine, 256 with probing)", num(func(c *Config) *int { return &c.ProbeWorkers }, 0)},
-		{"snmp-workers", "WARDOPS_SNMP_WORKERS", "128", "SNMP polls in flight at most", num(func(c *Config) *int { return &c.SNMPWorkers }, 1)},
-		{"inventory-reload", "WARDOPS_INVENTORY_RELOAD", "10s", "how often the collector re-reads the inventory", dur(func(c *Config) *time.Duration { return &c.InventoryReload })},
-		{"push-batch", "WARDOPS_PUSH_BATCH", "5000", "samples per VictoriaMetrics request at most", num(func(c *Config) *int { return &c.PushBatch }, 1)},
-		{"push-interval", "WARDOPS_PUSH_INTERVAL", "1s", "longest a sample waits before it is pushed", dur(func(c *Config) *time.Duration { return &c.PushInterval })},
-		{"spool-max-size", "WARDOPS_SPOOL_MAX_SIZE", "1073741824", "bytes of on-disk spool at most; oldest dropped beyond", func(c *Config, v string) error {
+		{pDB, "database-url", "WARDOPS_DATABASE_URL", "", "PostgreSQL URL (postgres://user@host:5432/db)", func(c *Config, v string) error { c.DatabaseURL = Secret(v); return nil }},
+		{pCollector | pQuery, "vm-url", "WARDOPS_VM_URL", "", "VictoriaMetrics base URL for writes (http://127.0.0.1:8428 or a vminsert .../insert/0/prometheus)", str(func(c *Config) *string { return &c.VMURL })},
+		{pQuery, "vm-query-url", "WARDOPS_VM_QUERY_URL", "", "VictoriaMetrics URL for reads (default: WARDOPS_VM_URL; a vmselect .../select/0/prometheus for a cluster)", str(func(c *Config) *string { return &c.VMQueryURL })},
+		{pQuery, "listen", "WARDOPS_LISTEN", ":5001", "query service listen address", str(func(c *Config) *string { return &c.Listen })},
+		{pCollector, "collector-listen", "WARDOPS_COLLECTOR_LISTEN", ":5002", "collector /metrics listen address", str(func(c *Config) *string { return &c.CollectorListen })},
+		{pCollector, "data-dir", "WARDOPS_DATA_DIR", "./var/data", "local state (spool files)", str(func(c *Config) *string { return &c.DataDir })},
+		{pImport | pQuery, "profiles-dir", "WARDOPS_PROFILES_DIR", "", "extra SNMP profile YAML files (added to the built-in ones)", str(func(c *Config) *string { return &c.ProfilesDir })},
+		{pCollector | pQuery, "ping-interval", "WARDOPS_PING_INTERVAL", "30s", "default ICMP probe interval", dur(func(c *Config) *time.Duration { return &c.PingInterval })},
+		{pCollector, "ping-count", "WARDOPS_PING_COUNT", "3", "echo requests per probe", num(func(c *Config) *int { return &c.PingCount }, 1)},
+		{pCollector, "ping-timeout", "WARDOPS_PING_TIMEOUT", "2s", "how long a probe waits for its last reply", dur(func(c *Config) *time.Duration { return &c.PingTimeout })},
+		{pCollector, "ping-echo-interval", "WARDOPS_PING_ECHO_INTERVAL", "200ms", "pause between the echo requests of one probe", dur(func(c *Config) *time.Duration { return &c.PingEcho })},
+		{pCollector, "icmp-engine", "WARDOPS_ICMP_ENGINE", "shared", "ICMP engine: shared (one socket, the default) or probing (pro-bing, one pinger per probe)", str(func(c *Config) *string { return &c.ICMPEngine })},
+		{pCollector, "icmp-mode", "WARDOPS_ICMP_MODE", "auto", "ICMP sockets: auto, raw or udp (unprivileged datagram ICMP)", str(func(c *Config) *string { return &c.ICMPMode })},
+		{pCollector, "snmp-interval", "WARDOPS_SNMP_INTERVAL", "60s", "default SNMP poll interval", dur(func(c *Config) *time.Duration { return &c.SNMPInterval })},
+		{pCollector, "snmp-timeout", "WARDOPS_SNMP_TIMEOUT", "2s", "SNMP request timeout per device", dur(func(c *Config) *time.Duration { return &c.SNMPTimeout })},
+		{pCollector, "snmp-retries", "WARDOPS_SNMP_RETRIES", "1", "SNMP retries per request", num(func(c *Config) *int { return &c.SNMPRetries }, 0)},
+		{pCollector, "probe-workers", "WARDOPS_PROBE_WORKERS", "0", "ICMP probes in flight at most (0: 4096 with the shared engine, 256 with probing)", num(func(c *Config) *int { return &c.ProbeWorkers }, 0)},
+		{pCollector, "snmp-workers", "WARDOPS_SNMP_WORKERS", "128", "SNMP polls in flight at most", num(func(c *Config) *int { return &c.SNMPWorkers }, 1)},
+		{pCollector, "inventory-reload", "WARDOPS_INVENTORY_RELOAD", "10s", "how often the collector re-reads the inventory", dur(func(c *Config) *time.Duration { return &c.InventoryReload })},
+		{pCollector, "push-batch", "WARDOPS_PUSH_BATCH", "5000", "samples per VictoriaMetrics request at most", num(func(c *Config) *int { return &c.PushBatch }, 1)},
+		{pCollector, "push-interval", "WARDOPS_PUSH_INTERVAL", "1s", "longest a sample waits before it is pushed", dur(func(c *Config) *time.Duration { return &c.PushInterval })},
+		{pCollector, "spool-max-size", "WARDOPS_SPOOL_MAX_SIZE", "1073741824", "bytes of on-disk spool at most; oldest dropped beyond", func(c *Config, v string) error {
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil || n < 1<<20 {
 				return errors.New("must be an integer of at least 1048576 bytes")
@@ -165,15 +195,15 @@ func settings() []setting {
 			c.SpoolMaxSize = n
 			return nil
 		}},
-		{"db-max-conns", "WARDOPS_DB_MAX_CONNS", "10", "PostgreSQL pool size", num(func(c *Config) *int { return &c.DBMaxConns }, 1)},
-		{"db-connect-timeout", "WARDOPS_DB_CONNECT_TIMEOUT", "10s", "PostgreSQL connect timeout", dur(func(c *Config) *time.Duration { return &c.DBConnectTimeout })},
-		{"db-max-conn-lifetime", "WARDOPS_DB_MAX_CONN_LIFETIME", "30m", "PostgreSQL connection lifetime", dur(func(c *Config) *time.Duration { return &c.DBMaxConnLifetime })},
-		{"db-health-check-period", "WARDOPS_DB_HEALTH_CHECK_PERIOD", "30s", "PostgreSQL idle connection health check period", dur(func(c *Config) *time.Duration { return &c.DBHealthCheckPeriod })},
-		{"db-statement-timeout", "WARDOPS_DB_STATEMENT_TIMEOUT", "30s", "PostgreSQL statement_timeout per session", dur(func(c *Config) *time.Duration { return &c.DBStatementTimeout })},
-		{"db-idle-in-tx-timeout", "WARDOPS_DB_IDLE_IN_TX_TIMEOUT", "60s", "PostgreSQL idle_in_transaction_session_timeout", dur(func(c *Config) *time.Duration { return &c.DBIdleInTxTimeout })},
-		{"retention-days", "WARDOPS_RETENTION_DAYS", "30", "days of ping_results kept", num(func(c *Config) *int { return &c.RetentionDays }, 1)},
-		{"require-read-token", "WARDOPS_REQUIRE_READ_TOKEN", "false", "require an API token for reads too", boolean(func(c *Config) *bool { return &c.RequireReadToken })},
-		{"rate-limit", "WARDOPS_RATE_LIMIT", "50", "API requests per second per client (0: off)", func(c *Config, v string) error {
+		{pDB, "db-max-conns", "WARDOPS_DB_MAX_CONNS", "10", "PostgreSQL pool size", num(func(c *Config) *int { return &c.DBMaxConns }, 1)},
+		{pDB, "db-connect-timeout", "WARDOPS_DB_CONNECT_TIMEOUT", "10s", "PostgreSQL connect timeout", dur(func(c *Config) *time.Duration { return &c.DBConnectTimeout })},
+		{pDB, "db-max-conn-lifetime", "WARDOPS_DB_MAX_CONN_LIFETIME", "30m", "PostgreSQL connection lifetime", dur(func(c *Config) *time.Duration { return &c.DBMaxConnLifetime })},
+		{pDB, "db-health-check-period", "WARDOPS_DB_HEALTH_CHECK_PERIOD", "30s", "PostgreSQL idle connection health check period", dur(func(c *Config) *time.Duration { return &c.DBHealthCheckPeriod })},
+		{pDB, "db-statement-timeout", "WARDOPS_DB_STATEMENT_TIMEOUT", "30s", "PostgreSQL statement_timeout per session", dur(func(c *Config) *time.Duration { return &c.DBStatementTimeout })},
+		{pDB, "db-idle-in-tx-timeout", "WARDOPS_DB_IDLE_IN_TX_TIMEOUT", "60s", "PostgreSQL idle_in_transaction_session_timeout", dur(func(c *Config) *time.Duration { return &c.DBIdleInTxTimeout })},
+		{pMaintenance, "retention-days", "WARDOPS_RETENTION_DAYS", "30", "days of ping_results kept", num(func(c *Config) *int { return &c.RetentionDays }, 1)},
+		{pQuery, "require-read-token", "WARDOPS_REQUIRE_READ_TOKEN", "false", "require an API token for reads too", boolean(func(c *Config) *bool { return &c.RequireReadToken })},
+		{pQuery, "rate-limit", "WARDOPS_RATE_LIMIT", "50", "API requests per second per client (0: off)", func(c *Config, v string) error {
 			f, err := strconv.ParseFloat(v, 64)
 			if err != nil || f < 0 {
 				return errors.New("must be a non-negative number")
@@ -181,26 +211,26 @@ func settings() []setting {
 			c.RateLimit = f
 			return nil
 		}},
-		{"rate-limit-loopback", "WARDOPS_RATE_LIMIT_LOOPBACK", "false", "rate-limit loopback clients too", boolean(func(c *Config) *bool { return &c.RateLimitLocal })},
-		{"cache-ttl", "WARDOPS_CACHE_TTL", "1s", "dashboard cache lifetime", dur(func(c *Config) *time.Duration { return &c.CacheTTL })},
-		{"sim-addrs", "WARDOPS_SIM_ADDRS", "", "sim: loopback addresses and ranges, e.g. 127.20.0.1-127.20.3.90 (overrides --sim-base/--sim-count)", str(func(c *Config) *string { return &c.SimAddrs })},
-		{"sim-base", "WARDOPS_SIM_BASE", "127.20.0.1", "sim: first address of --sim-count consecutive devices", str(func(c *Config) *string { return &c.SimBase })},
-		{"sim-count", "WARDOPS_SIM_COUNT", "875", "sim: number of devices from --sim-base", num(func(c *Config) *int { return &c.SimCount }, 1)},
-		{"sim-port", "WARDOPS_SIM_PORT", "1161", "sim: UDP port every device answers on", num(func(c *Config) *int { return &c.SimPort }, 1)},
-		{"sim-community", "WARDOPS_SIM_COMMUNITY", "public", "sim: v1/v2c community (empty: v1/v2c off)", func(c *Config, v string) error { c.SimCommunity = Secret(v); return nil }},
-		{"sim-interfaces", "WARDOPS_SIM_INTERFACES", "8", "sim: interfaces per device", num(func(c *Config) *int { return &c.SimInterfaces }, 1)},
-		{"sim-v3-user", "WARDOPS_SIM_V3_USER", "", "sim: SNMPv3 user (empty: v3 off)", str(func(c *Config) *string { return &c.SimV3User })},
-		{"sim-v3-auth", "WARDOPS_SIM_V3_AUTH", "SHA", "sim: v3 auth protocol (MD5, SHA, SHA224, SHA256, SHA384, SHA512)", str(func(c *Config) *string { return &c.SimV3Auth })},
-		{"sim-v3-auth-key", "WARDOPS_SIM_V3_AUTH_KEY", "", "sim: v3 auth passphrase", func(c *Config, v string) error { c.SimV3AuthKey = Secret(v); return nil }},
-		{"sim-v3-priv", "WARDOPS_SIM_V3_PRIV", "AES", "sim: v3 privacy protocol (empty for authNoPriv; DES, AES, AES192, AES256, AES192C, AES256C)", str(func(c *Config) *string { return &c.SimV3Priv })},
-		{"sim-v3-priv-key", "WARDOPS_SIM_V3_PRIV_KEY", "", "sim: v3 privacy passphrase", func(c *Config, v string) error { c.SimV3PrivKey = Secret(v); return nil }},
-		{"log-level", "WARDOPS_LOG_LEVEL", "info", "debug, info, warn or error", str(func(c *Config) *string { return &c.LogLevel })},
-		{"log-format", "WARDOPS_LOG_FORMAT", "text", "text or json", str(func(c *Config) *string { return &c.LogFormat })},
-		{"dev-pg-port", "WARDOPS_DEV_PG_PORT", "55432", "wardops dev: loopback port of the private PostgreSQL", num(func(c *Config) *int { return &c.DevPGPort }, 1)},
-		{"dev-vm-port", "WARDOPS_DEV_VM_PORT", "58428", "wardops dev: loopback port of the private VictoriaMetrics", num(func(c *Config) *int { return &c.DevVMPort }, 1)},
-		{"dev-devices", "WARDOPS_DEV_DEVICES", "875", "wardops dev: demo fleet size (on 127.20.0.0/16)", num(func(c *Config) *int { return &c.DevDevices }, 1)},
-		{"check", "", "false", "validate the configuration and exit", boolean(func(c *Config) *bool { return &c.Check })},
-		{"dry-run", "", "false", "import: validate the file (and against the database when one is configured), write nothing", boolean(func(c *Config) *bool { return &c.DryRun })},
+		{pQuery, "rate-limit-loopback", "WARDOPS_RATE_LIMIT_LOOPBACK", "false", "rate-limit loopback clients too", boolean(func(c *Config) *bool { return &c.RateLimitLocal })},
+		{pQuery, "cache-ttl", "WARDOPS_CACHE_TTL", "1s", "dashboard cache lifetime", dur(func(c *Config) *time.Duration { return &c.CacheTTL })},
+		{pSim, "sim-addrs", "WARDOPS_SIM_ADDRS", "", "sim: loopback addresses and ranges, e.g. 127.20.0.1-127.20.3.90 (overrides --sim-base/--sim-count)", str(func(c *Config) *string { return &c.SimAddrs })},
+		{pSim, "sim-base", "WARDOPS_SIM_BASE", "127.20.0.1", "sim: first address of --sim-count consecutive devices", str(func(c *Config) *string { return &c.SimBase })},
+		{pSim, "sim-count", "WARDOPS_SIM_COUNT", "875", "sim: number of devices from --sim-base", num(func(c *Config) *int { return &c.SimCount }, 1)},
+		{pSim, "sim-port", "WARDOPS_SIM_PORT", "1161", "sim: UDP port every device answers on", num(func(c *Config) *int { return &c.SimPort }, 1)},
+		{pSim, "sim-community", "WARDOPS_SIM_COMMUNITY", "public", "sim: v1/v2c community (empty: v1/v2c off)", func(c *Config, v string) error { c.SimCommunity = Secret(v); return nil }},
+		{pSim, "sim-interfaces", "WARDOPS_SIM_INTERFACES", "8", "sim: interfaces per device", num(func(c *Config) *int { return &c.SimInterfaces }, 1)},
+		{pSim, "sim-v3-user", "WARDOPS_SIM_V3_USER", "", "sim: SNMPv3 user (empty: v3 off)", str(func(c *Config) *string { return &c.SimV3User })},
+		{pSim, "sim-v3-auth", "WARDOPS_SIM_V3_AUTH", "SHA", "sim: v3 auth protocol (MD5, SHA, SHA224, SHA256, SHA384, SHA512)", str(func(c *Config) *string { return &c.SimV3Auth })},
+		{pSim, "sim-v3-auth-key", "WARDOPS_SIM_V3_AUTH_KEY", "", "sim: v3 auth passphrase", func(c *Config, v string) error { c.SimV3AuthKey = Secret(v); return nil }},
+		{pSim, "sim-v3-priv", "WARDOPS_SIM_V3_PRIV", "AES", "sim: v3 privacy protocol (empty for authNoPriv; DES, AES, AES192, AES256, AES192C, AES256C)", str(func(c *Config) *string { return &c.SimV3Priv })},
+		{pSim, "sim-v3-priv-key", "WARDOPS_SIM_V3_PRIV_KEY", "", "sim: v3 privacy passphrase", func(c *Config, v string) error { c.SimV3PrivKey = Secret(v); return nil }},
+		{pCommon, "log-level", "WARDOPS_LOG_LEVEL", "info", "debug, info, warn or error", str(func(c *Config) *string { return &c.LogLevel })},
+		{pCommon, "log-format", "WARDOPS_LOG_FORMAT", "text", "text or json", str(func(c *Config) *string { return &c.LogFormat })},
+		{pDev, "dev-pg-port", "WARDOPS_DEV_PG_PORT", "55432", "wardops dev: loopback port of the private PostgreSQL", num(func(c *Config) *int { return &c.DevPGPort }, 1)},
+		{pDev, "dev-vm-port", "WARDOPS_DEV_VM_PORT", "58428", "wardops dev: loopback port of the private VictoriaMetrics", num(func(c *Config) *int { return &c.DevVMPort }, 1)},
+		{pDev, "dev-devices", "WARDOPS_DEV_DEVICES", "875", "wardops dev: demo fleet size (on 127.20.0.0/16)", num(func(c *Config) *int { return &c.DevDevices }, 1)},
+		{pCommon, "check", "", "false", "validate the configuration and exit", boolean(func(c *Config) *bool { return &c.Check })},
+		{pImport, "dry-run", "", "false", "import: validate the file (and against the database when one is configured), write nothing", boolean(func(c *Config) *bool { return &c.DryRun })},
 	}
 }
 
@@ -211,7 +241,17 @@ func Parse(cmd string, args []string, getenv func(string) string, usageOut io.Wr
 	c := &Config{}
 	fs := flag.NewFlagSet("wardops "+cmd, flag.ContinueOnError)
 	fs.SetOutput(usageOut)
-	all := settings()
+	uses, ok := commandParts[cmd]
+	if !ok {
+		return nil, nil, fmt.Errorf("%w: unknown command %q", ErrUsage, cmd)
+	}
+	uses |= pCommon
+	var all []setting
+	for _, s := range settings() {
+		if s.parts&uses != 0 {
+			all = append(all, s)
+		}
+	}
 	fromFlag := map[string]bool{}
 	values := map[string]*string{}
 	for _, s := range all {
@@ -255,16 +295,48 @@ func Parse(cmd string, args []string, getenv func(string) string, usageOut io.Wr
 			return nil, nil, fmt.Errorf("%w: %s=%q: %w", ErrUsage, name, v, err)
 		}
 	}
-	if err := c.validate(); err != nil {
+	if err := c.validate(uses); err != nil {
 		return nil, nil, fmt.Errorf("%w: %w", ErrUsage, err)
 	}
 	return c, fs.Args(), nil
 }
 
-func (c *Config) validate() error {
-	for _, u := range []struct{ name, v string }{
-		{"WARDOPS_VM_URL", c.VMURL}, {"WARDOPS_VM_QUERY_URL", c.VMQueryURL}, {"WARDOPS_ALERTMANAGER_URL", c.AlertmanagerURL},
-	} {
+// Defaults returns every setting at its default, as a subcommand sees it with no flags and no
+// WARDOPS_* variables. The packages below config keep no defaults of their own for these
+// settings; tests build their options from this.
+func Defaults() *Config {
+	c, _, err := Parse("defaults", nil, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		panic("config: the defaults do not validate: " + err.Error())
+	}
+	return c
+}
+
+// validate checks the settings of the parts a subcommand uses, and only those.
+func (c *Config) validate(uses part) error {
+	var errs []error
+	check := func(p part, f func() error) {
+		if uses&p != 0 {
+			if err := f(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	check(pCollector|pQuery, c.validateVM)
+	check(pDB, c.validateDatabase)
+	check(pQuery, func() error { return validListen("WARDOPS_LISTEN", c.Listen) })
+	check(pCollector, func() error { return validListen("WARDOPS_COLLECTOR_LISTEN", c.CollectorListen) })
+	check(pCollector, c.validateProbing)
+	check(pCommon, c.validateLog)
+	// One error at a time: the first is the one to fix, and the message names its setting.
+	if len(errs) > 0 {
+		return errs[0]
+	}
+	return nil
+}
+
+func (c *Config) validateVM() error {
+	for _, u := range []struct{ name, v string }{{"WARDOPS_VM_URL", c.VMURL}, {"WARDOPS_VM_QUERY_URL", c.VMQueryURL}} {
 		if u.v == "" {
 			continue
 		}
@@ -276,17 +348,28 @@ func (c *Config) validate() error {
 	if c.VMQueryURL == "" {
 		c.VMQueryURL = queryURLFromWrite(c.VMURL)
 	}
-	if c.DatabaseURL != "" {
-		p, err := url.Parse(string(c.DatabaseURL))
-		if err != nil || (p.Scheme != "postgres" && p.Scheme != "postgresql") {
-			return fmt.Errorf("WARDOPS_DATABASE_URL: must be a postgres:// URL")
-		}
+	return nil
+}
+
+func (c *Config) validateDatabase() error {
+	if c.DatabaseURL == "" {
+		return nil
 	}
-	for _, l := range []struct{ name, v string }{{"WARDOPS_LISTEN", c.Listen}, {"WARDOPS_COLLECTOR_LISTEN", c.CollectorListen}} {
-		if _, _, err := net.SplitHostPort(l.v); err != nil {
-			return fmt.Errorf("%s=%q: must be host:port", l.name, l.v)
-		}
+	p, err := url.Parse(string(c.DatabaseURL))
+	if err != nil || (p.Scheme != "postgres" && p.Scheme != "postgresql") {
+		return fmt.Errorf("WARDOPS_DATABASE_URL: must be a postgres:// URL")
 	}
+	return nil
+}
+
+func validListen(name, v string) error {
+	if _, _, err := net.SplitHostPort(v); err != nil {
+		return fmt.Errorf("%s=%q: must be host:port", name, v)
+	}
+	return nil
+}
+
+func (c *Config) validateProbing() error {
 	switch c.ICMPEngine {
 	case "probing", "shared":
 	default:
@@ -297,19 +380,9 @@ func (c *Config) validate() error {
 	default:
 		return fmt.Errorf("WARDOPS_ICMP_MODE=%q: must be auto, raw or udp", c.ICMPMode)
 	}
-	switch strings.ToLower(c.LogLevel) {
-	case "debug", "info", "warn", "error":
-	default:
-		return fmt.Errorf("WARDOPS_LOG_LEVEL=%q: must be debug, info, warn or error", c.LogLevel)
-	}
-	switch c.LogFormat {
-	case "text", "json":
-	default:
-		return fmt.Errorf("WARDOPS_LOG_FORMAT=%q: must be text or json", c.LogFormat)
-	}
 	if c.ProbeWorkers == 0 {
 		// The shared engine's probe is a goroutine waiting on one socket; pro-bing's is a socket
-		// of its own that sees every reply on the host, so it must stay few (issue 4).
+		// of its own that sees every reply on the host, so it must stay few.
 		c.ProbeWorkers = 4096
 		if c.ICMPEngine == "probing" {
 			c.ProbeWorkers = 256
@@ -322,6 +395,20 @@ func (c *Config) validate() error {
 	// round after the first would be skipped.
 	if probe := time.Duration(c.PingCount-1)*c.PingEcho + c.PingTimeout; probe >= c.PingInterval {
 		return fmt.Errorf("a probe (WARDOPS_PING_COUNT-1 × WARDOPS_PING_ECHO_INTERVAL + WARDOPS_PING_TIMEOUT = %s) must be shorter than WARDOPS_PING_INTERVAL (%s)", probe, c.PingInterval)
+	}
+	return nil
+}
+
+func (c *Config) validateLog() error {
+	switch strings.ToLower(c.LogLevel) {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("WARDOPS_LOG_LEVEL=%q: must be debug, info, warn or error", c.LogLevel)
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		return fmt.Errorf("WARDOPS_LOG_FORMAT=%q: must be text or json", c.LogFormat)
 	}
 	return nil
 }

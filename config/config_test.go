@@ -12,7 +12,7 @@ import (
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
 func TestParseDefaultsAndOverrides(t *testing.T) {
-	c, rest, err := Parse("collector", []string{"--ping-interval=10s", "extra"}, env(map[string]string{
+	c, rest, err := Parse("run", []string{"--ping-interval=10s", "extra"}, env(map[string]string{
 		"WARDOPS_PING_INTERVAL": "45s", "WARDOPS_VM_URL": "http://127.0.0.1:8480/insert/3/prometheus",
 	}), io.Discard)
 	if err != nil {
@@ -30,7 +30,7 @@ func TestParseDefaultsAndOverrides(t *testing.T) {
 func TestParseRejectsBadValuesNamingTheSetting(t *testing.T) {
 	f := func(envs map[string]string, args []string, want string) {
 		t.Helper()
-		_, _, err := Parse("collector", args, env(envs), io.Discard)
+		_, _, err := Parse("run", args, env(envs), io.Discard)
 		if !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "\n") {
 			t.Fatalf("want one-line usage error naming %q, got %v", want, err)
 		}
@@ -47,6 +47,42 @@ func TestParseRejectsBadValuesNamingTheSetting(t *testing.T) {
 	f(map[string]string{"WARDOPS_PING_ECHO_INTERVAL": "0s"}, nil, "WARDOPS_PING_ECHO_INTERVAL")
 	f(map[string]string{"WARDOPS_PING_ECHO_INTERVAL": "15s"}, nil, "WARDOPS_PING_ECHO_INTERVAL")
 	f(nil, []string{"--no-such-flag"}, "no-such-flag")
+}
+
+// TestSubcommandValidatesOnlyItsSettings: a setting another part reads neither fails a subcommand
+// nor is offered as its flag, and every setting belongs to some subcommand.
+func TestSubcommandValidatesOnlyItsSettings(t *testing.T) {
+	badCollector := env(map[string]string{"WARDOPS_PING_TIMEOUT": "40s", "WARDOPS_ICMP_ENGINE": "magic", "WARDOPS_LISTEN": "x"})
+	for _, cmd := range []string{"migrate", "token", "maintenance", "import", "sim"} {
+		if _, _, err := Parse(cmd, nil, badCollector, io.Discard); err != nil {
+			t.Errorf("%s failed on settings it does not read: %v", cmd, err)
+		}
+	}
+	for _, cmd := range []string{"collector", "run", "dev"} {
+		if _, _, err := Parse(cmd, nil, badCollector, io.Discard); !errors.Is(err, ErrUsage) {
+			t.Errorf("%s accepted a bad collector setting: %v", cmd, err)
+		}
+	}
+	if _, _, err := Parse("query", nil, env(map[string]string{"WARDOPS_PING_TIMEOUT": "40s"}), io.Discard); err != nil {
+		t.Errorf("query failed on a collector-only rule: %v", err)
+	}
+	if _, _, err := Parse("migrate", []string{"--ping-interval=5s"}, env(nil), io.Discard); !errors.Is(err, ErrUsage) {
+		t.Errorf("migrate took a collector flag: %v", err)
+	}
+	if _, _, err := Parse("nosuch", nil, env(nil), io.Discard); !errors.Is(err, ErrUsage) {
+		t.Errorf("unknown command parsed: %v", err)
+	}
+	for _, s := range settings() {
+		used := s.parts&pCommon != 0
+		for cmd, p := range commandParts {
+			if cmd != "defaults" && p&s.parts != 0 {
+				used = true
+			}
+		}
+		if !used {
+			t.Errorf("setting --%s is read by no subcommand", s.flag)
+		}
+	}
 }
 
 func TestSecretNeverPrints(t *testing.T) {

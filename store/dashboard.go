@@ -81,15 +81,3 @@ func (s *Store) DownSince(ctx context.Context, ids []int64, since time.Time) (ma
 	}
 	return out, nil
 }
-
-// NewestPingTime returns the time of the newest ping result written since since, zero when none.
-func (s *Store) NewestPingTime(ctx context.Context, since time.Time) (time.Time, error) {
-	var t *time.Time
-	if err := s.pool.QueryRow(ctx, `SELECT max(timestamp) FROM ping_results WHERE timestamp >= $1`, since.UTC()).Scan(&t); err != nil {
-		return time.Time{}, fmt.Errorf("cannot read newest ping result: %w", err)
-	}
-	if t == nil {
-		return time.Time{}, nil
-	}
-	return t.UTC(), nil
-}

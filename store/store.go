@@ -15,16 +15,18 @@ import (
 	"github.com/wardops/wardops/model"
 )
 
-// Options configures the pool. Zero values take the defaults of Foundation (issue 2).
+// Options configures the pool. The settings' defaults live in config (WARDOPS_DB_*); a zero value
+// here leaves pgx's or PostgreSQL's own behaviour (no connect or statement timeout, pgx's pool
+// size and lifetimes), which only tests rely on.
 type Options struct {
 	URL               string
 	MaxConns          int32
-	ConnectTimeout    time.Duration // default 10s
-	MaxConnLifetime   time.Duration // default 30m
-	HealthCheckPeriod time.Duration // default 30s
-	StatementTimeout  time.Duration // default 30s
-	IdleInTxTimeout   time.Duration // default 60s
-	ApplicationName   string
+	ConnectTimeout    time.Duration
+	MaxConnLifetime   time.Duration
+	HealthCheckPeriod time.Duration
+	StatementTimeout  time.Duration
+	IdleInTxTimeout   time.Duration
+	ApplicationName   string // "" is "wardops"
 }
 
 // Store wraps the pool. All methods are safe for concurrent use.
@@ -39,36 +41,39 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		// The URL may carry a password: never echo it.
 		return nil, errors.New("cannot parse database URL")
 	}
-	def := func(d *time.Duration, v time.Duration) {
-		if *d <= 0 {
-			*d = v
-		}
-	}
-	def(&o.ConnectTimeout, 10*time.Second)
-	def(&o.MaxConnLifetime, 30*time.Minute)
-	def(&o.HealthCheckPeriod, 30*time.Second)
-	def(&o.StatementTimeout, 30*time.Second)
-	def(&o.IdleInTxTimeout, 60*time.Second)
 	if o.MaxConns > 0 {
 		cfg.MaxConns = o.MaxConns
 	}
 	if o.ApplicationName == "" {
 		o.ApplicationName = "wardops"
 	}
-	cfg.ConnConfig.ConnectTimeout = o.ConnectTimeout
-	cfg.MaxConnLifetime = o.MaxConnLifetime
-	cfg.MaxConnLifetimeJitter = o.MaxConnLifetime / 10
-	cfg.HealthCheckPeriod = o.HealthCheckPeriod
+	if o.ConnectTimeout > 0 {
+		cfg.ConnConfig.ConnectTimeout = o.ConnectTimeout
+	}
+	if o.MaxConnLifetime > 0 {
+		cfg.MaxConnLifetime = o.MaxConnLifetime
+		cfg.MaxConnLifetimeJitter = o.MaxConnLifetime / 10
+	}
+	if o.HealthCheckPeriod > 0 {
+		cfg.HealthCheckPeriod = o.HealthCheckPeriod
+	}
 	rp := cfg.ConnConfig.RuntimeParams
-	rp["statement_timeout"] = strconv.FormatInt(o.StatementTimeout.Milliseconds(), 10)
-	rp["idle_in_transaction_session_timeout"] = strconv.FormatInt(o.IdleInTxTimeout.Milliseconds(), 10)
+	if o.StatementTimeout > 0 {
+		rp["statement_timeout"] = strconv.FormatInt(o.StatementTimeout.Milliseconds(), 10)
+	}
+	if o.IdleInTxTimeout > 0 {
+		rp["idle_in_transaction_session_timeout"] = strconv.FormatInt(o.IdleInTxTimeout.Milliseconds(), 10)
+	}
 	rp["application_name"] = o.ApplicationName
 	rp["timezone"] = "UTC"
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("cannot create database pool: %w", err)
 	}
-	pctx, cancel := context.WithTimeout(ctx, o.ConnectTimeout)
+	pctx, cancel := ctx, context.CancelFunc(func() {})
+	if o.ConnectTimeout > 0 {
+		pctx, cancel = context.WithTimeout(ctx, o.ConnectTimeout)
+	}
 	defer cancel()
 	if err := pool.Ping(pctx); err != nil {
 		pool.Close()

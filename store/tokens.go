@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/wardops/wardops/model"
 )
 
@@ -42,4 +43,19 @@ func (s *Store) RevokeToken(ctx context.Context, name string) error {
 		return fmt.Errorf("cannot revoke token %q: %w", name, model.ErrNotFound)
 	}
 	return nil
+}
+
+// ListTokens returns every token that is not revoked, by name; secrets are not stored, so none
+// can be listed.
+func (s *Store) ListTokens(ctx context.Context) ([]model.Token, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, name, scope, created_at, last_used_at FROM api_tokens
+		WHERE revoked_at IS NULL ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("cannot list tokens: %w", err)
+	}
+	ts, err := pgx.CollectRows(rows, pgx.RowToStructByPos[model.Token])
+	if err != nil {
+		return nil, fmt.Errorf("cannot list tokens: %w", err)
+	}
+	return ts, nil
 }

@@ -4,13 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/wardops/wardops/collector"
 	"github.com/wardops/wardops/collector/icmp"
-	"github.com/wardops/wardops/collector/push"
+	"github.com/wardops/wardops/collector/sink"
 	"github.com/wardops/wardops/collector/snmp"
 	"github.com/wardops/wardops/config"
 	"github.com/wardops/wardops/store"
@@ -51,13 +50,9 @@ func serveCollector(ctx context.Context, cfg *config.Config, st *store.Store, lo
 			SNMPWorkers:     cfg.SNMPWorkers,
 			InventoryReload: cfg.InventoryReload,
 		},
-		Push: push.Options{
-			URL:      cfg.VMURL,
-			Batch:    cfg.PushBatch,
-			Interval: cfg.PushInterval,
-		},
-		PingWriter: collector.PingWriterOptions{Store: st, Batch: cfg.PushBatch, Interval: time.Second},
-		Listen:     cfg.CollectorListen,
+		VM:     sink.VMOptions{URL: cfg.VMURL, Options: sink.Options{Batch: cfg.PushBatch, Interval: cfg.PushInterval}},
+		Pings:  sink.PingResultsOptions{Store: st, Options: sink.Options{Batch: cfg.PushBatch, Interval: cfg.PushInterval}},
+		Listen: cfg.CollectorListen,
 		// Samples and rows wait here while their backend is down; a restart replays them.
 		DataDir:      cfg.DataDir,
 		SpoolMaxSize: cfg.SpoolMaxSize,

@@ -29,6 +29,17 @@ func TestBadSettingExitsTwoWithOneLine(t *testing.T) {
 	}
 }
 
+// TestEverySubcommandChecks: each subcommand knows its settings (config has its parts) and its
+// --check passes on the defaults.
+func TestEverySubcommandChecks(t *testing.T) {
+	for name := range commands() {
+		var out, errb bytes.Buffer
+		if code := run([]string{name, "--check"}, &out, &errb); code != 0 {
+			t.Errorf("%s --check: exit %d: %s", name, code, errb.String())
+		}
+	}
+}
+
 // TestMigrateAndImportCommands runs the subcommands as an operator would.
 func TestMigrateAndImportCommands(t *testing.T) {
 	dbURL := testenv.Database(t)

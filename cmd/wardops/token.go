@@ -8,20 +8,32 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/wardops/wardops/config"
 	"github.com/wardops/wardops/query"
 )
 
-// runToken handles `wardops token create --name NAME --scope read|write|admin`. The token is
-// printed once, as the last line, and only its SHA-256 is stored.
+// runToken handles `wardops token create|list|revoke`. A created token is printed once, as the
+// last line, and only its SHA-256 is stored.
 func runToken(ctx context.Context, cfg *config.Config, args []string, log *slog.Logger) error {
 	return tokenCommand(ctx, cfg, args, log, os.Stdout)
 }
 
+const tokenUsage = "usage: wardops token create --name NAME --scope read|write|admin | token list | token revoke --name NAME"
+
 func tokenCommand(ctx context.Context, cfg *config.Config, args []string, log *slog.Logger, out io.Writer) error {
-	if len(args) == 0 || args[0] != "create" {
-		return fmt.Errorf("%w: usage: wardops token create --name NAME --scope read|write|admin", config.ErrUsage)
+	if len(args) == 0 {
+		return fmt.Errorf("%w: %s", config.ErrUsage, tokenUsage)
+	}
+	switch args[0] {
+	case "create":
+	case "list":
+		return listTokens(ctx, cfg, args[1:], log, out)
+	case "revoke":
+		return revokeToken(ctx, cfg, args[1:], log, out)
+	default:
+		return fmt.Errorf("%w: %s", config.ErrUsage, tokenUsage)
 	}
 	fs := flag.NewFlagSet("wardops token create", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -54,5 +66,53 @@ func tokenCommand(ctx context.Context, cfg *config.Config, args []string, log *s
 	}
 	fmt.Fprintf(out, "created token %q (id %d, scope %s); it is shown once, store it now:\n", t.Name, t.ID, t.Scope)
 	fmt.Fprintln(out, secret)
+	return nil
+}
+
+func listTokens(ctx context.Context, cfg *config.Config, args []string, log *slog.Logger, out io.Writer) error {
+	if len(args) > 0 {
+		return fmt.Errorf("%w: token list takes no arguments", config.ErrUsage)
+	}
+	st, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	ts, err := st.ListTokens(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "%-24s %-6s %-20s %s\n", "NAME", "SCOPE", "CREATED", "LAST USED")
+	for _, t := range ts {
+		used := "never"
+		if t.LastUsedAt != nil {
+			used = t.LastUsedAt.UTC().Format(time.RFC3339)
+		}
+		fmt.Fprintf(out, "%-24s %-6s %-20s %s\n", t.Name, t.Scope, t.CreatedAt.UTC().Format(time.RFC3339), used)
+	}
+	return nil
+}
+
+// revokeToken revokes by name. The query service caches a looked-up token for a few seconds,
+// so a revoked token may still be accepted that long (README, Security).
+func revokeToken(ctx context.Context, cfg *config.Config, args []string, log *slog.Logger, out io.Writer) error {
+	fs := flag.NewFlagSet("wardops token revoke", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	name := fs.String("name", "", "token name")
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%w: token revoke: %w", config.ErrUsage, err)
+	}
+	if *name == "" || fs.NArg() > 0 {
+		return fmt.Errorf("%w: token revoke needs --name NAME and no other arguments", config.ErrUsage)
+	}
+	st, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := st.RevokeToken(ctx, *name); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "revoked token %q\n", *name)
 	return nil
 }

@@ -46,7 +46,25 @@ func TestTokenCreate(t *testing.T) {
 			t.Errorf("%v: %v, want a conflict", args, err)
 		}
 	}
-	for _, args := range [][]string{{}, {"list"}, {"create"}, {"create", "--name", "x", "--scope", "root"}, {"create", "--name", "x", "extra"}} {
+	out.Reset()
+	if err := tokenCommand(ctx, cfg, []string{"list"}, log, &out); err != nil || !strings.Contains(out.String(), "ci ") ||
+		!strings.Contains(out.String(), "write") || strings.Contains(out.String(), secret) {
+		t.Fatalf("token list: %v\n%s", err, out.String())
+	}
+	if err := tokenCommand(ctx, cfg, []string{"revoke", "--name", "ci"}, log, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.UseToken(ctx, query.HashToken(secret)); !errors.Is(err, model.ErrNotFound) {
+		t.Fatalf("revoked token still usable: %v", err)
+	}
+	out.Reset()
+	if err := tokenCommand(ctx, cfg, []string{"list"}, log, &out); err != nil || strings.Contains(out.String(), "ci ") {
+		t.Fatalf("revoked token listed: %v\n%s", err, out.String())
+	}
+	if err := tokenCommand(ctx, cfg, []string{"revoke", "--name", "ci"}, log, io.Discard); !errors.Is(err, model.ErrNotFound) {
+		t.Errorf("second revoke: %v, want not found", err)
+	}
+	for _, args := range [][]string{{}, {"frob"}, {"list", "x"}, {"revoke"}, {"create"}, {"create", "--name", "x", "--scope", "root"}, {"create", "--name", "x", "extra"}} {
 		if err := tokenCommand(ctx, cfg, args, log, io.Discard); !errors.Is(err, config.ErrUsage) {
 			t.Errorf("%v: %v, want a usage error", args, err)
 		}

@@ -9,7 +9,7 @@ import (
 // or "shared" (one socket per address family, issue 4).
 func New(name string, log *slog.Logger, mode string) (Engine, error) {
 	switch name {
-	case "probing", "":
+	case "probing":
 		return NewProbing(log, mode)
 	case "shared":
 		return NewShared(log, mode)

@@ -12,7 +12,7 @@ import (
 )
 
 // The helper process pushes blocks into a spool, reports when they are on disk, and waits to be
-// SIGKILLed: the crash the spool must survive (issue 4: "a SIGKILLed collector replays it").
+// SIGKILLed: the crash the spool must survive (a SIGKILLed collector replays it).
 const helperEnv = "WARDOPS_SPOOL_HELPER"
 
 func TestHelperProcess(t *testing.T) {

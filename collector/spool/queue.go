@@ -1,5 +1,5 @@
 // Package spool is a durable FIFO of opaque blocks (encoded, compressed batches of samples or
-// ping_results rows) for the time a backend is down (issue 4, "Nothing lost").
+// ping_results rows) for the time a backend is down, so nothing is lost.
 //
 // Blocks are pushed into a bounded in-memory part and move to append-only segment files under a
 // directory when the memory bound is hit or when they have waited longer than FlushInterval, so a

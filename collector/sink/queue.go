@@ -1,4 +1,4 @@
-package push
+package sink
 
 import (
 	"context"
@@ -6,7 +6,7 @@ import (
 )
 
 // Queue holds encoded blocks between a producer (the batcher) and one consumer (the sender). It is
-// the seam for issue 4's durable spool: NewSpoolQueue puts collector/spool here without the writers
+// the seam for the durable spool: NewSpoolQueue puts collector/spool here without the sinks
 // changing. A block leaves the queue only when the consumer acknowledges it after a successful send,
 // so a crash between taking a block and sending it cannot lose it (a durable queue replays it).
 // Implementations must be safe for many producer goroutines and one consumer.

@@ -1,4 +1,4 @@
-package push
+package sink
 
 import (
 	"compress/gzip"
@@ -86,7 +86,7 @@ func TestMemQueueDropsOldest(t *testing.T) {
 func TestWriterVictoriaMetrics(t *testing.T) {
 	vm := testenv.VictoriaMetrics(t)
 	set := metrics.NewSet()
-	w, err := New(Options{URL: vm.URL, Batch: 3, Interval: 100 * time.Millisecond, Log: quietLog(), Metrics: set})
+	w, err := NewVM(VMOptions{URL: vm.URL, Options: Options{Batch: 3, Interval: 100 * time.Millisecond, Log: quietLog(), Metrics: set}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +173,7 @@ func TestWriterRetries(t *testing.T) {
 			}))
 			defer srv.Close()
 			set := metrics.NewSet()
-			w, err := New(Options{URL: srv.URL, Batch: 1, MinBackoff: 10 * time.Millisecond, MaxBackoff: 2 * time.Second, Log: quietLog(), Metrics: set})
+			w, err := NewVM(VMOptions{URL: srv.URL, Options: Options{Batch: 1, Interval: time.Second, MinBackoff: 10 * time.Millisecond, MaxBackoff: 2 * time.Second, Log: quietLog(), Metrics: set}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -182,13 +182,13 @@ func TestWriterRetries(t *testing.T) {
 			go func() { done <- w.Run(ctx) }()
 			w.Add(sample.Sample{Name: "m", Labels: []sample.Label{{Name: "a", Value: "b"}}, Value: 1, Timestamp: 1})
 			deadline := time.Now().Add(5 * time.Second)
-			for time.Now().Before(deadline) && w.m.sentBlocks.Get()+w.m.droppedReject.Get() == 0 {
+			for time.Now().Before(deadline) && metric(set, "wardops_collector_push_sent_blocks_total")+metric(set, `wardops_collector_push_dropped_blocks_total{reason="rejected"}`) == 0 {
 				time.Sleep(10 * time.Millisecond)
 			}
 			cancel()
 			<-done
-			if int(delivered.Load()) != tc.wantBodies || int(w.m.droppedReject.Get()) != tc.wantRejects {
-				t.Fatalf("delivered %d rejected %d, want %d and %d", delivered.Load(), w.m.droppedReject.Get(), tc.wantBodies, tc.wantRejects)
+			if int(delivered.Load()) != tc.wantBodies || int(metric(set, `wardops_collector_push_dropped_blocks_total{reason="rejected"}`)) != tc.wantRejects {
+				t.Fatalf("delivered %d rejected %d, want %d and %d", delivered.Load(), metric(set, `wardops_collector_push_dropped_blocks_total{reason="rejected"}`), tc.wantBodies, tc.wantRejects)
 			}
 			if tc.retryAfter == "1" && len(times) >= 2 && times[1].Sub(times[0]) < 900*time.Millisecond {
 				t.Errorf("retried after %v, Retry-After said 1s", times[1].Sub(times[0]))
@@ -201,7 +201,8 @@ func TestWriterRetries(t *testing.T) {
 func TestWriterHoldsWhileDown(t *testing.T) {
 	vm := testenv.VictoriaMetrics(t)
 	vm.Stop()
-	w, err := New(Options{URL: vm.URL, Batch: 1, MinBackoff: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, Log: quietLog(), Metrics: metrics.NewSet()})
+	set := metrics.NewSet()
+	w, err := NewVM(VMOptions{URL: vm.URL, Options: Options{Batch: 1, Interval: time.Second, MinBackoff: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, Log: quietLog(), Metrics: set}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,17 +212,23 @@ func TestWriterHoldsWhileDown(t *testing.T) {
 	ts := time.Now().Add(-time.Minute).UnixMilli()
 	w.Add(sample.Sample{Name: "wardops_test_down", Labels: []sample.Label{{Name: "device_id", Value: "7"}}, Value: 1, Timestamp: ts})
 	time.Sleep(700 * time.Millisecond)
-	if w.m.retries.Get() == 0 {
+	if metric(set, "wardops_collector_push_retries_total") == 0 {
 		t.Fatal("no retries while VictoriaMetrics was down")
 	}
 	vm.Start()
 	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) && w.m.sentBlocks.Get() == 0 {
+	for time.Now().Before(deadline) && metric(set, "wardops_collector_push_sent_blocks_total") == 0 {
 		time.Sleep(50 * time.Millisecond)
 	}
 	cancel()
 	<-done
-	if w.m.sentBlocks.Get() != 1 {
-		t.Fatalf("sent %d blocks after recovery, want 1", w.m.sentBlocks.Get())
+	if metric(set, "wardops_collector_push_sent_blocks_total") != 1 {
+		t.Fatalf("sent %d blocks after recovery, want 1", metric(set, "wardops_collector_push_sent_blocks_total"))
 	}
+}
+
+// metric reads one of the sink's self-metrics, 0 while it is not exported.
+func metric(set *metrics.Set, name string) uint64 {
+	v, _ := testenv.LookupMetric(set, name)
+	return uint64(v)
 }

@@ -1,19 +1,15 @@
-package collector
+package sink
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"net/netip"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
 
-	"github.com/wardops/wardops/collector/push"
 	"github.com/wardops/wardops/collector/spool"
 	"github.com/wardops/wardops/internal/testenv"
 	"github.com/wardops/wardops/model"
@@ -47,28 +43,6 @@ func (f *flakyStore) set(fails int) {
 	f.mu.Unlock()
 }
 
-// setValue reads one sample of set as /metrics shows it; a sample not exported fails the test.
-func setValue(t *testing.T, set *metrics.Set, name string) float64 {
-	t.Helper()
-	v, ok := lookupValue(set, name)
-	if !ok {
-		t.Fatalf("metric %s not exported", name)
-	}
-	return v
-}
-
-func lookupValue(set *metrics.Set, name string) (float64, bool) {
-	var buf bytes.Buffer
-	set.WritePrometheus(&buf)
-	for _, line := range strings.Split(buf.String(), "\n") {
-		if v, ok := strings.CutPrefix(line, name+" "); ok {
-			f, err := strconv.ParseFloat(v, 64)
-			return f, err == nil
-		}
-	}
-	return 0, false
-}
-
 func TestPingWriter(t *testing.T) {
 	st, _ := testenv.Store(t)
 	tests := []struct {
@@ -93,12 +67,12 @@ func TestPingWriter(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			flaky := &flakyStore{PingStore: st, fails: tc.fails}
-			newWriter := func(s PingStore) (*PingWriter, *metrics.Set) {
+			newWriter := func(s PingStore) (*PingResults, *metrics.Set) {
 				set := metrics.NewSet()
-				o := PingWriterOptions{
-					Store: s, Batch: batch, Interval: time.Hour, MinBackoff: 10 * time.Millisecond,
+				o := PingResultsOptions{Store: s, Options: Options{
+					Batch: batch, Interval: time.Hour, MinBackoff: 10 * time.Millisecond,
 					MaxBackoff: 50 * time.Millisecond, FlushTimeout: 200 * time.Millisecond, Log: quietLog(), Metrics: set,
-				}
+				}}
 				if tc.spool {
 					sp, err := spool.Open(dir, spool.Options{Name: "ping_results", MaxDiskBytes: tc.capBytes, SegmentBytes: 512,
 						MaxMemBytes: 1, FlushInterval: 20 * time.Millisecond, Metrics: set, Log: quietLog()})
@@ -108,11 +82,15 @@ func TestPingWriter(t *testing.T) {
 					if tc.corrupt {
 						_ = sp.Push([]byte{pingBlockV1, 200, 1}) // 200 rows promised, none there
 					}
-					o.Queue = push.NewSpoolQueue(sp)
+					o.Queue = NewSpoolQueue(sp)
 				}
-				return NewPingWriter(o), set
+				w, err := NewPingResults(o)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return w, set
 			}
-			run := func(w *PingWriter) (stop func()) {
+			run := func(w *PingResults) (stop func()) {
 				ctx, cancel := context.WithCancel(context.Background())
 				done := make(chan error, 1)
 				go func() { done <- w.Run(ctx) }()
@@ -132,33 +110,33 @@ func TestPingWriter(t *testing.T) {
 				w.Add(model.PingResult{DeviceID: int64(i + 1), DeviceIP: ip, Timestamp: base.Add(time.Duration(j) * time.Second),
 					IsReachable: true, RTTAvgMs: &rtt, Sent: 3, Received: 3})
 			}
-			wait := func(w *PingWriter, n int) {
+			wait := func(set *metrics.Set, n int) {
 				deadline := time.Now().Add(10 * time.Second)
-				for time.Now().Before(deadline) && int(w.m.written.Get()) < n {
+				for time.Now().Before(deadline) && int(metric(set, "wardops_collector_ping_results_written_total")) < n {
 					time.Sleep(10 * time.Millisecond)
 				}
 			}
 			if tc.fails >= 0 {
-				wait(w, rows)
+				wait(set, rows)
 			}
 			dropped := 0
 			if tc.capBytes > 0 {
 				// Read before Close unregisters the spool's metrics; every block reached the disk in Push.
-				dropped = int(setValue(t, set, `wardops_spool_dropped_blocks_total{spool="ping_results",reason="cap"}`))
+				dropped = int(testenv.MetricValue(t, set, `wardops_spool_dropped_blocks_total{spool="ping_results",reason="cap"}`))
 			}
 			stop()
 			if tc.wantDropped != (dropped > 0) {
 				t.Fatalf("spool cap dropped %d blocks", dropped)
 			}
 			if tc.corrupt {
-				if got := setValue(t, set, `wardops_collector_ping_results_dropped_blocks_total{reason="corrupt"}`); got != 1 {
+				if got := testenv.MetricValue(t, set, `wardops_collector_ping_results_dropped_blocks_total{reason="corrupt"}`); got != 1 {
 					t.Fatalf("corrupt blocks counted %v, want 1", got)
 				}
 			}
 			if tc.restart {
-				w2, _ := newWriter(st)
+				w2, set2 := newWriter(st)
 				stop2 := run(w2)
-				wait(w2, rows-dropped*batch)
+				wait(set2, rows-dropped*batch)
 				stop2()
 			}
 			got, err := st.PingHistory(context.Background(), ip, base, time.Now(), 1000)

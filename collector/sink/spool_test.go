@@ -1,4 +1,4 @@
-package push
+package sink
 
 import (
 	"bytes"
@@ -39,7 +39,7 @@ func metricValue(t *testing.T, set *metrics.Set, name string) float64 {
 }
 
 // runWriter runs w until the returned stop is called; stop returns Run's error.
-func runWriter(t *testing.T, w *Writer) (stop func() error) {
+func runWriter(t *testing.T, w *VM) (stop func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -88,7 +88,7 @@ func exportTimestamps(t *testing.T, vm *testenv.VM, name string, from time.Time,
 // TestWriterSpoolCapDropsOldest: with VictoriaMetrics down, blocks spill to a spool far smaller
 // than what is pushed; the cap drops the oldest and the metric counts exactly the blocks dropped:
 // once VictoriaMetrics is back, it holds exactly the newest (pushed - dropped) blocks, oldest first
-// gone (issue 4: "a spool at its cap drops oldest first and counts exactly what it dropped").
+// gone: a spool at its cap drops oldest first and counts exactly what it dropped.
 func TestWriterSpoolCapDropsOldest(t *testing.T) {
 	const blocks, perBlock = 200, 10
 	vm := testenv.VictoriaMetrics(t)
@@ -102,8 +102,8 @@ func TestWriterSpoolCapDropsOldest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := New(Options{URL: vm.URL, Batch: perBlock, Interval: time.Hour, Queue: NewSpoolQueue(sp),
-		MinBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, Log: quietLog(), Metrics: set})
+	w, err := NewVM(VMOptions{URL: vm.URL, Options: Options{Batch: perBlock, Interval: time.Hour, Queue: NewSpoolQueue(sp),
+		MinBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, Log: quietLog(), Metrics: set}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,14 +162,14 @@ func TestWriterSpoolSurvivesRestart(t *testing.T) {
 	vm := testenv.VictoriaMetrics(t)
 	vm.Stop()
 	dir := t.TempDir()
-	open := func(set *metrics.Set) *Writer {
+	open := func(set *metrics.Set) *VM {
 		sp, err := spool.Open(dir, spool.Options{Name: "vm", Metrics: set, Log: quietLog()})
 		if err != nil {
 			t.Fatal(err)
 		}
-		w, err := New(Options{URL: vm.URL, Batch: 7, Interval: 50 * time.Millisecond, Queue: NewSpoolQueue(sp),
+		w, err := NewVM(VMOptions{URL: vm.URL, Options: Options{Batch: 7, Interval: 50 * time.Millisecond, Queue: NewSpoolQueue(sp),
 			MinBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, FlushTimeout: 300 * time.Millisecond,
-			Log: quietLog(), Metrics: set})
+			Log: quietLog(), Metrics: set}})
 		if err != nil {
 			t.Fatal(err)
 		}

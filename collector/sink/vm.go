@@ -1,0 +1,177 @@
+package sink
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/wardops/wardops/collector/sample"
+)
+
+// VMOptions configures the VictoriaMetrics sink.
+type VMOptions struct {
+	Options
+	// URL is a single node (http://127.0.0.1:8428) or a cluster vminsert
+	// (http://127.0.0.1:8480/insert/0/prometheus); both take /api/v1/import/prometheus appended.
+	URL    string
+	Client *http.Client // nil: one with a 30s timeout
+}
+
+// VM is the sink of samples to VictoriaMetrics.
+type VM = Sink[sample.Sample]
+
+// Drop reason of a block VictoriaMetrics refused with a 4xx that cannot succeed later.
+const DropRejected = "rejected"
+
+// vmWriter encodes batches as Prometheus text with the probe's own millisecond timestamps, gzips
+// them and posts them to the import API.
+type vmWriter struct {
+	url    string
+	client *http.Client
+	m      *vmMetrics
+	text   sync.Pool // *[]byte, the text of one batch before gzip
+	gz     sync.Pool // *gzip.Writer
+}
+
+// NewVM checks the options and builds the VictoriaMetrics sink.
+func NewVM(o VMOptions) (*VM, error) {
+	if o.URL == "" {
+		return nil, errors.New("cannot build VictoriaMetrics sink: no URL")
+	}
+	if o.Metrics == nil {
+		return nil, errors.New("cannot build VictoriaMetrics sink: Metrics is required")
+	}
+	if o.Client == nil {
+		o.Client = &http.Client{Timeout: 30 * time.Second}
+	}
+	w := &vmWriter{url: ImportURL(o.URL), client: o.Client, m: newVMMetrics(o.Metrics)}
+	w.text.New = func() any { b := make([]byte, 0, 64<<10); return &b }
+	w.gz.New = func() any { z, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed); return z }
+	return newSink(o.Options, backend[sample.Sample]{
+		name: "push", records: "samples", what: "VictoriaMetrics",
+		encode: w.encode, deliver: w.deliver, dropReasons: []string{DropRejected},
+		maxQueue: 256 << 20, // gzipped blocks: about 20 million samples
+	})
+}
+
+// ImportURL is where blocks are posted: the same suffix serves a single node and a vminsert
+// /insert/<tenant>/prometheus prefix.
+func ImportURL(base string) string {
+	return strings.TrimRight(base, "/") + "/api/v1/import/prometheus"
+}
+
+// encode renders one batch as text and gzips it.
+func (w *vmWriter) encode(ss []sample.Sample) []byte {
+	tp := w.text.Get().(*[]byte)
+	text := (*tp)[:0]
+	for _, s := range ss {
+		text = appendSample(text, s)
+	}
+	var out bytes.Buffer
+	out.Grow(len(text) / 8)
+	z := w.gz.Get().(*gzip.Writer)
+	z.Reset(&out)
+	_, _ = z.Write(text) // writes to a bytes.Buffer cannot fail
+	_ = z.Close()
+	w.gz.Put(z)
+	*tp = text
+	w.text.Put(tp)
+	return out.Bytes()
+}
+
+// deliver posts one block: a block VictoriaMetrics refuses for good (a 4xx other than 429) is
+// dropped and counted.
+func (w *vmWriter) deliver(ctx context.Context, b []byte) error {
+	err := w.post(ctx, b)
+	if err == nil {
+		w.m.sentBlocks.Inc()
+		w.m.sentBytes.Add(len(b))
+		return nil
+	}
+	var se *StatusError
+	if errors.As(err, &se) && !se.Retryable() {
+		return &DropError{Reason: DropRejected, Err: err}
+	}
+	return err
+}
+
+// StatusError is a non-2xx answer from VictoriaMetrics.
+type StatusError struct {
+	Code int
+	Body string
+	Wait time.Duration // from Retry-After; 0 when absent
+}
+
+// RetryAfter is the delay the server asked for, which the Pump honours.
+func (e *StatusError) RetryAfter() time.Duration { return e.Wait }
+
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("VictoriaMetrics answered %d: %s", e.Code, e.Body)
+}
+
+// Retryable reports whether the same request may succeed later: 429 and 5xx; any other 4xx will not.
+func (e *StatusError) Retryable() bool { return e.Code == http.StatusTooManyRequests || e.Code >= 500 }
+
+func (w *vmWriter) post(ctx context.Context, b []byte) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url, bytes.NewReader(b))
+	if err != nil {
+		return fmt.Errorf("cannot build request to %s: %w", w.url, err)
+	}
+	req.Header.Set("Content-Encoding", "gzip")
+	req.Header.Set("Content-Type", "text/plain")
+	start := time.Now()
+	resp, err := w.client.Do(req)
+	w.m.duration.UpdateDuration(start)
+	if err != nil {
+		w.m.errConn.Inc()
+		return fmt.Errorf("cannot post to %s: %w", w.url, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	_, _ = io.Copy(io.Discard, resp.Body) // drain so the connection is reused
+	if resp.StatusCode/100 == 2 {
+		return nil
+	}
+	w.m.errStatus.Inc()
+	return &StatusError{Code: resp.StatusCode, Body: strings.TrimSpace(string(body)), Wait: retryAfter(resp.Header.Get("Retry-After"), time.Now())}
+}
+
+// retryAfter parses Retry-After as delay-seconds or an HTTP date (RFC 9110 section 10.2.3).
+func retryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+type vmMetrics struct {
+	sentBlocks, sentBytes *metrics.Counter
+	errConn, errStatus    *metrics.Counter
+	duration              *metrics.Histogram
+}
+
+func newVMMetrics(set *metrics.Set) *vmMetrics {
+	return &vmMetrics{
+		sentBlocks: set.NewCounter(`wardops_collector_push_sent_blocks_total`),
+		sentBytes:  set.NewCounter(`wardops_collector_push_sent_bytes_total`),
+		errConn:    set.NewCounter(`wardops_collector_push_errors_total{kind="connection"}`),
+		errStatus:  set.NewCounter(`wardops_collector_push_errors_total{kind="status"}`),
+		duration:   set.NewHistogram(`wardops_collector_push_duration_seconds`),
+	}
+}
