@@ -20,10 +20,9 @@ import (
 	"golang.org/x/net/ipv6"
 )
 
-// The shared engine (issue 4) sends every echo of every probe through one ICMP socket per address
-// family and demultiplexes replies by sequence number in one reader goroutine per socket. A probe
-// costs the caller's goroutine, one timer and one channel; an echo costs a map entry and a
-// sendto(2). Compare the probing engine, where every probe opens a socket and on raw sockets every
+// The shared engine sends every echo of every probe through one ICMP socket per address family
+// and demultiplexes replies by sequence number in one reader goroutine per socket. A probe costs
+// the caller's goroutine, one timer and one channel; an echo costs a map entry and a sendto(2). Compare the probing engine, where every probe opens a socket and on raw sockets every
 // reply on the host is copied to every open socket, which is quadratic in concurrent probes.
 //
 // Identification: with raw sockets the process picks a random ICMP id and kernel filters let only
@@ -103,7 +102,11 @@ type sharedEngine struct {
 // work; when IPv6 does not (no ICMPv6 socket on this host) the engine starts anyway, logs a
 // warning and fails IPv6 probes with ErrNoIPv6.
 func NewShared(log *slog.Logger, mode string) (Engine, error) {
-	return newShared(log, mode, xicmp.ListenPacket)
+	e, err := newShared(log, mode, xicmp.ListenPacket)
+	if err != nil {
+		return nil, err // not a nil *sharedEngine in a non-nil Engine
+	}
+	return e, nil
 }
 
 func newShared(log *slog.Logger, mode string, listen listenFunc) (*sharedEngine, error) {

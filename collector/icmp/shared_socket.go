@@ -41,20 +41,16 @@ type listenFunc func(network, address string) (*xicmp.PacketConn, error)
 // openSock opens and configures the ICMP socket for one family. id is the echo identifier a raw
 // socket's kernel filter lets through; datagram sockets get theirs from the kernel.
 func openSock(log *slog.Logger, listen listenFunc, v6, raw bool, id uint16) (*sock, error) {
-	network, address := "udp4", "0.0.0.0"
-	switch {
-	case v6 && raw:
-		network, address = "ip6:ipv6-icmp", "::"
-	case v6:
-		network, address = "udp6", "::"
-	case raw:
-		network = "ip4:icmp"
+	s := &sock{v6: v6, raw: raw, id: id}
+	network, address := s.network(), "0.0.0.0"
+	if v6 {
+		address = "::"
 	}
 	conn, err := listen(network, address)
 	if err != nil {
 		return nil, fmt.Errorf("cannot open %s socket: %w", network, err)
 	}
-	s := &sock{v6: v6, raw: raw, id: id, conn: conn}
+	s.conn = conn
 	if err := s.setup(log); err != nil {
 		_ = conn.Close() // already failing; the setup error is the one to report
 		return nil, fmt.Errorf("cannot set up %s socket: %w", network, err)
@@ -62,7 +58,7 @@ func openSock(log *slog.Logger, listen listenFunc, v6, raw bool, id uint16) (*so
 	return s, nil
 }
 
-// network names the socket for logs and errors.
+// network is the socket's network as icmp.ListenPacket spells it.
 func (s *sock) network() string {
 	switch {
 	case s.v6 && s.raw:
