@@ -113,7 +113,7 @@ func probeOK(t *testing.T, e Engine, addr netip.Addr, count int) Result {
 
 func checkReachable(t *testing.T, env conformanceEnv) {
 	e := env.e
-	for _, a := range []string{"127.0.0.1", "127.20.0.1", "127.20.0.77", "::ffff:127.20.0.2"} {
+	for _, a := range []string{"127.0.0.1", "127.20.0.1", "127.20.0.77", "::ffff:127.20.0.2", "::1"} {
 		addr := netip.MustParseAddr(a)
 		before := time.Now()
 		res := probeOK(t, e, addr, 3)

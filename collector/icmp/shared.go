@@ -13,28 +13,26 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
-	"unsafe"
 
-	"golang.org/x/net/bpf"
 	xicmp "golang.org/x/net/icmp"
 	"golang.org/x/net/ipv4"
-	"golang.org/x/sys/unix"
+	"golang.org/x/net/ipv6"
 )
 
-// The shared engine (issue 4) sends every echo of every probe through one ICMP socket and
-// demultiplexes replies by sequence number in one reader goroutine. A probe costs the caller's
-// goroutine, one timer and one channel; an echo costs a map entry and a sendto(2). Compare the
-// probing engine, where every probe opens a socket and on raw sockets every reply on the host is
-// copied to every open socket, which is quadratic in concurrent probes.
+// The shared engine sends every echo of every probe through one ICMP socket per address family
+// and demultiplexes replies by sequence number in one reader goroutine per socket. A probe costs
+// the caller's goroutine, one timer and one channel; an echo costs a map entry and a sendto(2). Compare the probing engine, where every probe opens a socket and on raw sockets every
+// reply on the host is copied to every open socket, which is quadratic in concurrent probes.
 //
-// Identification: with a raw socket the process picks a random ICMP id and a BPF filter lets only
-// echo replies carrying it reach the socket, so other pingers on the host (fping, another collector)
-// neither cost us CPU nor get mistaken for ours. With a datagram ICMP socket the kernel rewrites the
-// id to the socket's own and delivers only its replies. Within our id, the 16-bit sequence space is
-// shared by all probes; each echo also carries a random nonce and remembers its destination, so a
-// reply to a reused sequence number is recognised as late instead of credited to the wrong probe.
+// Identification: with raw sockets the process picks a random ICMP id and kernel filters let only
+// echo replies carrying it reach the sockets (BPF on IPv4; the ICMPv6 type filter plus BPF on
+// IPv6), so other pingers on the host (fping, another collector) neither cost us CPU nor get
+// mistaken for ours. With datagram ICMP sockets the kernel rewrites the id to the socket's own and
+// delivers only its replies. Within our id, the 16-bit sequence space is shared by all probes of
+// both families; each echo also carries a random nonce and remembers its destination, so a reply
+// to a reused sequence number, or one from the other family, is recognised as late instead of
+// credited to the wrong probe.
 
 const (
 	echoPayloadLen = 16 // 8-byte nonce + 8 bytes padding
@@ -44,14 +42,19 @@ const (
 	maxKernelRTT   = time.Minute // a kernel timestamp further off than this means the clock jumped
 )
 
-// SharedStats are the shared engine's cumulative counters, read by the collector's self-metrics.
+// ErrNoIPv6 is returned (wrapped) by the shared engine's Probe for an IPv6 address when no ICMPv6
+// socket could be opened at start, as on a host booted without IPv6.
+var ErrNoIPv6 = errors.New("no ICMPv6 socket")
+
+// SharedStats are the shared engine's cumulative counters over both address families, read by the
+// collector's self-metrics.
 type SharedStats struct {
 	Sent        uint64 // echo requests handed to the kernel
 	Received    uint64 // replies matched to a waiting probe
 	Late        uint64 // replies for echoes whose probe had already given up (or duplicates)
 	SendErrors  uint64 // echo requests the kernel refused (ENOBUFS, no route, ...)
 	ReadErrors  uint64 // socket read failures other than Close
-	RcvbufDrops uint64 // replies the kernel dropped because the receive buffer was full (SO_RXQ_OVFL)
+	RcvbufDrops uint64 // replies the kernel dropped because a receive buffer was full (SO_RXQ_OVFL)
 	KernelTimed uint64 // replies timed by the kernel's receive timestamp rather than user space
 }
 
@@ -59,7 +62,7 @@ type SharedStats struct {
 type echo struct {
 	seq   uint16
 	nonce uint64
-	dst   [4]byte
+	dst   netip.Addr // unmapped, without zone: as parseReply reports the source
 	sent  time.Time
 	rtt   time.Duration
 	state uint8 // echoIdle, echoPending, echoGot
@@ -77,18 +80,17 @@ type probeState struct {
 }
 
 type sharedEngine struct {
-	log  *slog.Logger
-	raw  bool
-	id   uint16 // raw sockets: ours; datagram sockets: informational, the kernel sets it
-	conn *xicmp.PacketConn
-	p4   *ipv4.PacketConn
+	log   *slog.Logger
+	v4    *sock
+	v6    *sock // nil when no ICMPv6 socket could be opened; v6Err says why
+	v6Err error
 
 	mu       sync.Mutex
 	inflight map[uint16]*echo
 	owner    map[uint16]*probeState
 	nextSeq  uint16
 
-	sent, received, late, sendErrs, readErrs, rcvbufDrops, kernelTimed atomic.Uint64
+	sent, received, late, sendErrs, readErrs, kernelTimed atomic.Uint64
 
 	done      chan struct{}
 	closeOnce sync.Once
@@ -96,126 +98,85 @@ type sharedEngine struct {
 }
 
 // NewShared returns the shared-socket engine. mode is ModeRaw, ModeUDP or ModeAuto (raw when it can
-// be opened, else datagram ICMP; the choice is logged). Only IPv4 is supported for now.
+// be opened, else datagram ICMP; the choice is logged), and applies to both families. IPv4 must
+// work; when IPv6 does not (no ICMPv6 socket on this host) the engine starts anyway, logs a
+// warning and fails IPv6 probes with ErrNoIPv6.
 func NewShared(log *slog.Logger, mode string) (Engine, error) {
+	e, err := newShared(log, mode, xicmp.ListenPacket)
+	if err != nil {
+		return nil, err // not a nil *sharedEngine in a non-nil Engine
+	}
+	return e, nil
+}
+
+func newShared(log *slog.Logger, mode string, listen listenFunc) (*sharedEngine, error) {
 	raw, err := ResolveMode(log, mode)
 	if err != nil {
 		return nil, err
 	}
-	network := "udp4"
-	if raw {
-		network = "ip4:icmp"
+	var b [4]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return nil, fmt.Errorf("cannot pick icmp id and sequence: %w", err)
 	}
-	conn, err := xicmp.ListenPacket(network, "0.0.0.0")
-	if err != nil {
-		return nil, fmt.Errorf("cannot open %s socket: %w", network, err)
-	}
+	// One random id for both raw sockets; datagram sockets get theirs from the kernel.
+	id := binary.BigEndian.Uint16(b[:2])
 	e := &sharedEngine{
 		log:      log,
-		raw:      raw,
-		conn:     conn,
-		p4:       conn.IPv4PacketConn(),
 		inflight: make(map[uint16]*echo),
 		owner:    make(map[uint16]*probeState),
+		nextSeq:  binary.BigEndian.Uint16(b[2:]),
 		done:     make(chan struct{}),
 	}
-	if err := e.setup(); err != nil {
-		_ = conn.Close() // already failing; the setup error is the one to report
+	if e.v4, err = openSock(log, listen, false, raw, id); err != nil {
 		return nil, err
 	}
-	var b [2]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		_ = conn.Close()
-		return nil, fmt.Errorf("cannot seed icmp sequence: %w", err)
+	if e.v6, err = openSock(log, listen, true, raw, id); err != nil {
+		e.v6Err = fmt.Errorf("%w: %w", ErrNoIPv6, err)
+		log.Warn("no IPv6 icmp socket; IPv6 devices will fail their probes", "err", err)
 	}
-	e.nextSeq = binary.BigEndian.Uint16(b[:])
-	e.wg.Add(1)
-	go e.reader()
-	log.Info("shared icmp engine started", "network", network, "icmp_id", e.id)
+	for _, s := range e.socks() {
+		e.wg.Add(1)
+		go e.reader(s)
+		log.Info("shared icmp engine started", "network", s.network(), "icmp_id", s.id)
+	}
 	return e, nil
 }
 
-// setup picks the ICMP id and sets the socket options: receive buffer, kernel timestamps, overflow
-// counter and, for raw sockets, the BPF filter.
-func (e *sharedEngine) setup() error {
-	if e.raw {
-		var b [2]byte
-		if _, err := rand.Read(b[:]); err != nil {
-			return fmt.Errorf("cannot pick icmp id: %w", err)
-		}
-		e.id = binary.BigEndian.Uint16(b[:])
-		prog, err := bpf.Assemble(echoReplyFilter(e.id))
-		if err != nil {
-			return fmt.Errorf("cannot assemble icmp filter: %w", err)
-		}
-		if err := e.p4.SetBPF(prog); err != nil {
-			return fmt.Errorf("cannot attach icmp filter: %w", err)
-		}
-	} else if ua, ok := e.conn.LocalAddr().(*net.UDPAddr); ok {
-		e.id = uint16(ua.Port) // the kernel's ping-socket ident, written into every request
+// socks returns the engine's open sockets.
+func (e *sharedEngine) socks() []*sock {
+	if e.v6 == nil {
+		return []*sock{e.v4}
 	}
-	sc, ok := e.p4.PacketConn.(syscall.Conn)
-	if !ok {
-		return errors.New("cannot set icmp socket options: no raw connection")
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return fmt.Errorf("cannot set icmp socket options: %w", err)
-	}
-	err = rc.Control(func(fd uintptr) {
-		// SO_RCVBUFFORCE passes rmem_max when we may (root); otherwise settle for what is allowed.
-		if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, rcvBufBytes) != nil {
-			_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, rcvBufBytes) // best effort
-		}
-		if err := unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1); err != nil {
-			e.log.Warn("no kernel receive timestamps on icmp socket; timing replies in user space", "err", err)
-		}
-		if err := unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RXQ_OVFL, 1); err != nil {
-			e.log.Warn("receive-buffer overflows on the icmp socket will not be counted", "err", err)
-		}
-	})
-	if err != nil {
-		return fmt.Errorf("cannot set icmp socket options: %w", err)
-	}
-	return nil
-}
-
-// echoReplyFilter accepts IPv4 packets carrying an ICMP echo reply with our id and drops the rest in
-// the kernel (raw sockets see every ICMP packet on the host, our own requests on loopback included).
-func echoReplyFilter(id uint16) []bpf.Instruction {
-	return []bpf.Instruction{
-		bpf.LoadMemShift{Off: 0},                                       // X = IPv4 header length
-		bpf.LoadIndirect{Off: 0, Size: 1},                              // A = ICMP type
-		bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0, SkipFalse: 3},          // echo reply?
-		bpf.LoadIndirect{Off: 4, Size: 2},                              // A = ICMP id
-		bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(id), SkipFalse: 1}, // ours?
-		bpf.RetConstant{Val: 0xffff},                                   // accept
-		bpf.RetConstant{Val: 0},                                        // drop
-	}
+	return []*sock{e.v4, e.v6}
 }
 
 func (e *sharedEngine) Name() string { return "shared" }
 
 // Stats returns the engine's cumulative counters.
 func (e *sharedEngine) Stats() SharedStats {
-	return SharedStats{
+	st := SharedStats{
 		Sent: e.sent.Load(), Received: e.received.Load(), Late: e.late.Load(),
-		SendErrors: e.sendErrs.Load(), ReadErrors: e.readErrs.Load(),
-		RcvbufDrops: e.rcvbufDrops.Load(), KernelTimed: e.kernelTimed.Load(),
+		SendErrors: e.sendErrs.Load(), ReadErrors: e.readErrs.Load(), KernelTimed: e.kernelTimed.Load(),
 	}
+	for _, s := range e.socks() {
+		st.RcvbufDrops += s.drops.Load()
+	}
+	return st
 }
 
-// Close stops the reader and releases the socket; probes still running return an error.
+// Close stops the readers and releases the sockets; probes still running return an error.
 func (e *sharedEngine) Close() error {
-	var err error
+	var errs []error
 	e.closeOnce.Do(func() {
 		close(e.done)
-		if cerr := e.conn.Close(); cerr != nil {
-			err = fmt.Errorf("cannot close icmp socket: %w", cerr)
+		for _, s := range e.socks() {
+			if err := s.conn.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("cannot close %s socket: %w", s.network(), err))
+			}
 		}
 		e.wg.Wait()
 	})
-	return err
+	return errors.Join(errs...)
 }
 
 // errClosed is returned by Probe once the engine is closed.
@@ -224,9 +185,22 @@ var errClosed = errors.New("icmp engine closed")
 // Probe sends req.Count echoes req.Interval apart from the caller's goroutine and waits until every
 // reply is in or req.Timeout has passed since the last echo.
 func (e *sharedEngine) Probe(ctx context.Context, req Request) (Result, error) {
+	select {
+	case <-e.done:
+		return Result{}, fmt.Errorf("cannot probe %s: %w", req.Addr, errClosed)
+	default:
+	}
 	addr := req.Addr.Unmap()
-	if !addr.Is4() {
-		return Result{}, fmt.Errorf("cannot probe %s: the shared engine supports IPv4 only", req.Addr)
+	var s *sock
+	switch {
+	case addr.Is4():
+		s = e.v4
+	case addr.Is6() && e.v6 != nil:
+		s = e.v6
+	case addr.Is6():
+		return Result{}, fmt.Errorf("cannot probe %s: %w", req.Addr, e.v6Err)
+	default:
+		return Result{}, errors.New("cannot probe: invalid address")
 	}
 	count := max(req.Count, 1)
 	interval, timeout := req.Interval, req.Timeout
@@ -237,9 +211,10 @@ func (e *sharedEngine) Probe(ctx context.Context, req Request) (Result, error) {
 		timeout = time.Second
 	}
 	ps := &probeState{echoes: make([]echo, count), replies: make(chan struct{}, count)}
-	var dst net.Addr = &net.IPAddr{IP: addr.AsSlice()}
-	if !e.raw {
-		dst = &net.UDPAddr{IP: addr.AsSlice()}
+	// The zone picks the interface for link-local IPv6 addresses.
+	var dst net.Addr = &net.IPAddr{IP: addr.AsSlice(), Zone: addr.Zone()}
+	if !s.raw {
+		dst = &net.UDPAddr{IP: addr.AsSlice(), Zone: addr.Zone()}
 	}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -275,7 +250,7 @@ func (e *sharedEngine) Probe(ctx context.Context, req Request) (Result, error) {
 				break
 			}
 		}
-		sent, serr := e.send(ps, i, addr, dst)
+		sent, serr := e.send(s, ps, i, addr, dst)
 		if serr != nil {
 			sendErr = serr
 			last = time.Now()
@@ -300,14 +275,14 @@ func (e *sharedEngine) Probe(ctx context.Context, req Request) (Result, error) {
 	return res, nil
 }
 
-// send registers echo i of ps under a free sequence number and writes it to the socket.
-func (e *sharedEngine) send(ps *probeState, i int, addr netip.Addr, dst net.Addr) (time.Time, error) {
+// send registers echo i of ps under a free sequence number and writes it to s.
+func (e *sharedEngine) send(s *sock, ps *probeState, i int, addr netip.Addr, dst net.Addr) (time.Time, error) {
 	ec := &ps.echoes[i]
 	// The nonce only has to differ between uses of a sequence number, not resist an attacker.
 	ec.nonce = mrand.Uint64()
 	var nb [8]byte
 	binary.LittleEndian.PutUint64(nb[:], ec.nonce)
-	ec.dst = addr.As4()
+	ec.dst = addr.WithZone("")
 
 	e.mu.Lock()
 	seq, ok := e.allocSeqLocked()
@@ -325,11 +300,18 @@ func (e *sharedEngine) send(ps *probeState, i int, addr netip.Addr, dst net.Addr
 
 	var pkt [echoLen]byte
 	pkt[0] = byte(ipv4.ICMPTypeEcho)
-	binary.BigEndian.PutUint16(pkt[4:6], e.id)
+	if s.v6 {
+		pkt[0] = byte(ipv6.ICMPTypeEchoRequest)
+	}
+	binary.BigEndian.PutUint16(pkt[4:6], s.id)
 	binary.BigEndian.PutUint16(pkt[6:8], seq)
 	copy(pkt[8:16], nb[:])
-	binary.BigEndian.PutUint16(pkt[2:4], checksum(pkt[:]))
-	if _, err := e.conn.WriteTo(pkt[:], dst); err != nil {
+	if !s.v6 {
+		// The ICMPv6 checksum covers a pseudo-header with the source address, which only the
+		// kernel knows; it fills it in on raw (RFC 3542 section 3.1) and datagram ICMPv6 sockets.
+		binary.BigEndian.PutUint16(pkt[2:4], checksum(pkt[:]))
+	}
+	if _, err := s.conn.WriteTo(pkt[:], dst); err != nil {
 		e.mu.Lock()
 		e.forgetLocked(ec)
 		e.mu.Unlock()
@@ -390,8 +372,8 @@ func (e *sharedEngine) finish(ps *probeState, res *Result) {
 	}
 }
 
-// reader receives replies in batches and hands each to its probe until the socket is closed.
-func (e *sharedEngine) reader() {
+// reader receives replies on s in batches and hands each to its probe until s is closed.
+func (e *sharedEngine) reader(s *sock) {
 	defer e.wg.Done()
 	ms := make([]ipv4.Message, readBatch)
 	for i := range ms {
@@ -400,7 +382,7 @@ func (e *sharedEngine) reader() {
 	}
 	var errLogged time.Time
 	for {
-		n, err := e.p4.ReadBatch(ms, 0)
+		n, err := s.batch.ReadBatch(ms, 0)
 		if err != nil {
 			select {
 			case <-e.done:
@@ -410,44 +392,22 @@ func (e *sharedEngine) reader() {
 			e.readErrs.Add(1)
 			if time.Since(errLogged) > 10*time.Second {
 				errLogged = time.Now()
-				e.log.Error("cannot read icmp socket", "err", err)
+				e.log.Error("cannot read icmp socket", "network", s.network(), "err", err)
 			}
 			time.Sleep(10 * time.Millisecond) // do not spin on a persistent error
 			continue
 		}
 		now := time.Now()
 		for i := range ms[:n] {
-			e.handle(&ms[i], now)
+			e.handle(s, &ms[i], now)
 		}
 	}
 }
 
-// handle matches one received packet to the echo it answers.
-func (e *sharedEngine) handle(m *ipv4.Message, now time.Time) {
-	b := m.Buffers[0][:m.N]
-	var src [4]byte
-	if e.raw {
-		// Raw IPv4 sockets deliver the IP header; the BPF filter already checked type and id.
-		if len(b) < 20 {
-			return
-		}
-		ihl := int(b[0]&0x0f) * 4
-		if len(b) < ihl+8 {
-			return
-		}
-		copy(src[:], b[12:16])
-		b = b[ihl:]
-	} else {
-		ua, ok := m.Addr.(*net.UDPAddr)
-		if !ok || ua.IP.To4() == nil {
-			return
-		}
-		copy(src[:], ua.IP.To4())
-	}
-	if len(b) < 8 || b[0] != byte(ipv4.ICMPTypeEchoReply) || b[1] != 0 {
-		return
-	}
-	if e.raw && binary.BigEndian.Uint16(b[4:6]) != e.id {
+// handle matches one packet received on s to the echo it answers.
+func (e *sharedEngine) handle(s *sock, m *ipv4.Message, now time.Time) {
+	src, b, ok := s.parseReply(m)
+	if !ok {
 		return
 	}
 	seq := binary.BigEndian.Uint16(b[6:8])
@@ -455,7 +415,7 @@ func (e *sharedEngine) handle(m *ipv4.Message, now time.Time) {
 	if len(b) >= 16 {
 		nonce = binary.LittleEndian.Uint64(b[8:16])
 	}
-	recv, kernel := e.parseOOB(m.OOB[:m.NN])
+	recv, kernel := s.parseOOB(m.OOB[:m.NN])
 
 	e.mu.Lock()
 	ec := e.inflight[seq]
@@ -480,57 +440,4 @@ func (e *sharedEngine) handle(m *ipv4.Message, now time.Time) {
 		e.kernelTimed.Add(1)
 	}
 	ps.replies <- struct{}{} // buffered to the probe's echo count; each echo answers once
-}
-
-// parseOOB returns the kernel receive timestamp (SO_TIMESTAMPNS) and records the receive-buffer
-// drop counter (SO_RXQ_OVFL) from a message's control data.
-func (e *sharedEngine) parseOOB(oob []byte) (time.Time, bool) {
-	if len(oob) == 0 {
-		return time.Time{}, false
-	}
-	cms, err := unix.ParseSocketControlMessage(oob)
-	if err != nil {
-		return time.Time{}, false
-	}
-	var ts time.Time
-	ok := false
-	for _, cm := range cms {
-		if cm.Header.Level != unix.SOL_SOCKET {
-			continue
-		}
-		switch cm.Header.Type {
-		case unix.SCM_TIMESTAMPNS:
-			if len(cm.Data) >= int(unsafe.Sizeof(unix.Timespec{})) {
-				t := *(*unix.Timespec)(unsafe.Pointer(&cm.Data[0]))
-				ts, ok = time.Unix(t.Unix()), true
-			}
-		case unix.SO_RXQ_OVFL:
-			if len(cm.Data) >= 4 {
-				// A cumulative count of drops on this socket.
-				drops := uint64(binary.NativeEndian.Uint32(cm.Data))
-				for {
-					old := e.rcvbufDrops.Load()
-					if drops <= old || e.rcvbufDrops.CompareAndSwap(old, drops) {
-						break
-					}
-				}
-			}
-		}
-	}
-	return ts, ok
-}
-
-// checksum is the Internet checksum (RFC 1071) over b, with b's checksum field zero.
-func checksum(b []byte) uint16 {
-	var s uint32
-	for i := 0; i+1 < len(b); i += 2 {
-		s += uint32(b[i])<<8 | uint32(b[i+1])
-	}
-	if len(b)%2 == 1 {
-		s += uint32(b[len(b)-1]) << 8
-	}
-	for s>>16 != 0 {
-		s = s&0xffff + s>>16
-	}
-	return ^uint16(s)
 }

@@ -99,7 +99,7 @@ func TestSharedStatsCountLateReplies(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer inj.Close()
-	m := xicmp.Message{Type: ipv4.ICMPTypeEchoReply, Body: &xicmp.Echo{ID: int(se.id), Seq: 4242, Data: make([]byte, echoPayloadLen)}}
+	m := xicmp.Message{Type: ipv4.ICMPTypeEchoReply, Body: &xicmp.Echo{ID: int(se.v4.id), Seq: 4242, Data: make([]byte, echoPayloadLen)}}
 	b, err := m.Marshal(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -141,8 +141,10 @@ func TestSharedClosedEngine(t *testing.T) {
 	if err := e.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
-	if _, err := e.Probe(context.Background(), Request{Addr: netip.MustParseAddr("::1")}); err == nil {
-		t.Fatal("IPv6 probe accepted by the IPv4-only engine")
+	for _, a := range []string{"127.0.0.1", "::1"} {
+		if _, err := e.Probe(context.Background(), Request{Addr: netip.MustParseAddr(a)}); !errors.Is(err, errClosed) {
+			t.Fatalf("probe of %s after Close returned %v, want errClosed", a, err)
+		}
 	}
 }
 
