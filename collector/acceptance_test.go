@@ -347,7 +347,7 @@ func (f *accFleet) window(name string, at accTimes) (from, to time.Time) {
 }
 
 func checkPingSeries(t *testing.T, vm *testenv.VM, f *accFleet, at accTimes) {
-	up := export(t, vm, MetricPingUp, at)
+	up := export(t, vm, model.MetricPingUp, at)
 	for _, s := range f.specs {
 		d := f.byName[s.Name]
 		ss := up[s.Name]
@@ -427,7 +427,7 @@ func around(s testenv.Series, i int) string {
 // at the same times, and a dropped device's rows say unreachable.
 func checkPingRows(t *testing.T, st *store.Store, vm *testenv.VM, f *accFleet, at accTimes) {
 	ctx := context.Background()
-	up := export(t, vm, MetricPingUp, at)
+	up := export(t, vm, model.MetricPingUp, at)
 	latest, err := st.LatestPings(ctx, at.start)
 	if err != nil {
 		t.Fatal(err)

@@ -144,7 +144,7 @@ func TestCollectorOutages(t *testing.T) {
 	if err := vm.ForceFlush(); err != nil {
 		t.Fatal(err)
 	}
-	series, err := vm.ExportSeries(MetricPingUp, start.Add(-time.Minute), end.Add(time.Minute))
+	series, err := vm.ExportSeries(model.MetricPingUp, start.Add(-time.Minute), end.Add(time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +176,7 @@ func TestCollectorOutages(t *testing.T) {
 	}
 	if len(vmTS) != devices || samples != probes {
 		t.Errorf("VictoriaMetrics has %d devices and %d %s samples; want %d devices and one sample per probe (%d)",
-			len(vmTS), samples, MetricPingUp, devices, probes)
+			len(vmTS), samples, model.MetricPingUp, devices, probes)
 	}
 
 	// PostgreSQL: one row per probe, at the same timestamps as the samples.
@@ -313,7 +313,7 @@ func TestCollectorSIGKILLReplay(t *testing.T) {
 		if err := vm.ForceFlush(); err != nil {
 			return false, err.Error()
 		}
-		series, err := vm.ExportSeries(MetricPingUp, from, time.Now())
+		series, err := vm.ExportSeries(model.MetricPingUp, from, time.Now())
 		if err != nil {
 			return false, err.Error()
 		}
@@ -490,7 +490,7 @@ func spooledPingUp(t *testing.T, dir string) map[spooledSample]bool {
 		sc.Buffer(nil, 1<<20)
 		for sc.Scan() {
 			line := sc.Text()
-			if !strings.HasPrefix(line, MetricPingUp+"{") {
+			if !strings.HasPrefix(line, model.MetricPingUp+"{") {
 				continue
 			}
 			_, rest, _ := strings.Cut(line, `device_id="`)

@@ -8,16 +8,6 @@ import (
 	"github.com/wardops/wardops/model"
 )
 
-// Metric names of the ICMP series: a stable interface, documented in doc.go.
-const (
-	MetricPingUp        = "wardops_ping_up"
-	MetricPingRTT       = "wardops_ping_rtt_seconds"
-	MetricPingRTTMin    = "wardops_ping_rtt_min_seconds"
-	MetricPingRTTMax    = "wardops_ping_rtt_max_seconds"
-	MetricPingRTTStdDev = "wardops_ping_rtt_stddev_seconds"
-	MetricPingLoss      = "wardops_ping_loss_ratio"
-)
-
 // PingSamples turns a probe into samples stamped with the time its first echo left. RTT series
 // are written only when a reply came back: a zero RTT for a dead device would drag averages down.
 func PingSamples(labels []sample.Label, r icmp.Result) []sample.Sample {
@@ -28,14 +18,14 @@ func PingSamples(labels []sample.Label, r icmp.Result) []sample.Sample {
 	}
 	ss := make([]sample.Sample, 0, 6)
 	ss = append(ss,
-		sample.Sample{Name: MetricPingUp, Labels: labels, Value: up, Timestamp: ts},
-		sample.Sample{Name: MetricPingLoss, Labels: labels, Value: r.Loss(), Timestamp: ts})
+		sample.Sample{Name: model.MetricPingUp, Labels: labels, Value: up, Timestamp: ts},
+		sample.Sample{Name: model.MetricPingLoss, Labels: labels, Value: r.Loss(), Timestamp: ts})
 	if r.Received > 0 {
 		ss = append(ss,
-			sample.Sample{Name: MetricPingRTT, Labels: labels, Value: r.Avg.Seconds(), Timestamp: ts},
-			sample.Sample{Name: MetricPingRTTMin, Labels: labels, Value: r.Min.Seconds(), Timestamp: ts},
-			sample.Sample{Name: MetricPingRTTMax, Labels: labels, Value: r.Max.Seconds(), Timestamp: ts},
-			sample.Sample{Name: MetricPingRTTStdDev, Labels: labels, Value: r.StdDev.Seconds(), Timestamp: ts})
+			sample.Sample{Name: model.MetricPingRTT, Labels: labels, Value: r.Avg.Seconds(), Timestamp: ts},
+			sample.Sample{Name: model.MetricPingRTTMin, Labels: labels, Value: r.Min.Seconds(), Timestamp: ts},
+			sample.Sample{Name: model.MetricPingRTTMax, Labels: labels, Value: r.Max.Seconds(), Timestamp: ts},
+			sample.Sample{Name: model.MetricPingRTTStdDev, Labels: labels, Value: r.StdDev.Seconds(), Timestamp: ts})
 	}
 	return ss
 }

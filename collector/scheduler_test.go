@@ -40,7 +40,7 @@ func (p *slowPoller) Poll(ctx context.Context, dev model.Device, items []model.I
 func TestSchedulerSNMPDeadDeviceDoesNotDelayOthers(t *testing.T) {
 	f := &model.Fleet{Items: map[int64][]model.Item{}}
 	for i := int64(1); i <= 20; i++ {
-		f.Devices = append(f.Devices, model.Device{ID: i, Name: "d", IP: netip.AddrFrom4([4]byte{127, 20, 70, byte(i)}), SNMP: model.SNMP{Version: "2c"}})
+		f.Devices = append(f.Devices, model.Device{DeviceSummary: model.DeviceSummary{ID: i, Name: "d", IP: netip.AddrFrom4([4]byte{127, 20, 70, byte(i)})}, SNMP: model.SNMP{Version: "2c"}})
 		f.Items[i] = []model.Item{{ID: i, DeviceID: i, Name: "sysUpTime", Kind: "scalar"}}
 	}
 	eng, err := icmp.NewProbing(quietLog(), icmp.ModeAuto)
@@ -105,7 +105,7 @@ func TestSchedulerForgetsGoneDevices(t *testing.T) {
 	fleet := func(ids ...int64) *model.Fleet {
 		f := &model.Fleet{Items: map[int64][]model.Item{}}
 		for _, id := range ids {
-			f.Devices = append(f.Devices, model.Device{ID: id, IP: netip.AddrFrom4([4]byte{127, 20, 71, byte(id)}), SNMP: model.SNMP{Version: "2c"}})
+			f.Devices = append(f.Devices, model.Device{DeviceSummary: model.DeviceSummary{ID: id, IP: netip.AddrFrom4([4]byte{127, 20, 71, byte(id)})}, SNMP: model.SNMP{Version: "2c"}})
 			f.Items[id] = []model.Item{{ID: id, DeviceID: id, Name: "sysUpTime", Kind: "scalar"}}
 		}
 		return f

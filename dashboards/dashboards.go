@@ -5,7 +5,11 @@ package dashboards
 
 //go:generate go run ./gen
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/wardops/wardops/model"
+)
 
 // Dashboard is a minimal Grafana dashboard model: enough for import through the UI or provisioning.
 type Dashboard struct {
@@ -93,8 +97,8 @@ func panel(id int, title, typ, unit string, pos GridPos, targets ...Target) Pane
 func vars(extra ...Variable) Templating {
 	list := []Variable{
 		{Name: "datasource", Label: "Data source", Type: "datasource", Query: "prometheus"},
-		{Name: "region", Label: "Region", Type: "query", Query: `label_values(wardops_ping_up, region)`, Datasource: ds, Multi: true, IncludeAll: true, AllValue: ".*", Refresh: 2},
-		{Name: "branch", Label: "Branch", Type: "query", Query: `label_values(wardops_ping_up{region=~"$region"}, branch)`, Datasource: ds, Multi: true, IncludeAll: true, AllValue: ".*", Refresh: 2},
+		{Name: "region", Label: "Region", Type: "query", Query: `label_values(` + model.MetricPingUp + `, region)`, Datasource: ds, Multi: true, IncludeAll: true, AllValue: ".*", Refresh: 2},
+		{Name: "branch", Label: "Branch", Type: "query", Query: `label_values(` + model.MetricPingUp + `{region=~"$region"}, branch)`, Datasource: ds, Multi: true, IncludeAll: true, AllValue: ".*", Refresh: 2},
 	}
 	return Templating{List: append(list, extra...)}
 }
@@ -118,27 +122,27 @@ func base(uid, title string, t Templating, panels ...Panel) Dashboard {
 
 func fleet() Dashboard {
 	return base("wardops-fleet", "wardops / Fleet", vars(),
-		panel(1, "Devices up", "stat", "none", GridPos{4, 6, 0, 0}, Target{Expr: `sum(last_over_time(wardops_ping_up{` + sel + `}[2m]))`, Instant: true}),
-		panel(2, "Devices down", "stat", "none", GridPos{4, 6, 6, 0}, Target{Expr: `count(last_over_time(wardops_ping_up{` + sel + `}[2m]) == 0) or vector(0)`, Instant: true}),
-		panel(3, "Median RTT", "stat", "s", GridPos{4, 6, 12, 0}, Target{Expr: `quantile(0.5, last_over_time(wardops_ping_rtt_seconds{` + sel + `}[2m]))`, Instant: true}),
-		panel(4, "Mean loss", "stat", "percentunit", GridPos{4, 6, 18, 0}, Target{Expr: `avg(last_over_time(wardops_ping_loss_ratio{` + sel + `}[2m]))`, Instant: true}),
-		panel(5, "Devices down by branch", "timeseries", "none", GridPos{8, 12, 0, 4}, Target{Expr: `sum by (branch) (1 - wardops_ping_up{` + sel + `})`, LegendFormat: "{{branch}}"}),
-		panel(6, "Worst RTT (top 10)", "timeseries", "s", GridPos{8, 12, 12, 4}, Target{Expr: `topk(10, wardops_ping_rtt_seconds{` + sel + `})`, LegendFormat: "{{device}} {{ip}}"}),
-		panel(7, "Worst loss (top 10)", "timeseries", "percentunit", GridPos{8, 12, 0, 12}, Target{Expr: `topk(10, wardops_ping_loss_ratio{` + sel + `})`, LegendFormat: "{{device}} {{ip}}"}),
-		panel(8, "Down now", "table", "none", GridPos{8, 12, 12, 12}, Target{Expr: `last_over_time(wardops_ping_up{` + sel + `}[2m]) == 0`, Instant: true}),
+		panel(1, "Devices up", "stat", "none", GridPos{4, 6, 0, 0}, Target{Expr: `sum(last_over_time(` + model.MetricPingUp + `{` + sel + `}[2m]))`, Instant: true}),
+		panel(2, "Devices down", "stat", "none", GridPos{4, 6, 6, 0}, Target{Expr: `count(last_over_time(` + model.MetricPingUp + `{` + sel + `}[2m]) == 0) or vector(0)`, Instant: true}),
+		panel(3, "Median RTT", "stat", "s", GridPos{4, 6, 12, 0}, Target{Expr: `quantile(0.5, last_over_time(` + model.MetricPingRTT + `{` + sel + `}[2m]))`, Instant: true}),
+		panel(4, "Mean loss", "stat", "percentunit", GridPos{4, 6, 18, 0}, Target{Expr: `avg(last_over_time(` + model.MetricPingLoss + `{` + sel + `}[2m]))`, Instant: true}),
+		panel(5, "Devices down by branch", "timeseries", "none", GridPos{8, 12, 0, 4}, Target{Expr: `sum by (branch) (1 - ` + model.MetricPingUp + `{` + sel + `})`, LegendFormat: "{{branch}}"}),
+		panel(6, "Worst RTT (top 10)", "timeseries", "s", GridPos{8, 12, 12, 4}, Target{Expr: `topk(10, ` + model.MetricPingRTT + `{` + sel + `})`, LegendFormat: "{{device}} {{ip}}"}),
+		panel(7, "Worst loss (top 10)", "timeseries", "percentunit", GridPos{8, 12, 0, 12}, Target{Expr: `topk(10, ` + model.MetricPingLoss + `{` + sel + `})`, LegendFormat: "{{device}} {{ip}}"}),
+		panel(8, "Down now", "table", "none", GridPos{8, 12, 12, 12}, Target{Expr: `last_over_time(` + model.MetricPingUp + `{` + sel + `}[2m]) == 0`, Instant: true}),
 	)
 }
 
 func device() Dashboard {
-	dev := Variable{Name: "device", Label: "Device", Type: "query", Query: `label_values(wardops_ping_up{` + sel + `}, device)`, Datasource: ds, Refresh: 2}
+	dev := Variable{Name: "device", Label: "Device", Type: "query", Query: `label_values(` + model.MetricPingUp + `{` + sel + `}, device)`, Datasource: ds, Refresh: 2}
 	d := `device="$device"`
 	return base("wardops-device", "wardops / Device", vars(dev),
-		panel(1, "Up", "timeseries", "none", GridPos{6, 24, 0, 0}, Target{Expr: `wardops_ping_up{` + d + `}`, LegendFormat: "up"}),
+		panel(1, "Up", "timeseries", "none", GridPos{6, 24, 0, 0}, Target{Expr: model.MetricPingUp + `{` + d + `}`, LegendFormat: "up"}),
 		panel(2, "RTT", "timeseries", "s", GridPos{8, 12, 0, 6},
-			Target{Expr: `wardops_ping_rtt_seconds{` + d + `}`, LegendFormat: "avg"},
-			Target{Expr: `wardops_ping_rtt_min_seconds{` + d + `}`, LegendFormat: "min"},
-			Target{Expr: `wardops_ping_rtt_max_seconds{` + d + `}`, LegendFormat: "max"}),
-		panel(3, "Loss", "timeseries", "percentunit", GridPos{8, 12, 12, 6}, Target{Expr: `wardops_ping_loss_ratio{` + d + `}`, LegendFormat: "loss"}),
+			Target{Expr: model.MetricPingRTT + `{` + d + `}`, LegendFormat: "avg"},
+			Target{Expr: model.MetricPingRTTMin + `{` + d + `}`, LegendFormat: "min"},
+			Target{Expr: model.MetricPingRTTMax + `{` + d + `}`, LegendFormat: "max"}),
+		panel(3, "Loss", "timeseries", "percentunit", GridPos{8, 12, 12, 6}, Target{Expr: model.MetricPingLoss + `{` + d + `}`, LegendFormat: "loss"}),
 		panel(4, "Uptime (SNMP sysUpTime)", "timeseries", "s", GridPos{8, 12, 0, 14}, Target{Expr: `wardops_snmp_sysUpTime{` + d + `} / 100`, LegendFormat: "uptime"}),
 		panel(5, "CPU load", "timeseries", "percent", GridPos{8, 12, 12, 14}, Target{Expr: `wardops_snmp_hrProcessorLoad{` + d + `}`, LegendFormat: "cpu {{index}}"}),
 	)

@@ -32,26 +32,6 @@ func (s SNMP) String() string {
 	return fmt.Sprintf("snmp v%s port %d user %q", s.Version, s.Port, s.Username)
 }
 
-// Device is one monitored device with its branch and SNMP access resolved: what the collector
-// probes and what an admin edits.
-type Device struct {
-	ID           int64
-	Name         string
-	IP           netip.Addr
-	Vendor       string
-	DeviceType   string
-	BranchID     int64
-	Branch       string
-	Region       string
-	Enabled      bool
-	ParentID     *int64
-	SNMP         SNMP
-	Profiles     []string
-	PingInterval time.Duration // 0: the collector's default
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
-}
-
 // DeviceSummary is a device without any SNMP access data: what the fleet view needs, so secrets
 // never leave PostgreSQL for a list or a dashboard.
 type DeviceSummary struct {
@@ -66,6 +46,16 @@ type DeviceSummary struct {
 	Enabled      bool
 	ParentID     *int64
 	PingInterval time.Duration // 0: the collector's default
+}
+
+// Device is one monitored device with its branch and SNMP access resolved: what the collector
+// probes and what an admin edits.
+type Device struct {
+	DeviceSummary
+	SNMP      SNMP
+	Profiles  []string
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // DeviceChange is a device as written through the API. Items are the device's profile items,

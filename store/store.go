@@ -145,3 +145,24 @@ func interpretError(err error) error {
 	}
 	return err
 }
+
+// CreateDatabase creates database name on the server adminURL points at, unless it exists: the
+// first step of a private server for `wardops dev`.
+func CreateDatabase(ctx context.Context, adminURL, name string) error {
+	c, err := pgx.Connect(ctx, adminURL)
+	if err != nil {
+		return fmt.Errorf("cannot connect to create database %s: %w", name, err)
+	}
+	defer c.Close(ctx)
+	var exists bool
+	if err := c.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name).Scan(&exists); err != nil {
+		return fmt.Errorf("cannot look up database %s: %w", name, err)
+	}
+	if exists {
+		return nil
+	}
+	if _, err := c.Exec(ctx, `CREATE DATABASE `+pgx.Identifier{name}.Sanitize()); err != nil {
+		return fmt.Errorf("cannot create database %s: %w", name, err)
+	}
+	return nil
+}

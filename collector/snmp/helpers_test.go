@@ -57,7 +57,7 @@ func startSim(t testing.TB, addrs string) *sim.Fleet {
 }
 
 func device(id int64, addr netip.Addr, port int, version string) model.Device {
-	d := model.Device{ID: id, Name: "dev-" + addr.String(), IP: addr, Enabled: true,
+	d := model.Device{DeviceSummary: model.DeviceSummary{ID: id, Name: "dev-" + addr.String(), IP: addr, Enabled: true},
 		SNMP: model.SNMP{Version: version, Port: port, Community: testCommunty}}
 	if version == "3" {
 		d.SNMP = model.SNMP{Version: "3", Port: port, Username: testUser, AuthProtocol: "SHA", AuthKey: testAuthKey, PrivProtocol: "AES", PrivKey: testPrivKey}

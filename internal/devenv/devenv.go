@@ -19,7 +19,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/wardops/wardops/store"
 )
 
 // Backends are the running private servers.
@@ -165,19 +165,7 @@ func (b *Backends) startPostgres(ctx context.Context, dir string, port int) erro
 	b.procs = append(b.procs, cmd)
 	admin := fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)
 	if err := waitFor(ctx, 30*time.Second, func() error {
-		c, err := pgx.Connect(ctx, admin)
-		if err != nil {
-			return err
-		}
-		defer c.Close(ctx)
-		var exists bool
-		if err := c.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'wardops')`).Scan(&exists); err != nil {
-			return err
-		}
-		if !exists {
-			_, err = c.Exec(ctx, `CREATE DATABASE wardops`)
-		}
-		return err
+		return store.CreateDatabase(ctx, admin, "wardops")
 	}); err != nil {
 		return fmt.Errorf("private PostgreSQL did not come up on port %d (see %s/postgres.log): %w", port, dir, err)
 	}
