@@ -17,8 +17,8 @@ import (
 	"github.com/wardops/wardops/internal/testenv"
 )
 
-// One table of behaviour every engine must show (issue 4: "passes the same conformance tests as the
-// pro-bing engine"), run for each constructor in each socket mode: raw sockets in the test's own
+// One table of behaviour every engine must show, so an engine can replace another unnoticed,
+// run for each constructor in each socket mode: raw sockets in the test's own
 // network namespace, datagram ICMP sockets in a fresh namespace where the test may widen
 // net.ipv4.ping_group_range without touching the host's setting.
 

@@ -6,7 +6,7 @@ import (
 )
 
 // New builds the engine named by WARDOPS_ICMP_ENGINE: "probing" (pro-bing, one Pinger per probe)
-// or "shared" (one socket per address family, issue 4).
+// or "shared" (one socket per address family).
 func New(name string, log *slog.Logger, mode string) (Engine, error) {
 	switch name {
 	case "probing":

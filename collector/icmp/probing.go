@@ -23,7 +23,7 @@ const (
 )
 
 // probingEngine runs one short-lived pro-bing Pinger per probe. It is simple and robust but costs a
-// socket and three goroutines per probe; issue 4's shared engine exists for large fleets.
+// socket and three goroutines per probe; the shared engine exists for large fleets.
 type probingEngine struct {
 	log *slog.Logger
 	raw bool

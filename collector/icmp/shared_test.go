@@ -148,7 +148,7 @@ func TestSharedClosedEngine(t *testing.T) {
 	}
 }
 
-// BenchmarkEngineCPU measures what issue 4 budgets: CPU-seconds (user + system, getrusage of this
+// BenchmarkEngineCPU measures what the collector budgets per probe: CPU-seconds (user + system, getrusage of this
 // process, which on loopback includes the kernel's work answering the echoes) per 1,000 probes of 3
 // echoes, for each engine and, as the ICMP floor, fping on the same addresses. It reports numbers and
 // asserts nothing about speed:
