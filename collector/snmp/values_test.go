@@ -4,6 +4,7 @@ import (
 	"math"
 	"net/netip"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -91,7 +92,7 @@ override .` + valueOID("11") + ` octet_str " 1.25"
 			}
 			for _, n := range numbers {
 				if got := one(t, ss, "wardops_snmp_"+n.name).Value; got != n.want {
-					t.Errorf("%s = %v, want %v", n.name, got, n.want)
+					t.Errorf("%s = %s, want %s", n.name, ftoa(got), ftoa(n.want))
 				}
 			}
 			for _, x := range texts {
@@ -119,6 +120,8 @@ override .` + valueOID("11") + ` octet_str " 1.25"
 	p, _ := newTestPoller(2*time.Second, 1)
 	d := device(9, lo, port, "2c")
 	if got := one(t, poll(t, p, d, items), "wardops_snmp_c32").Value; got != 5 {
-		t.Errorf("c32 after the wrap = %v, want 5", got)
+		t.Errorf("c32 after the wrap = %s, want 5", ftoa(got))
 	}
 }
+
+func ftoa(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
