@@ -27,6 +27,10 @@ const (
 	sourcePostgres = "ping_results"
 )
 
+// staleIntervals is how many of its own ping intervals a device's newest probe may be old before
+// the device reads unknown rather than up or down.
+const staleIntervals = 3
+
 // downLookback bounds how far back "down since" is searched in ping_results: a device down for
 // longer shows the oldest failed probe in the window.
 const downLookback = 7 * 24 * time.Hour
@@ -140,7 +144,10 @@ const alertLimit = 200
 func (s *Server) build(ctx context.Context) (*snapshot, error) {
 	now := time.Now().UTC()
 	snap := &snapshot{At: now, Source: sourceVM}
-	window := 3 * s.maxInterval()
+	// One interval wider than the stale rule of the slowest device, so that judge, not the query
+	// window, tells stale from fresh on this path as on the ping_results one, and a stale device
+	// keeps its last probe time.
+	window := (staleIntervals + 1) * s.maxInterval()
 	var wg sync.WaitGroup
 	var devs []model.DeviceSummary
 	var invErr, alertErr error
@@ -267,7 +274,7 @@ func (s *Server) maxInterval() time.Duration {
 	return max(s.inv.maxIntvl, s.cfg.PingInterval)
 }
 
-// judge sets a device's status from its latest probe: stale after three of its intervals.
+// judge sets a device's status from its latest probe: stale after staleIntervals of its intervals.
 func (s *Server) judge(fd *fleetDevice, live map[int64]liveState, now time.Time) {
 	if !fd.Enabled {
 		fd.Status = statusDisabled
@@ -284,7 +291,7 @@ func (s *Server) judge(fd *fleetDevice, live map[int64]liveState, now time.Time)
 		interval = s.cfg.PingInterval
 	}
 	switch {
-	case st.At.Before(now.Add(-3 * interval)):
+	case st.At.Before(now.Add(-staleIntervals * interval)):
 		fd.Status = statusUnknown
 	case st.Up:
 		fd.Status, fd.RTTms, fd.Loss = statusUp, st.RTTms, st.LossRatio

@@ -20,6 +20,8 @@ type SnmpdOptions struct {
 	User      string
 	AuthKey   string // at least 8 characters (RFC 3414 11.2)
 	PrivKey   string // at least 8 characters
+	// Config is more snmpd.conf lines, such as "override OID TYPE VALUE" to serve exact values.
+	Config string
 }
 
 // Snmpd runs net-snmp's agent in the foreground on 127.0.0.1 and a free UDP port, waits until it
@@ -40,7 +42,8 @@ func Snmpd(t testing.TB, o SnmpdOptions) int {
 rocommunity %s 127.0.0.1
 createUser %s SHA "%s" AES "%s"
 rouser %s priv
-`, port, o.Community, o.User, o.AuthKey, o.PrivKey, o.User)
+%s
+`, port, o.Community, o.User, o.AuthKey, o.PrivKey, o.User, o.Config)
 	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
