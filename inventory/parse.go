@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/wardops/wardops/internal/usm"
 	"github.com/wardops/wardops/model"
 	"gopkg.in/yaml.v3"
 )
@@ -213,8 +214,8 @@ func Build(doc *Document, ps Profiles) ([]model.ImportCredential, []model.Import
 	var creds []model.ImportCredential
 	for _, c := range doc.Credentials {
 		spec := model.ImportCredential{Name: c.Name, Version: c.Version, Community: model.Secret(c.Community), Username: c.Username,
-			AuthProtocol: strings.ToUpper(c.AuthProtocol), AuthKey: model.Secret(c.AuthKey), PrivProtocol: strings.ToUpper(c.PrivProtocol), PrivKey: model.Secret(c.PrivKey)}
-		if err := validateCredential(spec); err != nil {
+			AuthProtocol: c.AuthProtocol, AuthKey: model.Secret(c.AuthKey), PrivProtocol: c.PrivProtocol, PrivKey: model.Secret(c.PrivKey)}
+		if err := validateCredential(&spec); err != nil {
 			fail(c.Line, "credential %q: %v", c.Name, err)
 			continue
 		}
@@ -313,9 +314,9 @@ func buildRow(r Row, ps Profiles) (model.ImportDevice, *model.ImportCredential, 
 		switch {
 		case r.SNMPUser != "":
 			c := model.ImportCredential{Name: "device:" + r.Name, Version: "3", Username: r.SNMPUser,
-				AuthProtocol: strings.ToUpper(r.SNMPAuthProtocol), AuthKey: model.Secret(r.SNMPAuthKey),
-				PrivProtocol: strings.ToUpper(r.SNMPPrivProtocol), PrivKey: model.Secret(r.SNMPPrivKey)}
-			if err := validateCredential(c); err != nil {
+				AuthProtocol: r.SNMPAuthProtocol, AuthKey: model.Secret(r.SNMPAuthKey),
+				PrivProtocol: r.SNMPPrivProtocol, PrivKey: model.Secret(r.SNMPPrivKey)}
+			if err := validateCredential(&c); err != nil {
 				errs = append(errs, err.Error())
 			}
 			cred, d.Credential = &c, c.Name
@@ -345,13 +346,9 @@ func profileList(v any) []string {
 	return out
 }
 
-var (
-	authProtocols = map[string]bool{"": true, "MD5": true, "SHA": true, "SHA224": true, "SHA256": true, "SHA384": true, "SHA512": true}
-	privProtocols = map[string]bool{"": true, "DES": true, "AES": true, "AES192": true, "AES256": true, "AES192C": true, "AES256C": true}
-)
-
-// validateCredential checks protocols and key lengths; its messages never contain a key.
-func validateCredential(c model.ImportCredential) error {
+// validateCredential checks protocols and key lengths, and spells the protocols as they are
+// stored; its messages never contain a key.
+func validateCredential(c *model.ImportCredential) error {
 	switch c.Version {
 	case "1", "2c":
 		if c.Community == "" {
@@ -362,13 +359,16 @@ func validateCredential(c model.ImportCredential) error {
 	default:
 		return fmt.Errorf("unknown SNMP version %q", c.Version)
 	}
+	var err error
+	if c.AuthProtocol, err = usm.CanonicalAuth(c.AuthProtocol); err != nil {
+		return err
+	}
+	if c.PrivProtocol, err = usm.CanonicalPriv(c.PrivProtocol); err != nil {
+		return err
+	}
 	switch {
 	case c.Username == "":
 		return errors.New("SNMPv3 user is empty")
-	case !authProtocols[c.AuthProtocol]:
-		return fmt.Errorf("unknown auth protocol %q", c.AuthProtocol)
-	case !privProtocols[c.PrivProtocol]:
-		return fmt.Errorf("unknown priv protocol %q", c.PrivProtocol)
 	case c.AuthProtocol != "" && len(c.AuthKey) < 8:
 		return errors.New("auth key must have at least 8 characters")
 	case c.PrivProtocol != "" && c.AuthProtocol == "":

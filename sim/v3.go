@@ -9,7 +9,7 @@ import (
 
 	"github.com/gosnmp/gosnmp"
 
-	"github.com/wardops/wardops/collector/snmp/usm"
+	"github.com/wardops/wardops/internal/usm"
 )
 
 // USM statistics OIDs carried by Report PDUs (RFC 3414 section 5, usmStats).

@@ -9,7 +9,7 @@ import (
 
 	"github.com/gosnmp/gosnmp"
 
-	"github.com/wardops/wardops/collector/snmp/usm"
+	"github.com/wardops/wardops/internal/usm"
 	"github.com/wardops/wardops/model"
 )
 
