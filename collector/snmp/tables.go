@@ -73,24 +73,22 @@ func (p *Poller) fetchFallbacks(s *session, st *deviceState, items []model.Item,
 			}
 		}
 		missing := map[string]gosnmp.SnmpPDU{}
-		for i := range rows {
-			if have[i] {
-				continue
-			}
-			if fbWalked {
-				continue // filled below, in walk order
-			}
-			o := fb + "." + i
-			if len(targets[o]) == 0 {
-				oids = append(oids, o)
-			}
-			targets[o] = append(targets[o], target{it.Name, i})
-		}
 		if fbWalked {
 			for _, v := range fbCol {
 				if i := v.Name[len(fb)+1:]; !have[i] {
 					missing[i] = v
 				}
+			}
+		} else {
+			for i := range rows {
+				if have[i] {
+					continue
+				}
+				o := fb + "." + i
+				if len(targets[o]) == 0 {
+					oids = append(oids, o)
+				}
+				targets[o] = append(targets[o], target{it.Name, i})
 			}
 		}
 		out[it.Name] = missing
@@ -144,7 +142,7 @@ func (t *tableRows) add(k tableKey, idx map[string]bool) {
 	}
 }
 
-// samples returns wardops_snmp_table_rows for every table, sorted, and counts empty_table for each
+// tableSamples returns wardops_snmp_table_rows for every table, sorted, and counts empty_table for each
 // table that returned nothing and was not stood in for.
 func (p *Poller) tableSamples(st *deviceState, t *tableRows, ts int64) []sample.Sample {
 	keys := make([]tableKey, 0, len(t.rows))
