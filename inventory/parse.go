@@ -304,7 +304,7 @@ func buildRow(r Row, ps Profiles) (model.ImportDevice, *model.ImportCredential, 
 	if len(d.Profiles) > 0 && d.SNMPVersion == "" {
 		errs = append(errs, "snmp_profiles given without snmp_version")
 	}
-	items, err := ps.expand(d.Profiles)
+	items, err := ps.Expand(d.Profiles)
 	if err != nil {
 		errs = append(errs, err.Error())
 	}

@@ -22,18 +22,31 @@ var builtinProfiles embed.FS
 
 // Profile is a named set of SNMP items, e.g. if-mib.
 type Profile struct {
-	Name   string            `yaml:"name"`
+	Name string `yaml:"name"`
+	// Tables names the profile's tables by OID (ifXTable: 1.3.6.1.2.1.31.1.1) for the table label
+	// of wardops_snmp_table_rows; a table left out is labelled with its OID.
+	Tables map[string]string `yaml:"tables"`
 	Labels map[string]string `yaml:"labels"` // shared label columns, usually referenced by items through a YAML anchor
 	Items  []ProfileItem     `yaml:"items"`
 }
 
 // ProfileItem is one item of a profile; see inventory/profiles/*.yaml.
 type ProfileItem struct {
-	Name   string            `yaml:"name"`
-	OID    string            `yaml:"oid"`
-	Kind   string            `yaml:"kind"`
-	Type   string            `yaml:"type"`
-	Labels map[string]string `yaml:"labels"`
+	Name     string            `yaml:"name"`
+	OID      string            `yaml:"oid"`
+	Kind     string            `yaml:"kind"`
+	Type     string            `yaml:"type"`
+	Labels   map[string]string `yaml:"labels"`
+	Fallback *ProfileFallback  `yaml:"fallback"`
+}
+
+// ProfileFallback is the column a table item reads for the indexes its own column does not return
+// (ifInOctets where ifHCInOctets is missing); its samples keep the item's name.
+type ProfileFallback struct {
+	OID string `yaml:"oid"`
+	// Divisor converts the fallback's unit to the item's (gauges only, default 1). A divisor and
+	// not a factor, so bit/s ÷ 1000000 gives Mbit/s exactly, as ifHighSpeed would read.
+	Divisor float64 `yaml:"divisor"`
 }
 
 var (
@@ -88,6 +101,16 @@ func parseProfile(b []byte) (Profile, error) {
 	if p.Name == "" {
 		return p, fmt.Errorf("name is required")
 	}
+	for n, oid := range p.Tables {
+		if !nameRe.MatchString(n) || !oidRe.MatchString(oid) {
+			return p, fmt.Errorf("bad table %q=%q", n, oid)
+		}
+		for m, other := range p.Tables {
+			if m != n && strings.HasPrefix(other+".", oid+".") {
+				return p, fmt.Errorf("table %q lies inside table %q", m, n)
+			}
+		}
+	}
 	seen := map[string]bool{}
 	for i, it := range p.Items {
 		switch {
@@ -107,9 +130,47 @@ func parseProfile(b []byte) (Profile, error) {
 				return p, fmt.Errorf("item %q: bad label %q=%q", it.Name, l, oid)
 			}
 		}
+		if err := checkFallback(it); err != nil {
+			return p, fmt.Errorf("item %q: %w", it.Name, err)
+		}
 		seen[it.Name] = true
 	}
 	return p, nil
+}
+
+func checkFallback(it ProfileItem) error {
+	fb := it.Fallback
+	switch {
+	case fb == nil:
+		return nil
+	case it.Kind != "table":
+		return fmt.Errorf("fallback needs kind table: a scalar has no rows to fill")
+	case !oidRe.MatchString(fb.OID):
+		return fmt.Errorf("fallback: bad OID %q", fb.OID)
+	case fb.OID == it.OID:
+		return fmt.Errorf("fallback is the item's own column")
+	case fb.Divisor < 0:
+		return fmt.Errorf("fallback: divisor %v is negative", fb.Divisor)
+	case fb.Divisor != 0 && fb.Divisor != 1 && it.Type != "gauge":
+		// A scaled counter no longer wraps at 2^32, so rate() would misread its wrap.
+		return fmt.Errorf("fallback: divisor is for gauges only")
+	}
+	return nil
+}
+
+// table names the table holding column oid: a declared table containing it, else the column's
+// OID without the column and entry arcs (table.1.column, RFC 2578 7.10).
+func (p Profile) table(oid string) string {
+	for n, t := range p.Tables {
+		if strings.HasPrefix(oid, t+".") {
+			return n
+		}
+	}
+	parts := strings.Split(oid, ".")
+	if len(parts) <= 2 {
+		return oid
+	}
+	return strings.Join(parts[:len(parts)-2], ".")
 }
 
 // Names lists the profile names, sorted.
@@ -122,8 +183,9 @@ func (ps Profiles) Names() []string {
 	return out
 }
 
-// expand returns the items of the named profiles; an item named in two profiles keeps the first.
-func (ps Profiles) expand(names []string) ([]model.ItemTemplate, error) {
+// Expand returns the items of the named profiles, as the inventory import stores them; an item
+// named in two profiles keeps the first.
+func (ps Profiles) Expand(names []string) ([]model.ItemTemplate, error) {
 	var out []model.ItemTemplate
 	seen := map[string]bool{}
 	for _, n := range names {
@@ -136,7 +198,17 @@ func (ps Profiles) expand(names []string) ([]model.ItemTemplate, error) {
 				continue
 			}
 			seen[it.Name] = true
-			out = append(out, model.ItemTemplate{Name: it.Name, OID: it.OID, Kind: it.Kind, ValueType: it.Type, Profile: p.Name, Labels: it.Labels})
+			t := model.ItemTemplate{Name: it.Name, OID: it.OID, Kind: it.Kind, ValueType: it.Type, Profile: p.Name, Labels: it.Labels}
+			if it.Kind == "table" {
+				t.Table = p.table(it.OID)
+			}
+			if fb := it.Fallback; fb != nil {
+				t.Fallback = model.ItemFallback{OID: fb.OID, Table: p.table(fb.OID), Divisor: fb.Divisor}
+				if t.Fallback.Divisor == 0 {
+					t.Fallback.Divisor = 1
+				}
+			}
+			out = append(out, t)
 		}
 	}
 	return out, nil

@@ -89,14 +89,26 @@ type Item struct {
 	ValueType string // counter, gauge or info
 	Labels    map[string]string
 	Profile   string
+	Table     string        // for a table item: the table's name in wardops_snmp_table_rows
+	Fallback  ItemFallback  // for a table item: the column read where Labels' rows lack this one
 	Interval  time.Duration // 0: the collector's default
 	Enabled   bool
 }
 
+// ItemFallback is a second column a table item reads for the rows (indexes) its own column does
+// not return: ifInOctets (Counter32, ifTable) where ifHCInOctets (Counter64, ifXTable) is missing,
+// because SNMPv1 cannot carry Counter64 and old agents have no ifXTable. OID empty: none.
+type ItemFallback struct {
+	OID     string
+	Table   string  // the fallback column's table, named as Item.Table
+	Divisor float64 // divides a fallback value into the item's unit (ifSpeed bit/s ÷ 1e6 = Mbit/s); 0 means 1
+}
+
 // ItemTemplate is a monitoring item expanded from a profile, before it belongs to a device.
 type ItemTemplate struct {
-	Name, OID, Kind, ValueType, Profile string
-	Labels                              map[string]string
+	Name, OID, Kind, ValueType, Profile, Table string
+	Labels                                     map[string]string
+	Fallback                                   ItemFallback
 }
 
 // Fleet is what the collector probes: every enabled device and the enabled items of each.

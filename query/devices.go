@@ -180,6 +180,7 @@ type deviceDetail struct {
 	Items               []itemView  `json:"items"`
 	Alerts              []alertView `json:"alerts"`
 	Degraded            bool        `json:"degraded"`
+	SNMPCoverage        *coverage   `json:"snmp_coverage,omitempty"`
 }
 
 // getDevice returns one device with its items and open alerts. When PostgreSQL is down but the
@@ -244,6 +245,7 @@ func (s *Server) getDevice(c *gin.Context) {
 		return
 	}
 	out.Alerts = toAlertViews(alerts)
+	out.SNMPCoverage = s.readCoverage(ctx, id)
 	c.JSON(http.StatusOK, out)
 }
 

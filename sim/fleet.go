@@ -38,7 +38,16 @@ type Options struct {
 	Community  string       // v1/v2c community; empty disables v1/v2c
 	V3         *V3User      // nil disables v3
 	Interfaces int          // interfaces per device; default 8
-	Log        *slog.Logger
+	// Omit leaves tables out of every device's view, as agents that lack them answer:
+	// "ifXTable" (an RFC 1213 agent), "ifTable", "hrProcessorTable", "hrStorageTable".
+	Omit []string
+	// NoIfXRows lists the ifIndexes (from 1) without an ifXTable row, as on agents that extend only
+	// some interfaces; their counters exist only in ifTable.
+	NoIfXRows []int
+	// Clock is the agents' time, from which uptime and every counter follow; default time.Now.
+	// A test that stops it gets the same values from every request, to compare them exactly.
+	Clock func() time.Time
+	Log   *slog.Logger
 }
 
 // Fleet is a running set of simulated devices. It is safe for concurrent use.
@@ -60,6 +69,7 @@ type device struct {
 	ifaces int
 	conn   *net.UDPConn
 	silent atomic.Bool
+	clock  func() time.Time
 
 	mu    sync.Mutex
 	boot  time.Time
@@ -80,11 +90,25 @@ func Start(opts Options) (*Fleet, error) {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
+	if opts.Clock == nil {
+		opts.Clock = time.Now
+	}
 	if opts.Community == "" && opts.V3 == nil {
 		return nil, errors.New("sim: neither a community nor a v3 user configured")
 	}
-	f := &Fleet{port: opts.Port, log: opts.Log, layout: newLayout(opts.Interfaces), devices: make(map[netip.Addr]*device, len(opts.Addrs))}
-	now := time.Now()
+	omit := map[string]bool{}
+	for _, t := range opts.Omit {
+		if !tableNames[t] {
+			return nil, fmt.Errorf("sim: cannot omit unknown table %q", t)
+		}
+		omit[t] = true
+	}
+	noIfX := map[int]bool{}
+	for _, i := range opts.NoIfXRows {
+		noIfX[i] = true
+	}
+	f := &Fleet{port: opts.Port, log: opts.Log, layout: newLayout(opts.Interfaces, omit, noIfX), devices: make(map[netip.Addr]*device, len(opts.Addrs))}
+	now := opts.Clock()
 	for _, a := range opts.Addrs {
 		a = a.Unmap()
 		if !a.Is4() || !netip.MustParsePrefix("127.0.0.0/8").Contains(a) {
@@ -104,7 +128,7 @@ func Start(opts Options) (*Fleet, error) {
 		}
 		b4 := a.As4()
 		d := &device{
-			addr: a, name: fmt.Sprintf("sim-%d-%d-%d-%d", b4[0], b4[1], b4[2], b4[3]), ifaces: opts.Interfaces, conn: conn,
+			addr: a, name: fmt.Sprintf("sim-%d-%d-%d-%d", b4[0], b4[1], b4[2], b4[3]), ifaces: opts.Interfaces, conn: conn, clock: opts.Clock,
 			// Devices booted at staggered times in the past, so uptimes and counters differ.
 			boot:  now.Add(-time.Duration(1+int(b4[2])*256+int(b4[3])) * time.Minute),
 			boots: 1,
@@ -146,7 +170,7 @@ func (f *Fleet) Reboot(addr netip.Addr) error {
 		return fmt.Errorf("sim: no device %s", addr)
 	}
 	d.mu.Lock()
-	d.boot = time.Now()
+	d.boot = d.clock()
 	d.boots++
 	d.mu.Unlock()
 	return nil

@@ -21,13 +21,20 @@ const (
 	colIfIndex
 	colIfDescr
 	colIfType
+	colIfSpeed
 	colIfOperStatus
+	colIfInOctets
+	colIfInUcastPkts
+	colIfOutOctets
+	colIfOutUcastPkts
 	colIfInDiscards
 	colIfInErrors
 	colIfOutErrors
 	colIfName
 	colIfHCInOctets
+	colIfHCInUcastPkts
 	colIfHCOutOctets
+	colIfHCOutUcastPkts
 	colIfHighSpeed
 	colIfAlias
 	colHrProcessorLoad
@@ -57,7 +64,12 @@ const (
 
 var storageNames = []string{"Physical memory", "Swap space", "/"}
 
-func newLayout(ifaces int) *layout {
+// Tables the simulator can leave out of its view (Options.Omit).
+var tableNames = map[string]bool{"ifTable": true, "ifXTable": true, "hrProcessorTable": true, "hrStorageTable": true}
+
+// newLayout builds the view of ifaces interfaces without the omitted tables; noIfX lists the
+// ifIndexes that have no ifXTable row.
+func newLayout(ifaces int, omit map[string]bool, noIfX map[int]bool) *layout {
 	var es []entry
 	add := func(o oid, c column, row int) { es = append(es, entry{oid: o, col: c, row: row}) }
 	sys := mustOID("1.3.6.1.2.1.1")
@@ -73,22 +85,31 @@ func newLayout(ifaces int) *layout {
 		arc  uint32
 		col  column
 	}{
-		{ifEntry, 1, colIfIndex}, {ifEntry, 2, colIfDescr}, {ifEntry, 3, colIfType}, {ifEntry, 8, colIfOperStatus},
-		{ifEntry, 13, colIfInDiscards}, {ifEntry, 14, colIfInErrors}, {ifEntry, 20, colIfOutErrors},
-		{ifX, 1, colIfName}, {ifX, 6, colIfHCInOctets}, {ifX, 10, colIfHCOutOctets}, {ifX, 15, colIfHighSpeed},
-		{ifX, 18, colIfAlias},
+		{ifEntry, 1, colIfIndex}, {ifEntry, 2, colIfDescr}, {ifEntry, 3, colIfType}, {ifEntry, 5, colIfSpeed},
+		{ifEntry, 8, colIfOperStatus}, {ifEntry, 10, colIfInOctets}, {ifEntry, 11, colIfInUcastPkts},
+		{ifEntry, 13, colIfInDiscards}, {ifEntry, 14, colIfInErrors}, {ifEntry, 16, colIfOutOctets},
+		{ifEntry, 17, colIfOutUcastPkts}, {ifEntry, 20, colIfOutErrors},
+		{ifX, 1, colIfName}, {ifX, 6, colIfHCInOctets}, {ifX, 7, colIfHCInUcastPkts}, {ifX, 10, colIfHCOutOctets},
+		{ifX, 11, colIfHCOutUcastPkts}, {ifX, 15, colIfHighSpeed}, {ifX, 18, colIfAlias},
 	} {
+		isX := c.base.compare(ifX) == 0
+		if isX && omit["ifXTable"] || !isX && omit["ifTable"] {
+			continue
+		}
 		for i := 0; i < ifaces; i++ {
+			if isX && noIfX[i+1] {
+				continue
+			}
 			add(c.base.append(c.arc, uint32(i+1)), c.col, i)
 		}
 	}
 	// hrProcessorTable is indexed by hrDeviceIndex; net-snmp numbers CPUs from 196608.
-	for i := 0; i < cpus; i++ {
+	for i := 0; i < cpus && !omit["hrProcessorTable"]; i++ {
 		add(mustOID("1.3.6.1.2.1.25.3.3.1.2").append(uint32(196608+i)), colHrProcessorLoad, i)
 	}
 	hrs := mustOID("1.3.6.1.2.1.25.2.3.1")
 	for arc, col := range map[uint32]column{1: colHrStorageIndex, 3: colHrStorageDescr, 4: colHrStorageUnits, 5: colHrStorageSize, 6: colHrStorageUsed} {
-		for i := range storageNames {
+		for i := 0; i < len(storageNames) && !omit["hrStorageTable"]; i++ {
 			add(hrs.append(arc, uint32(i+1)), col, i)
 		}
 	}
@@ -174,20 +195,15 @@ func (d *device) value(e entry, now time.Time) gosnmp.SnmpPDU {
 		return c32(secs * d.rate(e.row, 5) * 1e-7)
 	case colIfName:
 		return str("Gi0/" + strconv.Itoa(e.row))
-	case colIfHCInOctets, colIfHCOutOctets:
-		if ifaceDown {
-			return gosnmp.SnmpPDU{Name: name, Type: gosnmp.Counter64, Value: uint64(0)}
-		}
-		salt := uint64(1)
-		if e.col == colIfHCOutOctets {
-			salt = 2
-		}
-		return gosnmp.SnmpPDU{Name: name, Type: gosnmp.Counter64, Value: uint64(octets(d.rate(e.row, salt), secs, float64(e.row)))}
+	case colIfHCInOctets, colIfHCOutOctets, colIfHCInUcastPkts, colIfHCOutUcastPkts:
+		return gosnmp.SnmpPDU{Name: name, Type: gosnmp.Counter64, Value: d.traffic(e, secs, ifaceDown)}
+	case colIfInOctets, colIfOutOctets, colIfInUcastPkts, colIfOutUcastPkts:
+		// The 32-bit ifTable counters are the low 32 bits of the same count (RFC 2863 3.1.6).
+		return gosnmp.SnmpPDU{Name: name, Type: gosnmp.Counter32, Value: uint32(d.traffic(e, secs, ifaceDown))}
 	case colIfHighSpeed:
-		if e.row < 2 {
-			return gauge(10000)
-		}
-		return gauge(1000)
+		return gauge(HighSpeed(e.row + 1))
+	case colIfSpeed:
+		return gauge(Speed(e.row + 1))
 	case colIfAlias:
 		if e.row%3 == 2 {
 			return str("") // unlabelled ports are normal
@@ -210,6 +226,39 @@ func (d *device) value(e entry, now time.Time) gosnmp.SnmpPDU {
 		return integer(int(size * frac))
 	}
 	return gosnmp.SnmpPDU{Name: name, Type: gosnmp.NoSuchObject}
+}
+
+// HighSpeed is the ifHighSpeed (Mbit/s) the simulator serves for interface ifIndex: the first
+// two interfaces are 10 Gbit/s, the others 1 Gbit/s.
+func HighSpeed(ifIndex int) uint64 {
+	if ifIndex <= 2 {
+		return 10000
+	}
+	return 1000
+}
+
+// Speed is the ifSpeed (bit/s) for interface ifIndex: HighSpeed × 10^6, saturated at 2^32−1 as
+// RFC 2863 prescribes for links faster than a Gauge32 can say.
+func Speed(ifIndex int) uint64 {
+	return min(HighSpeed(ifIndex)*1_000_000, math.MaxUint32)
+}
+
+// traffic is the 64-bit octet or unicast-packet count of an interface column; packets are
+// octets over a stable per-interface mean packet size of 200 to 1,399 bytes.
+func (d *device) traffic(e entry, secs float64, down bool) uint64 {
+	if down {
+		return 0
+	}
+	salt := uint64(1)
+	if e.col == colIfHCOutOctets || e.col == colIfHCOutUcastPkts || e.col == colIfOutOctets || e.col == colIfOutUcastPkts {
+		salt = 2
+	}
+	n := uint64(octets(d.rate(e.row, salt), secs, float64(e.row)))
+	switch e.col {
+	case colIfHCInUcastPkts, colIfHCOutUcastPkts, colIfInUcastPkts, colIfOutUcastPkts:
+		n /= 200 + d.hash(uint64(e.row), salt+10)%1200
+	}
+	return n
 }
 
 // octets integrates a traffic rate that swings ±50% around r bytes/s with a five-minute period:

@@ -13,7 +13,7 @@ const maxVarbinds = 400
 // respond computes the Response-PDU for a GET, GETNEXT or GETBULK request; nil drops it.
 // SNMPv1 reports a missing object with error-status noSuchName, v2c and v3 with exception values.
 func respond(d *device, l *layout, req *gosnmp.SnmpPacket) *gosnmp.SnmpPacket {
-	now := time.Now()
+	now := d.clock()
 	v1 := req.Version == gosnmp.Version1
 	resp := &gosnmp.SnmpPacket{PDUType: gosnmp.GetResponse, RequestID: req.RequestID}
 	noSuchName := func(i int) *gosnmp.SnmpPacket {

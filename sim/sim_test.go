@@ -2,6 +2,7 @@ package sim
 
 import (
 	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -125,4 +126,77 @@ func TestParseAddrs(t *testing.T) {
 	f("10.0.0.1", 0, true)
 	f("127.20.0.5-127.20.0.1", 0, true)
 	f("127.255.255.255-128.0.0.1", 0, true)
+}
+
+// TestOmittedTables: Omit and NoIfXRows shape the view as agents without (some of) ifXTable or
+// without any interface answer it, and a stopped clock makes the 32-bit counters exactly the low
+// 32 bits of the 64-bit ones.
+func TestOmittedTables(t *testing.T) {
+	at := time.Unix(1_700_000_000, 0)
+	clock := func() time.Time { return at }
+	const (
+		ifHCIn  = "1.3.6.1.2.1.31.1.1.1.6"
+		ifIn    = "1.3.6.1.2.1.2.2.1.10"
+		ifSpeed = "1.3.6.1.2.1.2.2.1.5"
+		hrStor  = "1.3.6.1.2.1.25.2.3.1.5"
+	)
+	for i, tc := range []struct {
+		name string
+		opts Options
+		rows map[string][]string // column → indexes walked
+	}{
+		{"full", Options{}, map[string][]string{ifHCIn: {"1", "2", "3", "4"}, ifIn: {"1", "2", "3", "4"}, hrStor: {"1", "2", "3"}}},
+		{"no ifXTable", Options{Omit: []string{"ifXTable"}}, map[string][]string{ifHCIn: nil, ifIn: {"1", "2", "3", "4"}}},
+		{"ifXTable for some", Options{NoIfXRows: []int{2, 4}}, map[string][]string{ifHCIn: {"1", "3"}, ifIn: {"1", "2", "3", "4"}}},
+		{"no interfaces", Options{Omit: []string{"ifTable", "ifXTable"}}, map[string][]string{ifHCIn: nil, ifIn: nil, hrStor: {"1", "2", "3"}}},
+		{"no storage", Options{Omit: []string{"hrStorageTable"}}, map[string][]string{hrStor: nil, ifIn: {"1", "2", "3", "4"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := tc.opts
+			opts.Addrs = []netip.Addr{netip.AddrFrom4([4]byte{127, 22, 1, byte(200 + i)})}
+			opts.Community, opts.Interfaces, opts.Clock = "public", 4, clock
+			f := startFleet(t, opts)
+			g := client(t, f, opts.Addrs[0], gosnmp.Version2c, nil)
+			for col, want := range tc.rows {
+				pdus, err := g.BulkWalkAll(col)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got []string
+				for _, p := range pdus {
+					got = append(got, strings.TrimPrefix(p.Name, "."+col+"."))
+				}
+				if strings.Join(got, ",") != strings.Join(want, ",") {
+					t.Errorf("%s rows %v, want %v", col, got, want)
+				}
+			}
+		})
+	}
+	t.Run("values", func(t *testing.T) {
+		addr := netip.MustParseAddr("127.22.2.200") // booted 2,761 minutes before the clock
+		f := startFleet(t, Options{Addrs: []netip.Addr{addr}, Community: "public", Interfaces: 4, Clock: clock})
+		g := client(t, f, addr, gosnmp.Version2c, nil)
+		for idx := 1; idx <= 4; idx++ {
+			n := strconv.Itoa(idx)
+			r, err := g.Get([]string{ifHCIn + "." + n, ifIn + "." + n, ifSpeed + "." + n, "1.3.6.1.2.1.31.1.1.1.15." + n})
+			if err != nil {
+				t.Fatal(err)
+			}
+			u := func(i int) uint64 { return gosnmp.ToBigInt(r.Variables[i].Value).Uint64() }
+			hc, c32 := u(0), u(1)
+			if r.Variables[1].Type != gosnmp.Counter32 || c32 != hc%(1<<32) {
+				t.Errorf("ifInOctets.%d = %v %d, want Counter32 %d (low bits of %d)", idx, r.Variables[1].Type, c32, hc%(1<<32), hc)
+			}
+			if idx < 4 && hc <= 1<<32 {
+				t.Errorf("ifHCInOctets.%d = %d: the test wants counters past 2^32", idx, hc)
+			}
+			speed, high := u(2), u(3)
+			if want := map[int]uint64{1: 4294967295, 2: 4294967295, 3: 1e9, 4: 1e9}[idx]; speed != want || high != HighSpeed(idx) {
+				t.Errorf("ifSpeed.%d = %d, ifHighSpeed %d; want %d and %d", idx, speed, high, want, HighSpeed(idx))
+			}
+		}
+	})
+	if _, err := Start(Options{Addrs: []netip.Addr{netip.MustParseAddr("127.22.3.1")}, Community: "public", Omit: []string{"ipTable"}}); err == nil || !strings.Contains(err.Error(), `unknown table "ipTable"`) {
+		t.Errorf("unknown table accepted: %v", err)
+	}
 }

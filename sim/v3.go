@@ -108,7 +108,7 @@ func (a *v3Agent) encode(d *device, level gosnmp.SnmpV3MsgFlags, msgID uint32, c
 	sp := &gosnmp.UsmSecurityParameters{
 		AuthoritativeEngineID:    a.engineID,
 		AuthoritativeEngineBoots: boots,
-		AuthoritativeEngineTime:  uint32(time.Since(boot) / time.Second),
+		AuthoritativeEngineTime:  uint32(d.clock().Sub(boot) / time.Second),
 		UserName:                 a.user,
 		AuthenticationProtocol:   a.auth,
 		PrivacyProtocol:          a.priv,

@@ -48,7 +48,7 @@ func (s *Store) LoadFleet(ctx context.Context) (*model.Fleet, error) {
 		return nil, fmt.Errorf("cannot load devices: %w", err)
 	}
 	rows, err = s.pool.Query(ctx, `SELECT i.id, i.device_id, i.name, i.oid, i.kind, i.value_type, i.labels,
-			i.profile, COALESCE(i.interval_seconds, 0), i.enabled
+			i.profile, COALESCE(i.interval_seconds, 0), i.enabled, i.table_name, i.fallback_oid, i.fallback_table, i.fallback_divisor
 		FROM monitoring_items i JOIN standalone_devices d ON d.id = i.device_id
 		WHERE i.enabled AND d.enabled ORDER BY i.device_id, i.id`)
 	if err != nil {
@@ -69,10 +69,14 @@ func scanItem(r pgx.CollectableRow) (model.Item, error) {
 	var it model.Item
 	var labels []byte
 	var sec int
-	if err := r.Scan(&it.ID, &it.DeviceID, &it.Name, &it.OID, &it.Kind, &it.ValueType, &labels, &it.Profile, &sec, &it.Enabled); err != nil {
+	if err := r.Scan(&it.ID, &it.DeviceID, &it.Name, &it.OID, &it.Kind, &it.ValueType, &labels, &it.Profile, &sec, &it.Enabled,
+		&it.Table, &it.Fallback.OID, &it.Fallback.Table, &it.Fallback.Divisor); err != nil {
 		return it, err
 	}
 	it.Interval = time.Duration(sec) * time.Second
+	if it.Fallback.OID == "" {
+		it.Fallback = model.ItemFallback{} // the column's default divisor 1 means nothing without a fallback
+	}
 	if err := json.Unmarshal(labels, &it.Labels); err != nil {
 		return it, fmt.Errorf("item %d: bad labels: %w", it.ID, err)
 	}
@@ -104,7 +108,7 @@ func (s *Store) GetDevice(ctx context.Context, id int64) (model.Device, error) {
 // DeviceItems returns all monitoring items of a device, enabled or not.
 func (s *Store) DeviceItems(ctx context.Context, deviceID int64) ([]model.Item, error) {
 	rows, err := s.pool.Query(ctx, `SELECT id, device_id, name, oid, kind, value_type, labels, profile,
-			COALESCE(interval_seconds, 0), enabled
+			COALESCE(interval_seconds, 0), enabled, table_name, fallback_oid, fallback_table, fallback_divisor
 		FROM monitoring_items WHERE device_id = $1 ORDER BY id`, deviceID)
 	if err != nil {
 		return nil, fmt.Errorf("cannot list items of device %d: %w", deviceID, err)

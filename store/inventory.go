@@ -231,7 +231,8 @@ func setParents(ctx context.Context, tx pgx.Tx, devs []model.ImportDevice) error
 // upsertItems makes each device's profile items exactly what its profiles expand to; items added
 // by hand (profile ”) are left alone.
 func upsertItems(ctx context.Context, tx pgx.Tx, devs []model.ImportDevice) (upserted, deleted int, err error) {
-	var ips, names, oids, kinds, types, profiles, labels, allIPs []string
+	var ips, names, oids, kinds, types, profiles, labels, tables, fbOIDs, fbTables, allIPs []string
+	var fbDivisors []float64
 	for _, d := range devs {
 		allIPs = append(allIPs, d.IP)
 		for _, it := range d.Items {
@@ -242,20 +243,30 @@ func upsertItems(ctx context.Context, tx pgx.Tx, devs []model.ImportDevice) (ups
 			if it.Labels == nil {
 				lb = []byte("{}")
 			}
+			div := it.Fallback.Divisor
+			if div == 0 {
+				div = 1
+			}
 			ips, names, oids, kinds = append(ips, d.IP), append(names, it.Name), append(oids, it.OID), append(kinds, it.Kind)
 			types, profiles, labels = append(types, it.ValueType), append(profiles, it.Profile), append(labels, string(lb))
+			tables, fbOIDs, fbTables, fbDivisors = append(tables, it.Table), append(fbOIDs, it.Fallback.OID), append(fbTables, it.Fallback.Table), append(fbDivisors, div)
 		}
 	}
-	tag, err := tx.Exec(ctx, `INSERT INTO monitoring_items AS t (device_id, name, oid, kind, value_type, labels, profile)
-		SELECT d.id, x.name, x.oid, x.kind, x.vtype, x.labels::jsonb, x.profile
-		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
-			AS x(ip, name, oid, kind, vtype, labels, profile)
+	tag, err := tx.Exec(ctx, `INSERT INTO monitoring_items AS t (device_id, name, oid, kind, value_type, labels, profile,
+			table_name, fallback_oid, fallback_table, fallback_divisor)
+		SELECT d.id, x.name, x.oid, x.kind, x.vtype, x.labels::jsonb, x.profile, x.tname, x.fboid, x.fbtable, x.fbdiv
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+				$8::text[], $9::text[], $10::text[], $11::float8[])
+			AS x(ip, name, oid, kind, vtype, labels, profile, tname, fboid, fbtable, fbdiv)
 		JOIN standalone_devices d ON d.ip = x.ip::inet
 		ON CONFLICT (device_id, name) DO UPDATE SET oid = excluded.oid, kind = excluded.kind,
-			value_type = excluded.value_type, labels = excluded.labels, profile = excluded.profile, updated_at = now()
-		WHERE (t.oid, t.kind, t.value_type, t.labels, t.profile)
-			IS DISTINCT FROM (excluded.oid, excluded.kind, excluded.value_type, excluded.labels, excluded.profile)`,
-		ips, names, oids, kinds, types, labels, profiles)
+			value_type = excluded.value_type, labels = excluded.labels, profile = excluded.profile,
+			table_name = excluded.table_name, fallback_oid = excluded.fallback_oid,
+			fallback_table = excluded.fallback_table, fallback_divisor = excluded.fallback_divisor, updated_at = now()
+		WHERE (t.oid, t.kind, t.value_type, t.labels, t.profile, t.table_name, t.fallback_oid, t.fallback_table, t.fallback_divisor)
+			IS DISTINCT FROM (excluded.oid, excluded.kind, excluded.value_type, excluded.labels, excluded.profile,
+				excluded.table_name, excluded.fallback_oid, excluded.fallback_table, excluded.fallback_divisor)`,
+		ips, names, oids, kinds, types, labels, profiles, tables, fbOIDs, fbTables, fbDivisors)
 	if err != nil {
 		return 0, 0, fmt.Errorf("cannot upsert monitoring items: %w", interpretError(err))
 	}

@@ -19,13 +19,14 @@ const (
 	ReasonNoSuchInstance = "no_such_instance" // the object exists, the scalar instance does not
 	ReasonErrorStatus    = "error_status"     // a non-zero error-status in a response (genErr, tooBig, ...)
 	ReasonBadValue       = "bad_value"        // a value of a type the item cannot use
+	ReasonEmptyTable     = "empty_table"      // a profile's table returned no row (and no fallback stood in); the poll still succeeds
 	ReasonConfig         = "config"           // the device's SNMP settings are unusable (version, protocols)
 	ReasonCanceled       = "canceled"         // the collector is shutting down
 	ReasonOther          = "other"
 )
 
 var reasons = []string{ReasonTimeout, ReasonRefused, ReasonAuth, ReasonNoSuchObject, ReasonNoSuchInstance,
-	ReasonErrorStatus, ReasonBadValue, ReasonConfig, ReasonCanceled, ReasonOther}
+	ReasonErrorStatus, ReasonBadValue, ReasonEmptyTable, ReasonConfig, ReasonCanceled, ReasonOther}
 
 // PollError is returned by Poll when a request failed; Reason is one of the Reason* constants.
 // Its text names the device and the request, never a community or a key.

@@ -89,9 +89,21 @@ func (s *session) walkColumns(roots []string, reps uint32) (map[string][]gosnmp.
 		}
 		if r.Error != gosnmp.NoError {
 			if s.noBulk && r.Error == gosnmp.NoSuchName {
-				// SNMPv1 ends a walk past the last object with noSuchName (RFC 1157 4.1.3).
-				for _, c := range active {
-					c.done = true
+				// SNMPv1 ends a walk past the last object with noSuchName (RFC 1157 4.1.3), for the
+				// whole PDU. Only the column error-index names and those at or past it in OID order
+				// (the end of the view is the same for them) are done; the others are asked again,
+				// as an agent without ifXTable ends its view inside an if-mib walk.
+				if i := int(r.ErrorIndex); i >= 1 && i <= len(active) {
+					end := active[i-1].last
+					for _, c := range active {
+						if oidCompare(c.last, end) >= 0 {
+							c.done = true
+						}
+					}
+				} else {
+					for _, c := range active {
+						c.done = true
+					}
 				}
 				continue
 			}

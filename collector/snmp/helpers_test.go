@@ -28,15 +28,14 @@ func profileItems(t testing.TB, names ...string) []model.Item {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []model.Item
-	for _, n := range names {
-		p, ok := ps[n]
-		if !ok {
-			t.Fatalf("no profile %q", n)
-		}
-		for _, it := range p.Items {
-			out = append(out, model.Item{Name: it.Name, OID: it.OID, Kind: it.Kind, ValueType: it.Type, Labels: it.Labels, Profile: n, Enabled: true})
-		}
+	ts, err := ps.Expand(names)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]model.Item, 0, len(ts))
+	for _, it := range ts {
+		out = append(out, model.Item{Name: it.Name, OID: it.OID, Kind: it.Kind, ValueType: it.ValueType, Labels: it.Labels,
+			Profile: it.Profile, Table: it.Table, Fallback: it.Fallback, Enabled: true})
 	}
 	return out
 }

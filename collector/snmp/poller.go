@@ -165,7 +165,7 @@ func (p *Poller) Poll(ctx context.Context, dev model.Device, items []model.Item)
 	for _, r := range reasons {
 		// The common reasons always exist so increase() sees the first failure; rare ones appear
 		// once they happen.
-		if n := st.errors[r]; n > 0 || r == ReasonTimeout || r == ReasonAuth || r == ReasonNoSuchObject {
+		if n := st.errors[r]; n > 0 || r == ReasonTimeout || r == ReasonAuth || r == ReasonNoSuchObject || r == ReasonEmptyTable {
 			add("wardops_snmp_errors_total", float64(n), sample.Label{Name: "reason", Value: r})
 		}
 	}
@@ -252,6 +252,7 @@ func (p *Poller) poll(ctx context.Context, st *deviceState, dev model.Device, it
 	if refresh {
 		walk = append(append([]string(nil), roots...), labelRoots...)
 	}
+	walk = append(walk, fallbackRoots(st, items, walk)...)
 	cols, err := p.walk(s, st, walk, dev, start)
 	if err != nil {
 		return err
@@ -268,34 +269,72 @@ func (p *Poller) poll(ctx context.Context, st *deviceState, dev model.Device, it
 		st.labelsAt, st.labelsMissing = start, false
 		p.m.labelWalks.Inc()
 	}
+	fallbacks, err := p.fetchFallbacks(s, st, items, walk, cols)
+	if err != nil {
+		return err
+	}
+	tables := newTableRows()
 	for _, it := range items {
 		if it.Kind != "table" {
 			continue
 		}
 		root := dotted(it.OID)
 		names := sortedKeys(it.Labels)
-		for _, v := range cols[root] {
-			index := v.Name[len(root)+1:]
-			labels := make([]sample.Label, 0, 1+len(names))
-			labels = append(labels, sample.Label{Name: "index", Value: index})
-			found := false
-			for _, n := range names {
-				if lv, ok := st.labels[dotted(it.Labels[n])][index]; ok {
-					found = true
-					if lv != "" {
-						labels = append(labels, sample.Label{Name: n, Value: lv})
-					}
-				}
-			}
-			if len(names) > 0 && !found {
-				st.labelsMissing = true
+		emit := func(index string, v gosnmp.SnmpPDU, divisor float64) {
+			labels := p.rowLabels(st, it, names, index)
+			if l, ok := counterBits(it, v); ok {
+				labels = append(labels, l)
 			}
 			if smp, ok := p.itemSample(st, it, v, labels, ts); ok {
+				if divisor > 0 && it.ValueType == "gauge" {
+					smp.Value /= divisor
+				}
 				*out = append(*out, smp)
 			}
 		}
+		for _, v := range cols[root] {
+			emit(v.Name[len(root)+1:], v, 1)
+		}
+		tables.add(tableKey{it.Profile, itemTable(it.Table, it.OID)}, indexes(root, cols[root]))
+		if it.Fallback.OID == "" {
+			continue
+		}
+		fb := dotted(it.Fallback.OID)
+		got := fallbacks[it.Name]
+		for _, index := range sortedIndexes(got) {
+			emit(index, got[index], it.Fallback.Divisor)
+		}
+		fbRows := indexes(fb, cols[fb])
+		for i := range got {
+			fbRows[i] = true
+		}
+		tables.add(tableKey{it.Profile, itemTable(it.Fallback.Table, it.Fallback.OID)}, fbRows)
+		if len(got) > 0 {
+			tables.stoodIn[tableKey{it.Profile, itemTable(it.Table, it.OID)}] = true
+		}
 	}
+	*out = append(*out, p.tableSamples(st, tables, ts)...)
 	return nil
+}
+
+// rowLabels are a table row's labels: its index and the cached label columns; a row that no label
+// column has flags the cache for an early refresh.
+func (p *Poller) rowLabels(st *deviceState, it model.Item, names []string, index string) []sample.Label {
+	labels := make([]sample.Label, 0, 2+len(names))
+	labels = append(labels, sample.Label{Name: "index", Value: index})
+	found := false
+	for _, n := range names {
+		if lv, ok := st.labels[dotted(it.Labels[n])][index]; ok {
+			found = true
+			if lv != "" {
+				labels = append(labels, sample.Label{Name: n, Value: lv})
+			}
+		}
+	}
+	if len(names) > 0 && !found {
+		st.labelsMissing = true
+	}
+	return labels
 }
 
 // labelsNeeded reports whether the label columns must be walked this poll: never walked, after

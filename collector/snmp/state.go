@@ -24,8 +24,11 @@ type deviceState struct {
 	labelsAt      time.Time
 	labelsMissing bool // a table row had no label: refresh early, a new interface may have appeared
 
-	rows        map[string]int // column → rows seen in the last walk, to size max-repetitions
-	noBulkUntil time.Time
+	rows map[string]int // column → rows seen in the last walk, to size max-repetitions
+	// fallbackWalk marks the fallback columns that stood in for every row last poll, so this
+	// poll walks them with the rest instead of GETting them after.
+	fallbackWalk map[string]bool
+	noBulkUntil  time.Time
 
 	errors   map[string]uint64 // per reason since the collector started
 	lastPoll time.Time
@@ -36,7 +39,7 @@ func stateKey(d model.Device) string {
 }
 
 func newDeviceState(key string) *deviceState {
-	return &deviceState{key: key, rows: map[string]int{}, errors: map[string]uint64{}}
+	return &deviceState{key: key, rows: map[string]int{}, fallbackWalk: map[string]bool{}, errors: map[string]uint64{}}
 }
 
 // ticksPerWrap is where a TimeTicks value rolls over: 2^32 hundredths, about 497 days.
