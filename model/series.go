@@ -18,6 +18,7 @@ const (
 	MetricSNMPLastReboot     = "wardops_snmp_last_reboot_timestamp_seconds"
 	MetricSNMPRebootDetected = "wardops_snmp_reboot_detected"
 	MetricSNMPErrors         = "wardops_snmp_errors_total"
+	MetricSNMPTableRows      = "wardops_snmp_table_rows" // rows each table of a profile returned
 )
 
 // PingMetrics are the ICMP series, in the order the collector writes them.

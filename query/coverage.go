@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strconv"
 	"time"
+
+	"github.com/wardops/wardops/model"
 )
 
 // coverageWindow is how far back the device detail looks for a device's newest
@@ -29,7 +31,7 @@ type profileCoverage struct {
 // coverageQuery is one instant query for one device; max by keeps one series per table when the
 // device's labels (branch, name) changed inside the window.
 func coverageQuery(id int64) string {
-	return `max by (profile, table) (last_over_time(wardops_snmp_table_rows{device_id="` +
+	return `max by (profile, table) (last_over_time(` + model.MetricSNMPTableRows + `{device_id="` +
 		strconv.FormatInt(id, 10) + `"}[` + strconv.Itoa(int(coverageWindow/time.Second)) + `s]))`
 }
 

@@ -152,21 +152,21 @@ func (p *Poller) Poll(ctx context.Context, dev model.Device, items []model.Item)
 	add := func(name string, v float64, labels ...sample.Label) {
 		out = append(out, sample.Sample{Name: name, Labels: labels, Value: v, Timestamp: ts})
 	}
-	add("wardops_snmp_up", up)
-	add("wardops_snmp_poll_duration_seconds", dur.Seconds())
+	add(model.MetricSNMPUp, up)
+	add(model.MetricSNMPPollDuration, dur.Seconds())
 	if st.haveUptime {
-		add("wardops_snmp_last_reboot_timestamp_seconds", st.bootTime)
+		add(model.MetricSNMPLastReboot, st.bootTime)
 		detected := 0.0
 		if st.rebooted {
 			detected = 1
 		}
-		add("wardops_snmp_reboot_detected", detected)
+		add(model.MetricSNMPRebootDetected, detected)
 	}
 	for _, r := range reasons {
 		// The common reasons always exist so increase() sees the first failure; rare ones appear
 		// once they happen.
 		if n := st.errors[r]; n > 0 || r == ReasonTimeout || r == ReasonAuth || r == ReasonNoSuchObject || r == ReasonEmptyTable {
-			add("wardops_snmp_errors_total", float64(n), sample.Label{Name: "reason", Value: r})
+			add(model.MetricSNMPErrors, float64(n), sample.Label{Name: "reason", Value: r})
 		}
 	}
 	return out, err
@@ -390,7 +390,7 @@ func (p *Poller) walk(s *session, st *deviceState, roots []string, dev model.Dev
 func (p *Poller) itemSample(st *deviceState, it model.Item, v gosnmp.SnmpPDU, labels []sample.Label, ts int64) (sample.Sample, bool) {
 	if it.ValueType == "info" {
 		labels = append(labels, sample.Label{Name: "value", Value: text(v)})
-		return sample.Sample{Name: "wardops_snmp_" + it.Name + "_info", Labels: labels, Value: 1, Timestamp: ts}, true
+		return sample.Sample{Name: model.MetricSNMPPrefix + it.Name + "_info", Labels: labels, Value: 1, Timestamp: ts}, true
 	}
 	f, ok := number(v)
 	if !ok {
@@ -398,7 +398,7 @@ func (p *Poller) itemSample(st *deviceState, it model.Item, v gosnmp.SnmpPDU, la
 		p.m.errors[ReasonBadValue].Inc()
 		return sample.Sample{}, false
 	}
-	return sample.Sample{Name: "wardops_snmp_" + it.Name, Labels: labels, Value: f, Timestamp: ts}, true
+	return sample.Sample{Name: model.MetricSNMPPrefix + it.Name, Labels: labels, Value: f, Timestamp: ts}, true
 }
 
 func (p *Poller) countVarbind(st *deviceState, t gosnmp.Asn1BER) {

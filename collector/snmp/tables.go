@@ -162,7 +162,7 @@ func (p *Poller) tableSamples(st *deviceState, t *tableRows, ts int64) []sample.
 			st.errors[ReasonEmptyTable]++
 			p.m.errors[ReasonEmptyTable].Inc()
 		}
-		out = append(out, sample.Sample{Name: "wardops_snmp_table_rows", Value: float64(n), Timestamp: ts,
+		out = append(out, sample.Sample{Name: model.MetricSNMPTableRows, Value: float64(n), Timestamp: ts,
 			Labels: []sample.Label{{Name: "profile", Value: k.profile}, {Name: "table", Value: k.table}}})
 	}
 	return out
