@@ -15,7 +15,6 @@ import (
 
 	"github.com/wardops/wardops/collector/icmp"
 	"github.com/wardops/wardops/collector/sink"
-	"github.com/wardops/wardops/collector/snmp"
 	"github.com/wardops/wardops/internal/testenv"
 	"github.com/wardops/wardops/inventory"
 	"github.com/wardops/wardops/model"
@@ -143,7 +142,7 @@ func TestAcceptanceFleet(t *testing.T) {
 	stop := startCollector(t, Options{
 		Schedule: testSchedule(SchedulerOptions{
 			Fleet: st, Engine: eng,
-			SNMP:         snmp.NewPoller(snmp.Options{Timeout: 2 * time.Second, Retries: 1, Log: quietLog(), Metrics: set}),
+			SNMP:         testPoller(t, set),
 			PingInterval: accPingInterval, SNMPInterval: accSNMPInterval, InventoryReload: accReload,
 		}),
 		VM:      testVM(vm.URL, sink.Options{}),
@@ -582,7 +581,7 @@ func TestAcceptanceNetSNMP(t *testing.T) {
 			stop := startCollector(t, Options{
 				Schedule: testSchedule(SchedulerOptions{
 					Fleet: st, Engine: eng,
-					SNMP:         snmp.NewPoller(snmp.Options{Timeout: 2 * time.Second, Retries: 1, Log: quietLog(), Metrics: set}),
+					SNMP:         testPoller(t, set),
 					PingInterval: 2 * time.Second, PingTimeout: 500 * time.Millisecond, SNMPInterval: 2 * time.Second, InventoryReload: time.Second,
 				}),
 				VM:      testVM(vm.URL, sink.Options{}),

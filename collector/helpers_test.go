@@ -13,7 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
 	"github.com/wardops/wardops/collector/sink"
+	"github.com/wardops/wardops/collector/snmp"
 	"github.com/wardops/wardops/config"
 	"github.com/wardops/wardops/model"
 )
@@ -147,4 +149,14 @@ func testSchedule(o SchedulerOptions) SchedulerOptions {
 	setInt(&o.ProbeWorkers, defaults.ProbeWorkers)
 	setInt(&o.SNMPWorkers, defaults.SNMPWorkers)
 	return o
+}
+
+// testPoller is an SNMP poller with the configured timeout and retries.
+func testPoller(t *testing.T, set *metrics.Set) *snmp.Poller {
+	t.Helper()
+	p, err := snmp.NewPoller(snmp.Options{Timeout: defaults.SNMPTimeout, Retries: defaults.SNMPRetries, Log: quietLog(), Metrics: set})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

@@ -35,7 +35,10 @@ func serveCollector(ctx context.Context, cfg *config.Config, st *store.Store, lo
 	}
 	defer eng.Close()
 	set := metrics.NewSet()
-	poller := snmp.NewPoller(snmp.Options{Timeout: cfg.SNMPTimeout, Retries: cfg.SNMPRetries, Log: log.With("part", "snmp"), Metrics: set})
+	poller, err := snmp.NewPoller(snmp.Options{Timeout: cfg.SNMPTimeout, Retries: cfg.SNMPRetries, Log: log.With("part", "snmp"), Metrics: set})
+	if err != nil {
+		return err
+	}
 	return collector.Run(ctx, collector.Options{
 		Schedule: collector.SchedulerOptions{
 			Fleet:           st,

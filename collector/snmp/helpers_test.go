@@ -68,7 +68,11 @@ func newTestPollerSet() *metrics.Set { return metrics.NewSet() }
 
 func newTestPoller(timeout time.Duration, retries int) (*Poller, *metrics.Set) {
 	set := metrics.NewSet()
-	return NewPoller(Options{Timeout: timeout, Retries: retries, Metrics: set}), set
+	p, err := NewPoller(Options{Timeout: timeout, Retries: retries, Metrics: set})
+	if err != nil {
+		panic(err)
+	}
+	return p, set
 }
 
 func poll(t testing.TB, p *Poller, d model.Device, items []model.Item) []sample.Sample {

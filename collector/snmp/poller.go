@@ -3,6 +3,7 @@ package snmp
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sort"
 	"strings"
@@ -19,10 +20,11 @@ import (
 // sysUpTimeOID is fetched in every poll, item or not: it drives reboot detection.
 const sysUpTimeOID = ".1.3.6.1.2.1.1.3.0"
 
-// Options configure a Poller. Zero values take the defaults noted.
+// Options configure a Poller. Timeout and Retries are operator settings whose defaults live in
+// config; the internal knobs' zero values take the defaults noted.
 type Options struct {
-	Timeout time.Duration // per request; default 2s
-	Retries int           // per request
+	Timeout time.Duration // per request, required
+	Retries int           // per request, at least 0
 	// PollTimeout bounds a whole poll, however many requests it takes; default
 	// 4 × Timeout × (Retries+1). A poll also stops at its first timed-out request.
 	PollTimeout    time.Duration
@@ -46,13 +48,10 @@ type Poller struct {
 	polls  uint64
 }
 
-// NewPoller returns a Poller with opts' defaults applied.
-func NewPoller(opts Options) *Poller {
-	if opts.Timeout <= 0 {
-		opts.Timeout = 2 * time.Second
-	}
-	if opts.Retries < 0 {
-		opts.Retries = 0
+// NewPoller checks opts and returns a Poller with the internal knobs' defaults applied.
+func NewPoller(opts Options) (*Poller, error) {
+	if opts.Timeout <= 0 || opts.Retries < 0 {
+		return nil, fmt.Errorf("cannot build SNMP poller: Timeout must be positive and Retries at least 0 (got %s, %d)", opts.Timeout, opts.Retries)
 	}
 	if opts.PollTimeout <= 0 {
 		opts.PollTimeout = 4 * opts.Timeout * time.Duration(opts.Retries+1)
@@ -75,7 +74,7 @@ func NewPoller(opts Options) *Poller {
 	if opts.now == nil {
 		opts.now = time.Now
 	}
-	return &Poller{opts: opts, log: opts.Log, m: newSelfMetrics(opts.Metrics), states: map[int64]*deviceState{}}
+	return &Poller{opts: opts, log: opts.Log, m: newSelfMetrics(opts.Metrics), states: map[int64]*deviceState{}}, nil
 }
 
 // Forget drops what the poller remembers about a device (labels, uptime, error counts); the

@@ -164,8 +164,11 @@ func TestPollFailures(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var logs bytes.Buffer
 			set := newTestPollerSet()
-			p := NewPoller(Options{Timeout: 300 * time.Millisecond, Retries: 1, Metrics: set,
+			p, err := NewPoller(Options{Timeout: 300 * time.Millisecond, Retries: 1, Metrics: set,
 				Log: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+			if err != nil {
+				t.Fatal(err)
+			}
 			start := time.Now()
 			out, err := p.Poll(context.Background(), tc.dev, tc.items)
 			if took := time.Since(start); took > 3*time.Second {
