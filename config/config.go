@@ -46,6 +46,7 @@ type Config struct {
 
 	PushBatch    int
 	PushInterval time.Duration
+	VMReplaySpan time.Duration // 0: off
 	SpoolMaxSize int64
 
 	DBMaxConns          int
@@ -187,6 +188,14 @@ func settings() []setting {
 		{pCollector, "inventory-reload", "WARDOPS_INVENTORY_RELOAD", "10s", "how often the collector re-reads the inventory", dur(func(c *Config) *time.Duration { return &c.InventoryReload })},
 		{pCollector, "push-batch", "WARDOPS_PUSH_BATCH", "5000", "samples per VictoriaMetrics request at most", num(func(c *Config) *int { return &c.PushBatch }, 1)},
 		{pCollector, "push-interval", "WARDOPS_PUSH_INTERVAL", "1s", "longest a sample waits before it is pushed", dur(func(c *Config) *time.Duration { return &c.PushInterval })},
+		{pCollector, "vm-replay-span", "WARDOPS_VM_REPLAY_SPAN", "30s", "samples VictoriaMetrics acknowledged in this span are sent again after a connection failure, in case a crash lost them (0: off)", func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < 0 {
+				return errors.New("must be a duration of 0 or more")
+			}
+			c.VMReplaySpan = d
+			return nil
+		}},
 		{pCollector, "spool-max-size", "WARDOPS_SPOOL_MAX_SIZE", "1073741824", "bytes of on-disk spool at most; oldest dropped beyond", func(c *Config, v string) error {
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil || n < 1<<20 {

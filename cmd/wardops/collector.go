@@ -53,7 +53,7 @@ func serveCollector(ctx context.Context, cfg *config.Config, st *store.Store, lo
 			SNMPWorkers:     cfg.SNMPWorkers,
 			InventoryReload: cfg.InventoryReload,
 		},
-		VM:     sink.VMOptions{URL: cfg.VMURL, Options: sink.Options{Batch: cfg.PushBatch, Interval: cfg.PushInterval}},
+		VM:     sink.VMOptions{URL: cfg.VMURL, ReplaySpan: cfg.VMReplaySpan, Options: sink.Options{Batch: cfg.PushBatch, Interval: cfg.PushInterval}},
 		Pings:  sink.PingResultsOptions{Store: st, Options: sink.Options{Batch: cfg.PushBatch, Interval: cfg.PushInterval}},
 		Listen: cfg.CollectorListen,
 		// Samples and rows wait here while their backend is down; a restart replays them.
