@@ -4,6 +4,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // The device list is filtered, sorted and paged in memory from the snapshot: no SQL is built from
@@ -85,7 +86,9 @@ func renderPage(snap *snapshot, q *listQuery, page []int, total int) (*rendered,
 	b = strconv.AppendQuote(b, snap.Source)
 	b = append(b, `,"degraded":`...)
 	b = strconv.AppendBool(b, snap.Degraded)
-	b = append(b, '}')
+	b = append(b, `,"generated_at":"`...)
+	b = snap.At.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `"}`...)
 	return newRendered(b), nil
 }
 

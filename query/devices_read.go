@@ -65,6 +65,7 @@ func (h *deviceReads) get(c *gin.Context) {
 	snap, snapErr := h.snaps.get(ctx)
 	if snapErr == nil {
 		fd = snap.device(id)
+		setAge(c, snap)
 	}
 	d, err := lookupDevice(ctx, h.st, id)
 	var ae *apiError

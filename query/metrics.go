@@ -16,6 +16,10 @@ type metrics struct {
 	backendErrors   *prometheus.CounterVec
 	cache           *prometheus.CounterVec
 	rateLimited     prometheus.Counter
+
+	snapshotBuilds        *prometheus.CounterVec
+	snapshotBuildErrors   prometheus.Counter
+	snapshotBuildDuration prometheus.Histogram
 }
 
 func newMetrics(r prometheus.Registerer) *metrics {
@@ -36,14 +40,27 @@ func newMetrics(r prometheus.Registerer) *metrics {
 			Name: "wardops_query_backend_errors_total", Help: "Failed backend queries by backend and operation.",
 		}, []string{"backend", "op"}),
 		cache: f.NewCounterVec(prometheus.CounterOpts{
-			Name: "wardops_query_cache_requests_total", Help: "Fleet snapshot lookups: hit (fresh), stale (served while refreshing) or miss (waited for a build). Hit ratio = (hit+stale)/all.",
+			Name: "wardops_query_cache_requests_total", Help: "Fleet snapshot lookups: hit (a servable snapshot was there) or miss (the request waited for a build).",
 		}, []string{"result"}),
+		snapshotBuilds: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "wardops_query_snapshot_builds_total", Help: "Fleet snapshot builds by trigger: wait (a reader found no servable snapshot) or ahead (a reader found one about to expire).",
+		}, []string{"trigger"}),
+		snapshotBuildErrors: f.NewCounter(prometheus.CounterOpts{
+			Name: "wardops_query_snapshot_build_errors_total", Help: "Fleet snapshot builds that produced no snapshot (no inventory could be read).",
+		}),
+		snapshotBuildDuration: f.NewHistogram(prometheus.HistogramOpts{
+			Name: "wardops_query_snapshot_build_duration_seconds", Help: "Time of one fleet snapshot build; a snapshot's age stays below the cache TTL plus this.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}),
 		rateLimited: f.NewCounter(prometheus.CounterOpts{
 			Name: "wardops_query_rate_limited_total", Help: "Requests answered 429 by the per-client rate limit.",
 		}),
 	}
-	for _, r := range []string{"hit", "stale", "miss"} {
+	for _, r := range []string{"hit", "miss"} {
 		m.cache.WithLabelValues(r)
+	}
+	for _, t := range []string{"wait", "ahead"} {
+		m.snapshotBuilds.WithLabelValues(t)
 	}
 	for _, b := range [][2]string{{"victoriametrics", "query"}, {"victoriametrics", "query_range"}, {"postgres", "inventory"},
 		{"postgres", "alerts"}, {"postgres", "down_since"}, {"postgres", "latest_pings"}} {

@@ -46,6 +46,8 @@ type fleetDevice struct {
 type snapshot struct {
 	At             time.Time // when the build started: every backend read is at or after it
 	gen            uint64    // the write generation it was built at
+	expires        time.Time // set by snapshots: served until then
+	refreshAt      time.Time // set by snapshots: a reader from then on starts the next build
 	Source         string
 	Degraded       bool
 	Problems       []string
