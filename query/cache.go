@@ -71,7 +71,7 @@ func (c *snapshots) get(ctx context.Context) (*snapshot, error) {
 		now := time.Now()
 		if cur != nil && cur.gen >= want && now.Before(cur.expires) {
 			if !waited {
-				c.m.cache.WithLabelValues("hit").Inc()
+				c.m.cacheHit.Inc()
 			}
 			if !now.Before(cur.refreshAt) {
 				c.join(cur, "ahead")
@@ -83,7 +83,7 @@ func (c *snapshots) get(ctx context.Context) (*snapshot, error) {
 			continue // a build finished since cur was read: look again
 		}
 		if !waited {
-			c.m.cache.WithLabelValues("miss").Inc()
+			c.m.cacheMiss.Inc()
 			waited = true
 		}
 		select {
@@ -176,7 +176,7 @@ func setAge(c *gin.Context, snap *snapshot) {
 // serveSnapshot writes a body rendered from snap: never stored by a cache in between (it is only
 // valid for ttl), with its age.
 func serveSnapshot(c *gin.Context, snap *snapshot, r *rendered) {
-	c.Header("Cache-Control", "no-store")
+	c.Writer.Header()["Cache-Control"] = noStore
 	setAge(c, snap)
 	serveJSON(c, r)
 }

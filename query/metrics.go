@@ -2,6 +2,7 @@ package query
 
 import (
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,6 +18,8 @@ type metrics struct {
 	cache           *prometheus.CounterVec
 	rateLimited     prometheus.Counter
 
+	cacheHit, cacheMiss   prometheus.Counter
+	routes                sync.Map // routeKey -> *routeMetrics, so a request costs no label hashing
 	snapshotBuilds        *prometheus.CounterVec
 	snapshotBuildErrors   prometheus.Counter
 	snapshotBuildDuration prometheus.Histogram
@@ -56,9 +59,7 @@ func newMetrics(r prometheus.Registerer) *metrics {
 			Name: "wardops_query_rate_limited_total", Help: "Requests answered 429 by the per-client rate limit.",
 		}),
 	}
-	for _, r := range []string{"hit", "miss"} {
-		m.cache.WithLabelValues(r)
-	}
+	m.cacheHit, m.cacheMiss = m.cache.WithLabelValues("hit"), m.cache.WithLabelValues("miss")
 	for _, t := range []string{"wait", "ahead"} {
 		m.snapshotBuilds.WithLabelValues(t)
 	}
@@ -79,8 +80,25 @@ func (m *metrics) backendError(backend, op string) {
 	m.backendErrors.WithLabelValues(backend, op).Inc()
 }
 
+type routeKey struct {
+	route, method string
+	code          int
+}
+
+type routeMetrics struct {
+	requests prometheus.Counter
+	duration prometheus.Observer
+}
+
 func (m *metrics) request(route, method string, code int, d time.Duration) {
-	c := strconv.Itoa(code)
-	m.requests.WithLabelValues(route, method, c).Inc()
-	m.requestDuration.WithLabelValues(route, method, c).Observe(d.Seconds())
+	k := routeKey{route, method, code}
+	v, ok := m.routes.Load(k)
+	if !ok {
+		c := strconv.Itoa(code)
+		v, _ = m.routes.LoadOrStore(k, &routeMetrics{requests: m.requests.WithLabelValues(route, method, c),
+			duration: m.requestDuration.WithLabelValues(route, method, c)})
+	}
+	rm := v.(*routeMetrics)
+	rm.requests.Inc()
+	rm.duration.Observe(d.Seconds())
 }

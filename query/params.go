@@ -17,6 +17,9 @@ type params struct {
 }
 
 func queryParams(c *gin.Context, known ...string) (*params, error) {
+	if c.Request.URL.RawQuery == "" {
+		return &params{}, nil // the common case of a polling screen: nothing to parse
+	}
 	v := c.Request.URL.Query()
 	ok := make(map[string]bool, len(known))
 	for _, k := range known {

@@ -216,6 +216,9 @@ func (s *Server) limitBody(c *gin.Context) {
 		c.AbortWithStatusJSON(http.StatusRequestEntityTooLarge, &apiError{Message: fmt.Sprintf("body larger than %d bytes", maxBody)})
 		return
 	}
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxBody)
+	// A request without a body (every GET) needs no reader wrapped around it.
+	if c.Request.Body != nil && c.Request.Body != http.NoBody {
+		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxBody)
+	}
 	c.Next()
 }
