@@ -1,6 +1,6 @@
 //go:build bench
 
-// Package bench drives the query service's benchmark (issue 5, item 9): `make bench-query` runs
+// Package bench drives the query service's benchmark: `make bench-query` runs
 // go test -tags bench -run TestBenchQuery -v ./query/bench/. It is a measurement, not a timed
 // test: it fails only when something does not work, and prints a table.
 package bench
@@ -27,14 +27,13 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/wardops/wardops/config"
 	"github.com/wardops/wardops/internal/testenv"
 	"github.com/wardops/wardops/model"
 	"github.com/wardops/wardops/query"
 	"github.com/wardops/wardops/store"
 )
 
-// Sizes default to the issue's two fleets; WARDOPS_BENCH_SIZES=875 runs one.
+// Sizes default to a branch network (875) and a national one (100,000); WARDOPS_BENCH_SIZES=875 runs one.
 func sizes() []int {
 	s := os.Getenv("WARDOPS_BENCH_SIZES")
 	if s == "" {
@@ -186,8 +185,8 @@ func benchFleet(t *testing.T, wrk string, n int) []string {
 		}
 	}
 	reg := prometheus.NewRegistry()
-	cfg := &config.Config{VMQueryURL: vm.URL, PingInterval: 30 * time.Second, CacheTTL: cacheTTL(), Listen: "127.0.0.1:0"}
-	srv, err := query.New(query.Options{Config: cfg, Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Registry: reg, Version: "bench"})
+	srv, err := query.New(query.Options{VMQueryURL: vm.URL, PingInterval: 30 * time.Second, CacheTTL: cacheTTL(), Listen: "127.0.0.1:0",
+		Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Registry: reg, Version: "bench"})
 	if err != nil {
 		t.Fatal(err)
 	}
