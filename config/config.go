@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -43,6 +44,10 @@ type Config struct {
 	ProbeWorkers    int
 	SNMPWorkers     int
 	InventoryReload time.Duration
+
+	CollectorID    string
+	CollectorZone  string
+	CollectorLease time.Duration
 
 	PushBatch    int
 	PushInterval time.Duration
@@ -186,6 +191,9 @@ func settings() []setting {
 		{pCollector, "probe-workers", "WARDOPS_PROBE_WORKERS", "0", "ICMP probes in flight at most (0: 4096 with the shared engine, 256 with probing)", num(func(c *Config) *int { return &c.ProbeWorkers }, 0)},
 		{pCollector, "snmp-workers", "WARDOPS_SNMP_WORKERS", "128", "SNMP polls in flight at most", num(func(c *Config) *int { return &c.SNMPWorkers }, 1)},
 		{pCollector, "inventory-reload", "WARDOPS_INVENTORY_RELOAD", "10s", "how often the collector re-reads the inventory", dur(func(c *Config) *time.Duration { return &c.InventoryReload })},
+		{pCollector, "collector-id", "WARDOPS_COLLECTOR_ID", "", "this collector's name among those sharing the database (default: host name and the port of WARDOPS_COLLECTOR_LISTEN)", str(func(c *Config) *string { return &c.CollectorID })},
+		{pCollector, "collector-zone", "WARDOPS_COLLECTOR_ZONE", "", "probe only devices of this region (and of regions that have no collector); empty: any region", str(func(c *Config) *string { return &c.CollectorZone })},
+		{pCollector, "collector-lease", "WARDOPS_COLLECTOR_LEASE", "10s", "how long a collector's heartbeat counts; a collector silent for longer loses its devices to the others", dur(func(c *Config) *time.Duration { return &c.CollectorLease })},
 		{pCollector, "push-batch", "WARDOPS_PUSH_BATCH", "5000", "samples per VictoriaMetrics request at most", num(func(c *Config) *int { return &c.PushBatch }, 1)},
 		{pCollector, "push-interval", "WARDOPS_PUSH_INTERVAL", "1s", "longest a sample waits before it is pushed", dur(func(c *Config) *time.Duration { return &c.PushInterval })},
 		{pCollector, "vm-replay-span", "WARDOPS_VM_REPLAY_SPAN", "30s", "samples VictoriaMetrics acknowledged in this span are sent again after a connection failure, in case a crash lost them (0: off)", func(c *Config, v string) error {
@@ -396,6 +404,14 @@ func (c *Config) validateProbing() error {
 		if c.ICMPEngine == "probing" {
 			c.ProbeWorkers = 256
 		}
+	}
+	if c.CollectorID == "" {
+		host, err := os.Hostname()
+		if err != nil || host == "" {
+			host = "collector"
+		}
+		_, port, _ := net.SplitHostPort(c.CollectorListen)
+		c.CollectorID = host + ":" + port
 	}
 	if c.PingTimeout >= c.PingInterval {
 		return fmt.Errorf("WARDOPS_PING_TIMEOUT (%s) must be shorter than WARDOPS_PING_INTERVAL (%s)", c.PingTimeout, c.PingInterval)

@@ -83,6 +83,7 @@ func New(o Options) (*Server, error) {
 		reads:   &deviceReads{responder: rsp, st: o.Store, snaps: s.snaps, vm: vm},
 		writes:  &deviceWrites{responder: rsp, st: o.Store, snaps: s.snaps, expand: o.Profiles},
 		branch:  &branchHandlers{responder: rsp, st: o.Store, snaps: s.snaps},
+		coll:    &collectorHandlers{responder: rsp, st: o.Store, snaps: s.snaps},
 		health:  &healthHandler{st: o.Store, vm: vm, snaps: s.snaps, version: o.Version},
 		web:     webHandlers{responder: rsp},
 		metrics: promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{Registry: o.Registry}),
@@ -97,6 +98,7 @@ type routeSet struct {
 	reads   *deviceReads
 	writes  *deviceWrites
 	branch  *branchHandlers
+	coll    *collectorHandlers
 	health  *healthHandler
 	web     webHandlers
 	metrics http.Handler
@@ -130,6 +132,7 @@ func (s *Server) routes(h routeSet) *gin.Engine {
 	r.GET("/devices/:id/metrics", h.reads.metrics)
 	r.GET("/branches", h.branch.list)
 	r.GET("/branches/:id", h.branch.get)
+	r.GET("/collectors", h.coll.list)
 
 	w := e.Group("/api/v1", h.auth.require(scopeWrite))
 	w.POST("/devices", h.writes.create)

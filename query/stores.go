@@ -64,5 +64,6 @@ type Store interface {
 	DeviceWriter
 	BranchStore
 	TokenStore
+	CollectorStore
 	Pinger
 }
