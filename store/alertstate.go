@@ -200,7 +200,7 @@ type CycleChange struct {
 	Cursor        *time.Time // new ping_results cursor
 	Devices       []model.DeviceState
 	PendingSet    []model.Pending
-	PendingDelete []model.Pending // by key
+	PendingDelete []model.Pending      // by key
 	NewAlerts     []*model.AlertRecord // ID filled in on commit
 	Updated       []*model.AlertRecord // full row written by ID
 	// Notify lists notifications to queue: Alert points into NewAlerts or Updated, so new alerts
@@ -315,11 +315,11 @@ func writePending(ctx context.Context, tx pgx.Tx, set, del []model.Pending) erro
 }
 
 type alertCols struct {
-	ids, rules, devs, supp                          []*int64
-	inst, sev, hold, fp, summary, labels, ann       []string
-	fired, opened                                   []time.Time
-	resolved, notified                              []*time.Time
-	vals                                            []*float64
+	ids, rules, devs, supp                    []*int64
+	inst, sev, hold, fp, summary, labels, ann []string
+	fired, opened                             []time.Time
+	resolved, notified                        []*time.Time
+	vals                                      []*float64
 }
 
 func columnsOf(as []*model.AlertRecord) (alertCols, error) {
