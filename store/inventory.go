@@ -290,8 +290,11 @@ func checkImportCycles(ctx context.Context, tx pgx.Tx, devs []model.ImportDevice
 		return nil
 	}
 	le := &model.LinesError{}
+	// Only the file's lines can be fixed: the database held no cycle before this import.
 	for _, name := range cyc {
-		le.Lines = append(le.Lines, model.LineError{Line: lineOf[name], Reason: fmt.Sprintf("parent cycle through %s", name)})
+		if l, inFile := lineOf[name]; inFile {
+			le.Lines = append(le.Lines, model.LineError{Line: l, Reason: fmt.Sprintf("parent cycle through %s", name)})
+		}
 	}
 	return le
 }
