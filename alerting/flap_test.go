@@ -37,9 +37,9 @@ func TestUnsettled(t *testing.T) {
 			t.Errorf("%s: unsettled %v, want %v", states, got, want)
 		}
 	}
-	f("UUUUUUUUUD", false)   // the first failure in its history pages at once
-	f("UUUUDUUUUD", true)    // a second one waits
-	f("UUUUDUUDDD", false)   // … until it stayed down settleProbes probes
+	f("UUUUUUUUUD", false)             // the first failure in its history pages at once
+	f("UUUUDUUUUD", true)              // a second one waits
+	f("UUUUDUUDDD", false)             // … until it stayed down settleProbes probes
 	f("DUUUUUUUUUUUUUUUUUUUUD", false) // the old failure left the 21-probe history
 }
 

@@ -72,3 +72,5 @@ func (c *vmClient) query(ctx context.Context, expr string, t time.Time) ([]serie
 	}
 	return out, nil
 }
+
+func httpClient() *http.Client { return &http.Client{} }
