@@ -365,8 +365,8 @@ func (c *causes) decide(id int64) decision {
 	return dec
 }
 
-// descendantsKnown reports whether every device behind id (through down devices) has a probe
-// after since, so a root's page can name everything behind it.
+// descendantsKnown reports whether every device behind id (through down devices) is down or has
+// answered a probe after since, so a root's page can name everything behind it.
 func (c *causes) descendantsKnown(id int64, since time.Time) bool {
 	seen := map[int64]bool{id: true}
 	queue := append([]int64(nil), c.inv.children[id]...)
@@ -381,7 +381,8 @@ func (c *causes) descendantsKnown(id int64, since time.Time) bool {
 			continue
 		}
 		st := c.d.states[x]
-		if !st.LastProbe.After(since) {
+		// Down already is known; up is news only if it came after the failure.
+		if st.Up && !st.LastProbe.After(since) {
 			return false
 		}
 		if !st.Up {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/VictoriaMetrics/metricsql"
@@ -136,13 +137,31 @@ func (re *ruleEval) cycle(ctx context.Context, now time.Time) error {
 			live[r.ID] = r
 		}
 	}
-	var errs []error
+	// The queries run side by side (VictoriaMetrics answers each on its own cores); their
+	// answers are applied one rule at a time.
+	var todo []model.Rule
 	for _, r := range inv.rules {
-		if !r.Enabled || !vmRule(r.Kind) || r.Threshold == nil {
-			continue
+		if r.Enabled && vmRule(r.Kind) && r.Threshold != nil {
+			todo = append(todo, r)
 		}
+	}
+	answers := make([]answer, len(todo))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 4)
+	for i, r := range todo {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			answers[i] = re.fetch(ctx, r, now)
+		}()
+	}
+	wg.Wait()
+	var errs []error
+	for i, r := range todo {
 		ev := store.RuleEvaluation{RuleID: r.ID, At: now, State: "ok"}
-		if err := re.rule(ctx, ch, inv, mt, r, now); err != nil {
+		if err := re.rule(ch, inv, mt, r, answers[i], now); err != nil {
 			ev.State, ev.Error = "error", err.Error()
 			if errors.Is(err, errNoData) {
 				ev.State, ev.Error = "no_data", ""
@@ -178,17 +197,27 @@ func (re *ruleEval) cycle(ctx context.Context, now time.Time) error {
 	return nil
 }
 
-func (re *ruleEval) rule(ctx context.Context, ch *store.CycleChange, inv *inventory, mt *maintenance, r model.Rule, now time.Time) error {
+type answer struct {
+	res []series
+	err error
+}
+
+func (re *ruleEval) fetch(ctx context.Context, r model.Rule, now time.Time) answer {
 	q, err := ruleQuery(r)
 	if err != nil {
-		return err
+		return answer{err: err}
 	}
 	qctx, cancel := context.WithTimeout(ctx, re.e.o.Timeout)
+	defer cancel()
 	res, err := re.vm.query(qctx, q, now)
-	cancel()
-	if err != nil {
-		return fmt.Errorf("rule %s: %w", r.Name, err)
+	return answer{res: res, err: err}
+}
+
+func (re *ruleEval) rule(ch *store.CycleChange, inv *inventory, mt *maintenance, r model.Rule, ans answer, now time.Time) error {
+	if ans.err != nil {
+		return fmt.Errorf("rule %s: %w", r.Name, ans.err)
 	}
+	res := ans.res
 	answered := false
 	seen := map[alertKey]float64{}
 	extras := map[alertKey]map[string]string{}

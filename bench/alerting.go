@@ -126,25 +126,31 @@ func alertingSize(ctx context.Context, o AlertingOptions, n int) (string, error)
 		return "", err
 	}
 	cpu := cpuTime() - cpu0
-	// Storm: 10 % of the fleet's branches dark, every device's failed probe in one read.
-	var storm []model.PingResult
+	// Storm: 10 % of the fleet's branches dark at once. Their failed probes land over one ping
+	// cycle as their slots come, mixed with the rest of the fleet's answered probes: one cycle is
+	// played here as 15 reads back to back (the 30 s of waiting for slots left out).
 	t = time.Now()
 	routers := 0
-	for i, d := range nodes {
-		if i >= n/10 {
-			break
-		}
-		if i%17 == 0 {
-			routers++
-		}
-		storm = append(storm, ping(d, t.Add(time.Duration(i%17)*time.Millisecond), false))
-	}
-	if err := st.InsertPingResults(ctx, storm); err != nil {
-		return "", err
+	stormN := n / 10
+	for i := 0; i < stormN; i += 17 {
+		routers++
 	}
 	landed := time.Now()
 	pages := 0
-	for time.Since(landed) < 30*time.Second && pages < routers {
+	for round := 0; round < 15+5 && pages < routers; round++ {
+		var rs []model.PingResult
+		if round < 15 {
+			for i, d := range nodes {
+				if i%15 != round {
+					continue
+				}
+				ts := t.Add(time.Duration(round)*time.Millisecond*20 + time.Duration(i%17)*time.Microsecond)
+				rs = append(rs, ping(d, ts, i >= stormN))
+			}
+		}
+		if err := st.InsertPingResults(ctx, rs); err != nil {
+			return "", err
+		}
 		if _, err := ev.Once(ctx, time.Now()); err != nil {
 			return "", err
 		}
