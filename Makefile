@@ -52,3 +52,11 @@ bench-soak:
 bench-query:
 	@scripts/deps.sh bench
 	$(GO) test -tags bench -count=1 -timeout 30m -run TestBenchQuery -v ./bench/query/
+
+# Alerting benchmark: one evaluation cycle of every default rule on 875 / 10,000 / 100,000 devices
+# with live data (PostgreSQL ping_results, VictoriaMetrics samples), and a 10 % branch-outage storm
+# from the rows landing to the last page queued. A benchmark, not a test; bounded by --timeout.
+.PHONY: bench-alerting
+bench-alerting:
+	$(GO) build -o bin/wardops-bench ./cmd/wardops-bench
+	./bin/wardops-bench alerting --sizes 875,10000,100000 $(BENCHFLAGS)

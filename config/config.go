@@ -67,6 +67,17 @@ type Config struct {
 	RateLimitLocal   bool    // apply the limit to loopback clients too
 	CacheTTL         time.Duration
 
+	// Alerting.
+	AlertmanagerURLs      []string // WARDOPS_ALERTMANAGER_URL, comma-separated
+	AlerterListen         string
+	AlertDownInterval     time.Duration
+	AlertEvalInterval     time.Duration
+	AlertResendInterval   time.Duration
+	AlertResolvedResend   time.Duration
+	AlertmanagerTimeout   time.Duration
+	AlertmanagerGroupWait time.Duration
+	ExternalURL           string
+
 	// wardops sim: the fleet simulator.
 	SimAddrs      string // address list/ranges; overrides SimBase+SimCount
 	SimBase       string
@@ -106,6 +117,7 @@ const (
 	pSim                          // fleet simulator
 	pDev                          // wardops dev's private servers
 	pCommon                       // logging and --check: every subcommand has them
+	pAlerter                      // alert evaluation and Alertmanager notification
 	pAll         part = 1<<16 - 1
 )
 
@@ -116,8 +128,9 @@ var commandParts = map[string]part{
 	"import":      pDB | pImport,
 	"collector":   pDB | pCollector,
 	"query":       pDB | pQuery,
-	"run":         pDB | pCollector | pQuery,
-	"dev":         pDB | pCollector | pQuery | pSim | pDev | pImport,
+	"alerter":     pDB | pAlerter,
+	"run":         pDB | pCollector | pQuery | pAlerter,
+	"dev":         pDB | pCollector | pQuery | pSim | pDev | pImport | pAlerter,
 	"maintenance": pDB | pMaintenance,
 	"token":       pDB,
 	"sim":         pSim,
@@ -174,12 +187,12 @@ func settings() []setting {
 	return []setting{
 		{pDB, "database-url", "WARDOPS_DATABASE_URL", "", "PostgreSQL URL (postgres://user@host:5432/db)", func(c *Config, v string) error { c.DatabaseURL = Secret(v); return nil }},
 		{pCollector | pQuery, "vm-url", "WARDOPS_VM_URL", "", "VictoriaMetrics base URL for writes (http://127.0.0.1:8428 or a vminsert .../insert/0/prometheus)", str(func(c *Config) *string { return &c.VMURL })},
-		{pQuery, "vm-query-url", "WARDOPS_VM_QUERY_URL", "", "VictoriaMetrics URL for reads (default: WARDOPS_VM_URL; a vmselect .../select/0/prometheus for a cluster)", str(func(c *Config) *string { return &c.VMQueryURL })},
+		{pQuery | pAlerter, "vm-query-url", "WARDOPS_VM_QUERY_URL", "", "VictoriaMetrics URL for reads (default: WARDOPS_VM_URL; a vmselect .../select/0/prometheus for a cluster)", str(func(c *Config) *string { return &c.VMQueryURL })},
 		{pQuery, "listen", "WARDOPS_LISTEN", ":5001", "query service listen address", str(func(c *Config) *string { return &c.Listen })},
 		{pCollector, "collector-listen", "WARDOPS_COLLECTOR_LISTEN", ":5002", "collector /metrics listen address", str(func(c *Config) *string { return &c.CollectorListen })},
 		{pCollector, "data-dir", "WARDOPS_DATA_DIR", "./var/data", "local state (spool files)", str(func(c *Config) *string { return &c.DataDir })},
 		{pImport | pQuery, "profiles-dir", "WARDOPS_PROFILES_DIR", "", "extra SNMP profile YAML files (added to the built-in ones)", str(func(c *Config) *string { return &c.ProfilesDir })},
-		{pCollector | pQuery, "ping-interval", "WARDOPS_PING_INTERVAL", "30s", "default ICMP probe interval", dur(func(c *Config) *time.Duration { return &c.PingInterval })},
+		{pCollector | pQuery | pAlerter, "ping-interval", "WARDOPS_PING_INTERVAL", "30s", "default ICMP probe interval", dur(func(c *Config) *time.Duration { return &c.PingInterval })},
 		{pCollector, "ping-count", "WARDOPS_PING_COUNT", "3", "echo requests per probe", num(func(c *Config) *int { return &c.PingCount }, 1)},
 		{pCollector, "ping-timeout", "WARDOPS_PING_TIMEOUT", "2s", "how long a probe waits for its last reply", dur(func(c *Config) *time.Duration { return &c.PingTimeout })},
 		{pCollector, "ping-echo-interval", "WARDOPS_PING_ECHO_INTERVAL", "200ms", "pause between the echo requests of one probe", dur(func(c *Config) *time.Duration { return &c.PingEcho })},
@@ -230,6 +243,28 @@ func settings() []setting {
 		}},
 		{pQuery, "rate-limit-loopback", "WARDOPS_RATE_LIMIT_LOOPBACK", "false", "rate-limit loopback clients too", boolean(func(c *Config) *bool { return &c.RateLimitLocal })},
 		{pQuery, "cache-ttl", "WARDOPS_CACHE_TTL", "1s", "dashboard cache lifetime", dur(func(c *Config) *time.Duration { return &c.CacheTTL })},
+		{pAlerter, "alertmanager-url", "WARDOPS_ALERTMANAGER_URL", "", "Alertmanager base URLs, comma-separated; each gets every notification (empty: alerts are recorded only)", func(c *Config, v string) error {
+			c.AlertmanagerURLs = nil
+			for _, u := range strings.Split(v, ",") {
+				if u = strings.TrimSpace(u); u == "" {
+					continue
+				}
+				p, err := url.Parse(u)
+				if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+					return fmt.Errorf("%q must be an http(s) URL", u)
+				}
+				c.AlertmanagerURLs = append(c.AlertmanagerURLs, strings.TrimRight(u, "/"))
+			}
+			return nil
+		}},
+		{pAlerter, "alerter-listen", "WARDOPS_ALERTER_LISTEN", ":5003", "alerter /metrics listen address", str(func(c *Config) *string { return &c.AlerterListen })},
+		{pAlerter, "alert-down-interval", "WARDOPS_ALERT_DOWN_INTERVAL", "2s", "how often down detection reads the probes that landed in ping_results", dur(func(c *Config) *time.Duration { return &c.AlertDownInterval })},
+		{pAlerter, "alert-eval-interval", "WARDOPS_ALERT_EVAL_INTERVAL", "30s", "how often the threshold rules query VictoriaMetrics", dur(func(c *Config) *time.Duration { return &c.AlertEvalInterval })},
+		{pAlerter, "alert-resend-interval", "WARDOPS_ALERT_RESEND_INTERVAL", "60s", "how often firing alerts are re-sent to Alertmanager", dur(func(c *Config) *time.Duration { return &c.AlertResendInterval })},
+		{pAlerter, "alert-resolved-resend", "WARDOPS_ALERT_RESOLVED_RESEND", "15m", "how long resolved alerts are re-sent", dur(func(c *Config) *time.Duration { return &c.AlertResolvedResend })},
+		{pAlerter, "alertmanager-timeout", "WARDOPS_ALERTMANAGER_TIMEOUT", "10s", "per-request timeout to each Alertmanager (and per VictoriaMetrics rule query)", dur(func(c *Config) *time.Duration { return &c.AlertmanagerTimeout })},
+		{pAlerter, "alertmanager-group-wait", "WARDOPS_ALERTMANAGER_GROUP_WAIT", "30s", "the Alertmanager route's group_wait: a resolution is held this long after its firing was delivered so both are notified", dur(func(c *Config) *time.Duration { return &c.AlertmanagerGroupWait })},
+		{pAlerter, "external-url", "WARDOPS_EXTERNAL_URL", "http://127.0.0.1:5001", "the query service's URL as people reach it, for links in alerts", str(func(c *Config) *string { return &c.ExternalURL })},
 		{pSim, "sim-addrs", "WARDOPS_SIM_ADDRS", "", "sim: loopback addresses and ranges, e.g. 127.20.0.1-127.20.3.90 (overrides --sim-base/--sim-count)", str(func(c *Config) *string { return &c.SimAddrs })},
 		{pSim, "sim-base", "WARDOPS_SIM_BASE", "127.20.0.1", "sim: first address of --sim-count consecutive devices", str(func(c *Config) *string { return &c.SimBase })},
 		{pSim, "sim-count", "WARDOPS_SIM_COUNT", "875", "sim: number of devices from --sim-base", num(func(c *Config) *int { return &c.SimCount }, 1)},
@@ -339,7 +374,8 @@ func (c *Config) validate(uses part) error {
 			}
 		}
 	}
-	check(pCollector|pQuery, c.validateVM)
+	check(pCollector|pQuery|pAlerter, c.validateVM)
+	check(pAlerter, func() error { return validListen("WARDOPS_ALERTER_LISTEN", c.AlerterListen) })
 	check(pDB, c.validateDatabase)
 	check(pQuery, func() error { return validListen("WARDOPS_LISTEN", c.Listen) })
 	check(pCollector, func() error { return validListen("WARDOPS_COLLECTOR_LISTEN", c.CollectorListen) })
