@@ -122,7 +122,7 @@ func TestBranchOutage(t *testing.T) {
 		defer r1()
 		r2 := testenv.DropTraffic(t, e.ips["dual-sw"], testenv.HookInput)
 		defer r2()
-		waitFor(t, 90*time.Second, "dual-sw and wan-a page", func() (bool, string) {
+		testenv.WaitFor(t, 90*time.Second, "dual-sw and wan-a page", func() (bool, string) {
 			a, b := len(e.amAlerts("DeviceDown", "dual-sw")), len(e.amAlerts("DeviceDown", "wan-a"))
 			return a == 1 && b == 1, fmt.Sprintf("dual-sw %d, wan-a %d", a, b)
 		})
@@ -138,7 +138,7 @@ func (e *env) afterProbe(device string) {
 	e.t.Helper()
 	var last time.Time
 	for i := 0; i < 2; i++ {
-		waitFor(e.t, 40*time.Second, "a probe of "+device, func() (bool, string) {
+		testenv.WaitFor(e.t, 40*time.Second, "a probe of "+device, func() (bool, string) {
 			hs, err := e.st.PingHistory(t0(), netipOf(e.ips[device]), time.Now().Add(-time.Minute), time.Now(), 100)
 			if err != nil || len(hs) == 0 {
 				return false, fmt.Sprint(err)
@@ -156,7 +156,7 @@ func (e *env) afterProbe(device string) {
 func (e *env) expectBranchPage(b int) {
 	t := e.t
 	router := fmt.Sprintf("rtr-%d", b)
-	waitFor(t, 100*time.Second, fmt.Sprintf("branch B%d: one page naming 16 devices", b), func() (bool, string) {
+	testenv.WaitFor(t, 100*time.Second, fmt.Sprintf("branch B%d: one page naming 16 devices", b), func() (bool, string) {
 		as := e.amAlerts("", "")
 		var mine []string
 		ok := false
@@ -172,7 +172,7 @@ func (e *env) expectBranchPage(b int) {
 		return ok && len(mine) == 1, strings.Join(mine, "; ")
 	})
 	// Every child is recorded, suppressed by the router, and never reached the webhook.
-	waitFor(t, 20*time.Second, fmt.Sprintf("branch B%d children suppressed in alert_history", b), func() (bool, string) {
+	testenv.WaitFor(t, 20*time.Second, fmt.Sprintf("branch B%d children suppressed in alert_history", b), func() (bool, string) {
 		n := 0
 		for c := 2; c <= 17; c++ {
 			name := fmt.Sprintf("b%d-dev-%02d", b, c)

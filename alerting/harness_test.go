@@ -232,7 +232,7 @@ func (e *env) amAlerts(alertname, device string) []testenv.AMAlert {
 // waitUp waits until every device has an answered probe in ping_results.
 func (e *env) waitUp(d time.Duration) {
 	e.t.Helper()
-	waitFor(e.t, d, "every device answered a probe", func() (bool, string) {
+	testenv.WaitFor(e.t, d, "every device answered a probe", func() (bool, string) {
 		l, err := e.st.LatestPings(context.Background(), time.Now().Add(-time.Minute))
 		if err != nil {
 			return false, err.Error()
@@ -254,22 +254,6 @@ func (e *env) history(device string) []model.AlertRecord {
 		e.t.Fatal(err)
 	}
 	return as
-}
-
-func waitFor(t *testing.T, d time.Duration, what string, cond func() (bool, string)) time.Duration {
-	t.Helper()
-	start := time.Now()
-	var last string
-	for time.Since(start) < d {
-		ok, state := cond()
-		if ok {
-			return time.Since(start)
-		}
-		last = state
-		time.Sleep(250 * time.Millisecond)
-	}
-	t.Fatalf("%s: not within %s (last: %s)", what, d, last)
-	return 0
 }
 
 func dev(branch, name, ip, parent string) model.ImportDevice {

@@ -33,7 +33,7 @@ func TestMaintenance(t *testing.T) {
 	r2 := testenv.DropTraffic(t, e.ips["maint-kid"], testenv.HookInput)
 	defer r2()
 	for _, d := range []string{"maint-dev", "maint-kid"} {
-		waitFor(t, 50*time.Second, d+" recorded as held for maintenance", func() (bool, string) {
+		testenv.WaitFor(t, 50*time.Second, d+" recorded as held for maintenance", func() (bool, string) {
 			h := e.history(d)
 			return len(h) == 1 && h[0].HoldReason == model.HoldMaintenance && h[0].NotifiedAt == nil, fmt.Sprint(h)
 		})
@@ -44,7 +44,7 @@ func TestMaintenance(t *testing.T) {
 	if n := len(e.amAlerts("", "")); n != 0 {
 		t.Fatalf("%d alerts in Alertmanager during maintenance", n)
 	}
-	took := waitFor(t, time.Until(end)+20*time.Second, "both notified when the window ends", func() (bool, string) {
+	took := testenv.WaitFor(t, time.Until(end)+20*time.Second, "both notified when the window ends", func() (bool, string) {
 		a, b := len(e.amAlerts("DeviceDown", "maint-dev")), len(e.amAlerts("DeviceDown", "maint-kid"))
 		return a == 1 && b == 1, fmt.Sprintf("maint-dev %d maint-kid %d", a, b)
 	})
@@ -82,7 +82,7 @@ func TestFlapping(t *testing.T) {
 		restore()
 		time.Sleep(4 * time.Second)
 	}
-	waitFor(t, 120*time.Second, "flapping resolved after the device settles", func() (bool, string) {
+	testenv.WaitFor(t, 120*time.Second, "flapping resolved after the device settles", func() (bool, string) {
 		return len(e.amAlerts("DeviceFlapping", "flappy")) == 0, ""
 	})
 	time.Sleep(3 * time.Second)

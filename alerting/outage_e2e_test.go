@@ -32,10 +32,10 @@ func TestAlertmanagerOutage(t *testing.T) {
 	for _, d := range []string{"out-1", "out-2"} {
 		drop[d] = testenv.DropTraffic(t, e.ips[d], testenv.HookInput)
 	}
-	waitFor(t, 60*time.Second, "out-1 and out-2 firing", func() (bool, string) {
+	testenv.WaitFor(t, 60*time.Second, "out-1 and out-2 firing", func() (bool, string) {
 		return len(e.amAlerts("DeviceDown", "out-1")) == 1 && len(e.amAlerts("DeviceDown", "out-2")) == 1, ""
 	})
-	waitFor(t, 10*time.Second, "their pages", func() (bool, string) {
+	testenv.WaitFor(t, 10*time.Second, "their pages", func() (bool, string) {
 		return e.hook.count("DeviceDown", "out-1", "firing") == 1 && e.hook.count("DeviceDown", "out-2", "firing") == 1, ""
 	})
 	e.am.Stop()
@@ -45,19 +45,19 @@ func TestAlertmanagerOutage(t *testing.T) {
 	drop["out-4"] = testenv.DropTraffic(t, e.ips["out-4"], testenv.HookInput)
 	drop["out-5"] = testenv.DropTraffic(t, e.ips["out-5"], testenv.HookInput)
 	// out-5 fires and resolves while Alertmanager is away.
-	waitFor(t, 60*time.Second, "out-5 down in alert_history", func() (bool, string) { return len(e.history("out-5")) == 1, "" })
+	testenv.WaitFor(t, 60*time.Second, "out-5 down in alert_history", func() (bool, string) { return len(e.history("out-5")) == 1, "" })
 	drop["out-5"]()
-	waitFor(t, 60*time.Second, "out-5 resolved in alert_history", func() (bool, string) {
+	testenv.WaitFor(t, 60*time.Second, "out-5 resolved in alert_history", func() (bool, string) {
 		h := e.history("out-5")
 		return len(h) == 1 && h[0].ResolvedAt != nil, ""
 	})
-	waitFor(t, 60*time.Second, "out-1 resolved, out-3 and out-4 open in alert_history", func() (bool, string) {
+	testenv.WaitFor(t, 60*time.Second, "out-1 resolved, out-3 and out-4 open in alert_history", func() (bool, string) {
 		h1, h3, h4 := e.history("out-1"), e.history("out-3"), e.history("out-4")
 		return len(h1) == 1 && h1[0].ResolvedAt != nil && len(h3) == 1 && len(h4) == 1, ""
 	})
 	time.Sleep(time.Until(stopped.Add(3 * time.Minute)))
 	e.am.Start()
-	waitFor(t, 60*time.Second, "Alertmanager holds exactly out-2, out-3, out-4", func() (bool, string) {
+	testenv.WaitFor(t, 60*time.Second, "Alertmanager holds exactly out-2, out-3, out-4", func() (bool, string) {
 		var got []string
 		for _, a := range e.amAlerts("", "") {
 			got = append(got, a.Labels["device"])
@@ -65,7 +65,7 @@ func TestAlertmanagerOutage(t *testing.T) {
 		return strings.Join(sortStrings(got), ",") == "out-2,out-3,out-4", strings.Join(got, ",")
 	})
 	want := map[string][2]int{"out-1": {1, 1}, "out-2": {1, 0}, "out-3": {1, 0}, "out-4": {1, 0}, "out-5": {1, 1}}
-	waitFor(t, 30*time.Second, "the webhook saw every transition once", func() (bool, string) {
+	testenv.WaitFor(t, 30*time.Second, "the webhook saw every transition once", func() (bool, string) {
 		for d, w := range want {
 			if e.hook.count("DeviceDown", d, "firing") != w[0] || e.hook.count("DeviceDown", d, "resolved") != w[1] {
 				return false, d + e.hook.dump()
@@ -122,7 +122,7 @@ func TestFailover(t *testing.T) {
 	a, b := start(), start()
 	e.waitUp(90 * time.Second)
 	var leader, standby *proc
-	waitFor(t, 20*time.Second, "one leader", func() (bool, string) {
+	testenv.WaitFor(t, 20*time.Second, "one leader", func() (bool, string) {
 		la, lb := leading(a), leading(b)
 		switch {
 		case la && !lb:
@@ -135,22 +135,22 @@ func TestFailover(t *testing.T) {
 		return true, ""
 	})
 	r1 := testenv.DropTraffic(t, e.ips["fo-1"], testenv.HookInput)
-	waitFor(t, 60*time.Second, "fo-1 firing", func() (bool, string) { return len(e.amAlerts("DeviceDown", "fo-1")) == 1, "" })
+	testenv.WaitFor(t, 60*time.Second, "fo-1 firing", func() (bool, string) { return len(e.amAlerts("DeviceDown", "fo-1")) == 1, "" })
 	// fo-2 goes down just before the kill, so its alert may be the old leader's or the new one's.
 	r2 := testenv.DropTraffic(t, e.ips["fo-2"], testenv.HookInput)
 	defer r2()
 	time.Sleep(time.Duration(time.Now().UnixNano()%int64(20*time.Second)) + 10*time.Second)
 	_ = leader.cmd.Process.Kill()
 	killed := time.Now()
-	took := waitFor(t, 10*time.Second, "the standby leads", func() (bool, string) { return leading(standby), "" })
+	took := testenv.WaitFor(t, 10*time.Second, "the standby leads", func() (bool, string) { return leading(standby), "" })
 	t.Logf("failover took %s after SIGKILL", took.Round(10*time.Millisecond))
 	if limit := 2*defaults.AlertDownInterval + time.Second; took > limit {
 		t.Errorf("failover took %s, more than two evaluation cycles (+1 s of polling)", took)
 	}
 	_ = killed
-	waitFor(t, 60*time.Second, "fo-2 firing", func() (bool, string) { return len(e.amAlerts("DeviceDown", "fo-2")) == 1, "" })
+	testenv.WaitFor(t, 60*time.Second, "fo-2 firing", func() (bool, string) { return len(e.amAlerts("DeviceDown", "fo-2")) == 1, "" })
 	r1()
-	waitFor(t, 60*time.Second, "fo-1 resolved", func() (bool, string) { return len(e.amAlerts("DeviceDown", "fo-1")) == 0, "" })
+	testenv.WaitFor(t, 60*time.Second, "fo-1 resolved", func() (bool, string) { return len(e.amAlerts("DeviceDown", "fo-1")) == 0, "" })
 	time.Sleep(5 * time.Second)
 	for _, d := range []string{"fo-1", "fo-2"} {
 		if h := e.history(d); len(h) != 1 {

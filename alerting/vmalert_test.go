@@ -107,7 +107,7 @@ func TestVMAlertRules(t *testing.T) {
 		// The comparison's left side has a series for the device: the expression reads the
 		// metrics the collector writes, under their real names.
 		var got []testenv.Sample
-		waitFor(t, 10*time.Second, r.Name+" returns the device's series", func() (bool, string) {
+		testenv.WaitFor(t, 10*time.Second, r.Name+" returns the device's series", func() (bool, string) {
 			got, err = vm.Query(expr)
 			return err == nil && len(got) > 0, fmt.Sprint(err)
 		})

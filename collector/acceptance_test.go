@@ -177,7 +177,7 @@ func TestAcceptanceFleet(t *testing.T) {
 	// checks are made on probe timestamps at the end, not on these wall-clock waits.
 	budget := 2*accPingInterval + 10*time.Second
 
-	took := waitFor(t, budget+10*time.Second, "every device up in VictoriaMetrics", func() (bool, string) {
+	took := testenv.WaitFor(t, budget+10*time.Second, "every device up in VictoriaMetrics", func() (bool, string) {
 		r, err := vm.Query(`count(wardops_ping_up == 1)`)
 		if err != nil || len(r) == 0 {
 			return false, fmt.Sprint(err)
@@ -193,12 +193,12 @@ func TestAcceptanceFleet(t *testing.T) {
 		restores = append(restores, testenv.DropTraffic(t, f.spec(n).IP, testenv.HookOutput))
 	}
 	at.drop = time.Now()
-	t.Logf("dropped devices read down after %s", waitFor(t, budget, "dropped devices read down", allAre(f.dropped, 0)))
+	t.Logf("dropped devices read down after %s", testenv.WaitFor(t, budget, "dropped devices read down", allAre(f.dropped, 0)))
 	for _, r := range restores {
 		r()
 	}
 	at.restore = time.Now()
-	t.Logf("restored devices read up after %s", waitFor(t, budget, "restored devices read up", allAre(f.dropped, 1)))
+	t.Logf("restored devices read up after %s", testenv.WaitFor(t, budget, "restored devices read up", allAre(f.dropped, 1)))
 
 	// Inventory changes through the database, no restart.
 	if err := st.SetDeviceEnabled(ctx, f.byName[f.disable].ID, false); err != nil {
@@ -212,7 +212,7 @@ func TestAcceptanceFleet(t *testing.T) {
 	}
 	at.change = time.Now()
 	f.refresh(t, st)
-	t.Logf("added device up after %s", waitFor(t, budget, "added device up in VictoriaMetrics", allAre([]string{f.added}, 1)))
+	t.Logf("added device up after %s", testenv.WaitFor(t, budget, "added device up in VictoriaMetrics", allAre([]string{f.added}, 1)))
 
 	// Run out the two minutes, and at least one poll interval past the change so the added
 	// device's first poll is in.
@@ -594,7 +594,7 @@ func TestAcceptanceNetSNMP(t *testing.T) {
 			lo := `wardops_snmp_ifHCInOctets{device="` + name + `",ifName="lo"}`
 			snmpUp := `wardops_snmp_up{device="` + name + `"}`
 			// Two polls in, so the checks below can see sysUpTime move.
-			waitFor(t, 20*time.Second, "two polls in VictoriaMetrics", func() (bool, string) {
+			testenv.WaitFor(t, 20*time.Second, "two polls in VictoriaMetrics", func() (bool, string) {
 				a, err1 := vm.Query(`count_over_time(` + upTime + `[1m])`)
 				b, err2 := vm.Query(lo)
 				return len(a) == 1 && a[0].Value >= 2 && len(b) == 1, fmt.Sprintf("sysUpTime %v %v, lo %v %v", a, err1, b, err2)

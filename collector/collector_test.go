@@ -54,7 +54,7 @@ func TestCollectorEndToEnd(t *testing.T) {
 		}
 		return r[0].Value, true
 	}
-	waitFor(t, 2*interval+5*time.Second, "every device up in VictoriaMetrics", func() (bool, string) {
+	testenv.WaitFor(t, 2*interval+5*time.Second, "every device up in VictoriaMetrics", func() (bool, string) {
 		r, err := vm.Query(`count(wardops_ping_up == 1)`)
 		if err != nil || len(r) == 0 {
 			return false, fmt.Sprint(err)
@@ -74,13 +74,13 @@ func TestCollectorEndToEnd(t *testing.T) {
 	// Down within one interval (plus the probe's own timeouts and the push), and back.
 	budget := interval + 3*time.Second
 	restore := testenv.DropTraffic(t, "127.20.30.5", testenv.HookOutput)
-	took := waitFor(t, budget, "dropped device reads down", func() (bool, string) {
+	took := testenv.WaitFor(t, budget, "dropped device reads down", func() (bool, string) {
 		v, ok := upOf("127.20.30.5")
 		return ok && v == 0, fmt.Sprint(v)
 	})
 	t.Logf("down after %s", took)
 	restore()
-	took = waitFor(t, budget, "restored device reads up", func() (bool, string) {
+	took = testenv.WaitFor(t, budget, "restored device reads up", func() (bool, string) {
 		v, ok := upOf("127.20.30.5")
 		return ok && v == 1, fmt.Sprint(v)
 	})
@@ -107,7 +107,7 @@ func TestCollectorEndToEnd(t *testing.T) {
 	changed := time.Now()
 	// Probing changes within one interval plus one reload; the series then needs VictoriaMetrics'
 	// own second or two before a new series is searchable.
-	took = waitFor(t, interval+time.Second+2*time.Second, "added device probed", func() (bool, string) {
+	took = testenv.WaitFor(t, interval+time.Second+2*time.Second, "added device probed", func() (bool, string) {
 		rows, err := st.PingHistory(ctx, added, changed, time.Now(), 10)
 		return err == nil && len(rows) > 0, fmt.Sprintf("%d ping_results rows, err %v", len(rows), err)
 	})
@@ -115,7 +115,7 @@ func TestCollectorEndToEnd(t *testing.T) {
 	// A brand-new series takes this VictoriaMetrics 6-10 s to become searchable (measured: one
 	// sample imported, then polled; a new sample of a known series shows in under a second), so
 	// the wait is generous and returns as soon as the series is there.
-	took = waitFor(t, 20*time.Second, "added device up in VictoriaMetrics", func() (bool, string) {
+	took = testenv.WaitFor(t, 20*time.Second, "added device up in VictoriaMetrics", func() (bool, string) {
 		v, ok := upOf(added.String())
 		return ok && v == 1, fmt.Sprintf("up %v, series found %v", v, ok)
 	})

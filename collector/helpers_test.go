@@ -34,23 +34,6 @@ func deviceSpec(name string, ip netip.Addr) model.ImportDevice {
 	return model.ImportDevice{Branch: "lab", Region: "north", Name: name, IP: ip.String(), Vendor: "loopback", Enabled: true, SNMPPort: 161}
 }
 
-// waitFor polls cond every 200ms until it holds or d passes, returning how long it took.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() (bool, string)) time.Duration {
-	t.Helper()
-	start := time.Now()
-	var last string
-	for time.Since(start) < d {
-		ok, state := cond()
-		if ok {
-			return time.Since(start)
-		}
-		last = state
-		time.Sleep(200 * time.Millisecond)
-	}
-	t.Fatalf("%s: not within %s (last: %s)", what, d, last)
-	return 0
-}
-
 // startCollector runs Run in the background. The returned stop (also run at cleanup) cancels it
 // and fails the test if it errs or takes more than 20s to flush and return.
 func startCollector(t *testing.T, o Options) (stop func()) {
@@ -111,7 +94,7 @@ var defaults = config.Defaults()
 
 // testVM and testPings fill the settings a test leaves zero with their configured defaults.
 func testVM(url string, o sink.Options) sink.VMOptions {
-	return sink.VMOptions{URL: url, Options: withSinkDefaults(o)}
+	return sink.VMOptions{URL: url, ReplaySpan: defaults.VMReplaySpan, Options: withSinkDefaults(o)}
 }
 
 func testPings(st sink.PingStore, o sink.Options) sink.PingResultsOptions {

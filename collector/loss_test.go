@@ -81,7 +81,7 @@ func checkPartialLoss(t *testing.T, vm *testenv.VM, newEngine func() (icmp.Engin
 		Metrics: metrics.NewSet(),
 	})
 	const probes = 3
-	waitFor(t, 15*time.Second, "three probes in ping_results", func() (bool, string) {
+	testenv.WaitFor(t, 15*time.Second, "three probes in ping_results", func() (bool, string) {
 		rows, err := st.PingHistory(ctx, ip, start, time.Now(), 100)
 		return err == nil && len(rows) >= probes, fmt.Sprintf("%d rows, err %v", len(rows), err)
 	})
@@ -132,7 +132,7 @@ func checkPartialLoss(t *testing.T, vm *testenv.VM, newEngine func() (icmp.Engin
 	}
 	got := map[string]testenv.Series{}
 	// A brand-new series takes VictoriaMetrics several seconds to become searchable.
-	waitFor(t, 20*time.Second, "every series of the probes in VictoriaMetrics", func() (bool, string) {
+	testenv.WaitFor(t, 20*time.Second, "every series of the probes in VictoriaMetrics", func() (bool, string) {
 		ss, err := vm.ExportSeries(`{__name__=~"wardops_ping_.*",ip="`+ip.String()+`"}`, start.Add(-time.Second), end.Add(time.Second))
 		if err != nil {
 			return false, err.Error()

@@ -193,14 +193,20 @@ func (h *deviceWrites) create(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
+	c.Header("Location", "/api/v1/devices/"+strconv.FormatInt(id, 10))
+	h.written(c, id, http.StatusCreated)
+}
+
+// written answers a write with the device as stored now, after telling the snapshot cache that
+// the inventory moved.
+func (h *deviceWrites) written(c *gin.Context, id int64, status int) {
 	h.snaps.invalidate()
-	d, err := h.st.GetDevice(ctx, id)
+	d, err := h.st.GetDevice(c.Request.Context(), id)
 	if err != nil {
 		h.fail(c, err)
 		return
 	}
-	c.Header("Location", "/api/v1/devices/"+strconv.FormatInt(id, 10))
-	c.JSON(http.StatusCreated, detailOf(d))
+	c.JSON(status, detailOf(d))
 }
 
 func (h *deviceWrites) update(c *gin.Context) {
@@ -233,13 +239,7 @@ func (h *deviceWrites) update(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	h.snaps.invalidate()
-	d, err := h.st.GetDevice(ctx, id)
-	if err != nil {
-		h.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, detailOf(d))
+	h.written(c, id, http.StatusOK)
 }
 
 func (h *deviceWrites) delete(c *gin.Context) {

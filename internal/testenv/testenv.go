@@ -238,3 +238,21 @@ func (vm *VM) Export(match string, start, end time.Time) (map[string][]int64, er
 	}
 	return out, nil
 }
+
+// WaitFor polls cond every 200 ms until it holds or d passes, and returns how long it took; cond
+// also says what it saw, for the failure message.
+func WaitFor(t testing.TB, d time.Duration, what string, cond func() (bool, string)) time.Duration {
+	t.Helper()
+	start := time.Now()
+	var last string
+	for time.Since(start) < d {
+		ok, state := cond()
+		if ok {
+			return time.Since(start)
+		}
+		last = state
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("%s: not within %s (last: %s)", what, d, last)
+	return 0
+}
