@@ -3,7 +3,6 @@ package testenv
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -22,7 +21,9 @@ type AM struct {
 	t         testing.TB
 	bin       string
 	args      []string
+	logPath   string
 	cmd       *exec.Cmd
+	exited    chan struct{} // closed when cmd has been waited for
 }
 
 // Alertmanager starts one on a free loopback port and stops it at cleanup.
@@ -52,7 +53,7 @@ receivers:
 		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", port),
 		"--cluster.listen-address=",
 		"--log.level=warn",
-	}}
+	}, logPath: filepath.Join(dir, "alertmanager.log")}
 	am.Start()
 	t.Cleanup(am.Stop)
 	return am
@@ -61,12 +62,21 @@ receivers:
 // Start starts (or restarts) it on the same port and storage and waits until it is ready.
 func (am *AM) Start() {
 	am.t.Helper()
+	logf, err := os.OpenFile(am.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		am.t.Fatal(err)
+	}
+	defer logf.Close()
 	am.cmd = exec.Command(am.bin, am.args...)
-	am.cmd.Stdout, am.cmd.Stderr = io.Discard, io.Discard
+	am.cmd.Stdout, am.cmd.Stderr = logf, logf
 	if err := am.cmd.Start(); err != nil {
 		am.t.Fatalf("cannot start prometheus-alertmanager: %v", err)
 	}
-	deadline := time.Now().Add(20 * time.Second)
+	exited := make(chan struct{})
+	am.exited = exited
+	go func(cmd *exec.Cmd) { _ = cmd.Wait(); close(exited) }(am.cmd)
+	// Generous: on a 2-core machine running other tests Alertmanager has taken over 20 s to start.
+	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		resp, err := http.Get(am.URL + "/-/ready")
 		if err == nil {
@@ -75,9 +85,15 @@ func (am *AM) Start() {
 				return
 			}
 		}
-		time.Sleep(50 * time.Millisecond)
+		select {
+		case <-exited:
+			out, _ := os.ReadFile(am.logPath)
+			am.t.Fatalf("prometheus-alertmanager exited at start:\n%s", out)
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
-	am.t.Fatalf("prometheus-alertmanager did not become ready on %s", am.URL)
+	out, _ := os.ReadFile(am.logPath)
+	am.t.Fatalf("prometheus-alertmanager did not become ready on %s in 60 s:\n%s", am.URL, out)
 }
 
 // Stop shuts it down as an operator would (SIGTERM: it saves its notification log, so after a
@@ -87,13 +103,11 @@ func (am *AM) Stop() {
 		return
 	}
 	_ = am.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = am.cmd.Wait(); close(done) }()
 	select {
-	case <-done:
+	case <-am.exited:
 	case <-time.After(10 * time.Second):
 		_ = am.cmd.Process.Kill()
-		<-done
+		<-am.exited
 	}
 	am.cmd = nil
 }
