@@ -62,7 +62,8 @@ func newSnapshots(build func(context.Context, uint64) (*snapshot, error), ttl, d
 	return &snapshots{ttl: ttl, deadline: deadline, build: build, m: m, base: ctx, stop: cancel}
 }
 
-// get returns a snapshot younger than ttl plus one build, waiting for a build when needed.
+// get returns a snapshot no older than max(ttl, its build time) plus its build time, waiting for
+// a build when needed.
 func (c *snapshots) get(ctx context.Context) (*snapshot, error) {
 	want := c.gen.Load()
 	waited := false
@@ -139,9 +140,18 @@ func (c *snapshots) run(call *buildCall, gen uint64, trigger string) {
 	if err != nil {
 		c.m.snapshotBuildErrors.Inc()
 	} else {
+		// A snapshot is served for a TTL after its build ended, or for as long as the build took
+		// when that is longer: at 100,000 devices a build takes seconds, and a TTL shorter than
+		// that would make every reader wait for every build. The next build starts early enough
+		// to be done when this one expires (back to back while builds outlast the TTL), so steady
+		// readers never wait; with nobody reading, nothing is built.
 		done := time.Now()
-		snap.expires = done.Add(c.ttl)
-		snap.refreshAt = snap.expires.Add(-min(took, c.ttl/2))
+		life, lead := max(c.ttl, took), min(took, c.ttl/2)
+		if took >= c.ttl {
+			lead = life
+		}
+		snap.expires = done.Add(life)
+		snap.refreshAt = snap.expires.Add(-lead)
 	}
 	c.mu.Lock()
 	if err == nil {
