@@ -58,6 +58,9 @@ type Config struct {
 	RetentionDays       int
 
 	RequireReadToken bool
+	// AlertmanagerURLs are the Alertmanagers (each one directly, never a load balancer) that
+	// acknowledgements are mirrored to as silences.
+	AlertmanagerURLs []string
 	RateLimit        float64 // requests per second per client; 0 disables
 	RateLimitLocal   bool    // apply the limit to loopback clients too
 	CacheTTL         time.Duration
@@ -115,6 +118,7 @@ var commandParts = map[string]part{
 	"dev":         pDB | pCollector | pQuery | pSim | pDev | pImport,
 	"maintenance": pDB | pMaintenance,
 	"token":       pDB,
+	"audit":       pDB,
 	"sim":         pSim,
 	"version":     0,
 	"defaults":    pAll, // Defaults: every setting at its default
@@ -211,6 +215,21 @@ func settings() []setting {
 		{pDB, "db-statement-timeout", "WARDOPS_DB_STATEMENT_TIMEOUT", "30s", "PostgreSQL statement_timeout per session", dur(func(c *Config) *time.Duration { return &c.DBStatementTimeout })},
 		{pDB, "db-idle-in-tx-timeout", "WARDOPS_DB_IDLE_IN_TX_TIMEOUT", "60s", "PostgreSQL idle_in_transaction_session_timeout", dur(func(c *Config) *time.Duration { return &c.DBIdleInTxTimeout })},
 		{pMaintenance, "retention-days", "WARDOPS_RETENTION_DAYS", "30", "days of ping_results kept", num(func(c *Config) *int { return &c.RetentionDays }, 1)},
+		{pQuery, "alertmanager-url", "WARDOPS_ALERTMANAGER_URL", "", "Alertmanager base URLs, comma-separated (acknowledgements are mirrored there as silences)", func(c *Config, v string) error {
+			c.AlertmanagerURLs = nil
+			for u := range strings.SplitSeq(v, ",") {
+				u = strings.TrimSpace(u)
+				if u == "" {
+					continue
+				}
+				p, err := url.Parse(u)
+				if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+					return fmt.Errorf("%q: must be an http(s) URL", u)
+				}
+				c.AlertmanagerURLs = append(c.AlertmanagerURLs, strings.TrimRight(u, "/"))
+			}
+			return nil
+		}},
 		{pQuery, "require-read-token", "WARDOPS_REQUIRE_READ_TOKEN", "false", "require an API token for reads too", boolean(func(c *Config) *bool { return &c.RequireReadToken })},
 		{pQuery, "rate-limit", "WARDOPS_RATE_LIMIT", "50", "API requests per second per client (0: off)", func(c *Config, v string) error {
 			f, err := strconv.ParseFloat(v, 64)
