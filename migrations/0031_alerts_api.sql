@@ -18,6 +18,8 @@ ALTER TABLE alert_history
     ADD CONSTRAINT alert_history_rule_or_external CHECK (rule_id IS NOT NULL OR source = 'alertmanager'),
     ADD CONSTRAINT alert_history_external_fingerprint CHECK (source <> 'alertmanager' OR fingerprint <> '');
 CREATE UNIQUE INDEX uq_alert_history_external ON alert_history (fingerprint, fired_at) WHERE source = 'alertmanager';
+-- Finds wardops' own alerts echoed back through the webhook by their fingerprint.
+CREATE INDEX idx_alert_history_fingerprint ON alert_history (fingerprint) WHERE fingerprint <> '';
 CREATE INDEX idx_alert_history_open_fired ON alert_history (fired_at DESC) WHERE resolved_at IS NULL;
 
 -- One row per Alertmanager group that notified us: its last status and how many of its alerts it

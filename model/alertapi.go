@@ -125,6 +125,7 @@ type WebhookResult struct {
 	Resolved  int
 	Updated   int
 	Unchanged int
+	Own       int // wardops' own alerts echoed back by Alertmanager: not recorded twice
 }
 
 // AuditEntry is one audit_log row. Detail is canonical JSON (encoding/json of a map: sorted keys).

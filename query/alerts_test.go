@@ -188,6 +188,30 @@ func TestWebhookBadPayload(t *testing.T) {
 	})
 }
 
+// TestWebhookOwnEcho: an alert wardops itself raised and pushed, routed back to the webhook by
+// Alertmanager, is recognised by its fingerprint and not recorded a second time.
+func TestWebhookOwnEcho(t *testing.T) {
+	e := newEnv(t, nil)
+	devs := e.seedInventory(1, 1, nil)
+	tok := e.token("alertmanager", scopeWrite)
+	id, err := e.st.FireAlert(context.Background(), devs[0].ID, "DeviceDown", "critical", "down", time.Now().UTC())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	e.sql(fmt.Sprintf(`WITH u AS (UPDATE alert_history SET fingerprint = 'ffff000000000001' WHERE id = %d RETURNING 1) SELECT count(*) FROM u`, id), &n)
+	body := whPayload("firing", 0,
+		whAlert("firing", "ffff000000000001", time.Now().UTC(), time.Time{}, map[string]string{"alertname": "DeviceDown"}),
+		whAlert("firing", "ffff000000000002", time.Now().UTC(), time.Time{}, map[string]string{"alertname": "Other"}))
+	var res map[string]int
+	if st := e.do("POST", "/api/v1/webhooks/alertmanager", tok, body, &res); st != http.StatusOK || res["own"] != 1 || res["inserted"] != 1 {
+		t.Fatalf("%d %v, want own 1 inserted 1", st, res)
+	}
+	if l := e.alerts(""); l.Total != 2 {
+		t.Errorf("%d alerts, want wardops' one and the foreign one", l.Total)
+	}
+}
+
 // TestWebhookOrdering: a resolved notification that overtakes its firing one ends resolved; a
 // fingerprint that fires again later is a second incident, and the first is closed by it even
 // when its resolved notification never came.

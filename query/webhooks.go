@@ -126,5 +126,5 @@ func (h *webhookHandler) receive(c *gin.Context) {
 		h.snaps.invalidate()
 	}
 	c.JSON(http.StatusOK, gin.H{"inserted": res.Inserted, "resolved": res.Resolved, "updated": res.Updated,
-		"unchanged": res.Unchanged, "truncated_alerts": m.TruncatedAlerts})
+		"unchanged": res.Unchanged, "own": res.Own, "truncated_alerts": m.TruncatedAlerts})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -23,8 +24,32 @@ func (s *Store) RecordWebhook(ctx context.Context, m model.WebhookMessage) (mode
 	var res model.WebhookResult
 	err := s.WithTx(ctx, func(tx pgx.Tx) error {
 		res = model.WebhookResult{}
-		b := &pgx.Batch{}
+		// wardops' own alerts come back when Alertmanager routes them to this receiver too; the
+		// evaluator stores Alertmanager's fingerprint of what it sends, so they are recognised and
+		// left to the row wardops already has.
+		fps := make([]string, len(m.Alerts))
+		for i, a := range m.Alerts {
+			fps[i] = a.Fingerprint
+		}
+		rows, err := tx.Query(ctx, `SELECT DISTINCT fingerprint FROM alert_history
+			WHERE source = 'wardops' AND fingerprint = ANY($1)`, fps)
+		if err != nil {
+			return err
+		}
+		own, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		alerts := make([]model.WebhookAlert, 0, len(m.Alerts))
 		for _, a := range m.Alerts {
+			if slices.Contains(own, a.Fingerprint) {
+				res.Own++
+				continue
+			}
+			alerts = append(alerts, a)
+		}
+		b := &pgx.Batch{}
+		for _, a := range alerts {
 			labels, err := json.Marshal(nonNil(a.Labels))
 			if err != nil {
 				return err
@@ -70,7 +95,7 @@ func (s *Store) RecordWebhook(ctx context.Context, m model.WebhookMessage) (mode
 				(excluded.receiver, excluded.status, excluded.external_url, excluded.truncated_alerts, excluded.alerts)`,
 			m.GroupKey, m.Receiver, m.Status, m.ExternalURL, m.TruncatedAlerts, len(m.Alerts))
 		br := tx.SendBatch(ctx, b)
-		for _, a := range m.Alerts {
+		for _, a := range alerts {
 			tag, err := br.Exec()
 			if err != nil {
 				_ = br.Close()
