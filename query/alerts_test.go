@@ -328,6 +328,18 @@ func TestAck(t *testing.T) {
 	if st := e.do("POST", path, tok, map[string]any{"note": "still on it", "expires_at": time.Now().Add(time.Hour)}, nil); st != http.StatusOK {
 		t.Fatalf("re-ack: %d", st)
 	}
+	e.get(fmt.Sprintf("/api/v1/alerts/%d", id), &got)
+	if got.State != model.StateAcknowledged || got.Ack == nil || got.Ack.ExpiresAt == nil || got.Ack.Severity != "critical" {
+		t.Errorf("re-acknowledged: %s %+v", got.State, got.Ack)
+	}
+	// Its expiry passing ends it too.
+	var n int
+	e.sql(fmt.Sprintf(`WITH u AS (UPDATE alert_history SET ack_expires_at = now() - interval '1 second' WHERE id = %d RETURNING 1)
+		SELECT count(*) FROM u`, id), &n)
+	e.get(fmt.Sprintf("/api/v1/alerts/%d", id), &got)
+	if got.State != model.StateFiring || got.Ack == nil || got.Ack.Active {
+		t.Errorf("after expiry: state %s ack %+v, want firing with an inactive ack", got.State, got.Ack)
+	}
 	if st := e.do("DELETE", path+"?note=handover", tok, nil, nil); st != http.StatusOK {
 		t.Fatalf("un-ack: %d", st)
 	}
@@ -339,7 +351,6 @@ func TestAck(t *testing.T) {
 		t.Errorf("after un-ack: %+v", got)
 	}
 
-	var n int
 	var actions, actors string
 	e.sql(`SELECT count(*), string_agg(action, ',' ORDER BY seq), string_agg(DISTINCT actor, ',') FROM audit_log`, &n, &actions, &actors)
 	if actions != "alert.ack,alert.ack,alert.unack" || actors != "alice" {
