@@ -1,6 +1,7 @@
 package query
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -114,6 +115,23 @@ func (h *alertHandlers) get(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, toAlertEntryView(e))
+}
+
+// deviceHistoryLimit is how many of its alerts a device's detail carries.
+const deviceHistoryLimit = 20
+
+func deviceAlertHistory(ctx context.Context, st interface {
+	ListAlerts(context.Context, model.AlertFilter) ([]model.AlertEntry, int, error)
+}, id int64) ([]alertEntryView, error) {
+	es, _, err := st.ListAlerts(ctx, model.AlertFilter{DeviceID: id, Limit: deviceHistoryLimit})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]alertEntryView, len(es))
+	for i, e := range es {
+		out[i] = toAlertEntryView(e)
+	}
+	return out, nil
 }
 
 type ackBody struct {

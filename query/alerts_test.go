@@ -107,6 +107,13 @@ func TestWebhookIdempotent(t *testing.T) {
 	if a := byFP["aaaa000000000002"]; a.DeviceID != 0 || a.Severity != "critical" || a.Name != "HighLoad" || a.Labels["severity"] != "page" {
 		t.Errorf("no-device alert: %+v", a)
 	}
+	var detail struct {
+		AlertHistory []alertEntryView `json:"alert_history"`
+	}
+	if st := e.get(fmt.Sprintf("/api/v1/devices/%d", devs[1].ID), &detail); st != http.StatusOK || len(detail.AlertHistory) != 1 ||
+		detail.AlertHistory[0].Fingerprint != "aaaa000000000001" {
+		t.Errorf("device detail: %d, history %+v", st, detail.AlertHistory)
+	}
 	var truncated int
 	e.sql(`SELECT truncated_alerts FROM webhook_groups WHERE group_key = '{}:{alertname="HighLoad"}'`, &truncated)
 	if truncated != 3 {

@@ -27,6 +27,7 @@ type DeviceReader interface {
 	DeviceItems(ctx context.Context, deviceID int64) ([]model.Item, error)
 	OpenAlerts(ctx context.Context, deviceID int64, limit int) ([]model.Alert, int, error)
 	PingHistory(ctx context.Context, ip netip.Addr, from, to time.Time, limit int) ([]model.PingResult, error)
+	ListAlerts(ctx context.Context, f model.AlertFilter) ([]model.AlertEntry, int, error)
 }
 
 // DeviceWriter is what device writes need: the write itself and the row it answers with.

@@ -90,8 +90,11 @@ type deviceDetail struct {
 	UpdatedAt           *time.Time  `json:"updated_at,omitempty"`
 	Items               []itemView  `json:"items"`
 	Alerts              []alertView `json:"alerts"`
-	Degraded            bool        `json:"degraded"`
-	SNMPCoverage        *coverage   `json:"snmp_coverage,omitempty"`
+	// AlertHistory is the device's newest alerts in every state (GET /api/v1/alerts?device=ID
+	// pages through the rest); absent when the answer is degraded.
+	AlertHistory []alertEntryView `json:"alert_history,omitempty"`
+	Degraded     bool             `json:"degraded"`
+	SNMPCoverage *coverage        `json:"snmp_coverage,omitempty"`
 }
 
 // detailOf maps a stored device; its state is unknown until a snapshot gives it (withState).
