@@ -11,6 +11,7 @@ import (
 
 	"github.com/wardops/wardops/config"
 	"github.com/wardops/wardops/model"
+	"github.com/wardops/wardops/store"
 )
 
 const auditUsage = "usage: wardops audit verify"
@@ -21,11 +22,15 @@ func runAudit(ctx context.Context, cfg *config.Config, args []string, log *slog.
 	return auditCommand(ctx, cfg, args, log, os.Stdout)
 }
 
-func auditCommand(ctx context.Context, cfg *config.Config, args []string, log *slog.Logger, out io.Writer) error {
+func auditCommand(ctx context.Context, cfg *config.Config, args []string, _ *slog.Logger, out io.Writer) error {
 	if len(args) != 1 || args[0] != "verify" {
 		return fmt.Errorf("%w: %s", config.ErrUsage, auditUsage)
 	}
-	st, err := openStore(ctx, cfg, log)
+	if err := cfg.RequireDatabase(); err != nil {
+		return err
+	}
+	// Only reads: no migrations, so an auditor's read-only role can run it.
+	st, err := store.Open(ctx, storeOptions(cfg))
 	if err != nil {
 		return err
 	}
