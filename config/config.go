@@ -63,12 +63,14 @@ type Config struct {
 	RetentionDays       int
 
 	RequireReadToken bool
+	// AlertmanagerURLs are the Alertmanagers (each one directly, never a load balancer) that
+	// acknowledgements are mirrored to as silences.
+	AlertmanagerURLs []string
 	RateLimit        float64 // requests per second per client; 0 disables
 	RateLimitLocal   bool    // apply the limit to loopback clients too
 	CacheTTL         time.Duration
 
 	// Alerting.
-	AlertmanagerURLs      []string // WARDOPS_ALERTMANAGER_URL, comma-separated
 	AlerterListen         string
 	AlertDownInterval     time.Duration
 	AlertEvalInterval     time.Duration
@@ -133,6 +135,7 @@ var commandParts = map[string]part{
 	"dev":         pDB | pCollector | pQuery | pSim | pDev | pImport | pAlerter,
 	"maintenance": pDB | pMaintenance,
 	"token":       pDB,
+	"audit":       pDB,
 	"sim":         pSim,
 	"version":     0,
 	"defaults":    pAll, // Defaults: every setting at its default
@@ -243,7 +246,7 @@ func settings() []setting {
 		}},
 		{pQuery, "rate-limit-loopback", "WARDOPS_RATE_LIMIT_LOOPBACK", "false", "rate-limit loopback clients too", boolean(func(c *Config) *bool { return &c.RateLimitLocal })},
 		{pQuery, "cache-ttl", "WARDOPS_CACHE_TTL", "1s", "dashboard cache lifetime", dur(func(c *Config) *time.Duration { return &c.CacheTTL })},
-		{pAlerter, "alertmanager-url", "WARDOPS_ALERTMANAGER_URL", "", "Alertmanager base URLs, comma-separated; each gets every notification (empty: alerts are recorded only)", func(c *Config, v string) error {
+		{pAlerter | pQuery, "alertmanager-url", "WARDOPS_ALERTMANAGER_URL", "", "Alertmanager base URLs, comma-separated; each gets every notification and mirrors acknowledgements as silences (empty: alerts are recorded only)", func(c *Config, v string) error {
 			c.AlertmanagerURLs = nil
 			for _, u := range strings.Split(v, ",") {
 				if u = strings.TrimSpace(u); u == "" {

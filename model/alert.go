@@ -7,7 +7,15 @@ import (
 
 // Alert is an alert_history row not yet resolved, with its rule and device named.
 type Alert struct {
-	ID             int64
+	ID int64
+	// State is firing, suppressed or acknowledged (see StateFiring); Source is wardops or
+	// alertmanager. SuppressedBy is the device whose outage holds the alert, 0 when none; AckActive
+	// says whether AcknowledgedAt's acknowledgement still holds.
+	State          string
+	Source         string
+	SuppressedBy   int64
+	AckActive      bool
+	AckNote        string
 	DeviceID       int64
 	Device         string
 	RuleID         int64

@@ -124,6 +124,7 @@ func (a *authenticator) require(need string) gin.HandlerFunc {
 				Message: fmt.Sprintf("token %q has scope %s; %s needed", t.Name, t.Scope, need)})
 			return
 		}
+		c.Set(tokenKey, t)
 		c.Next()
 	}
 }

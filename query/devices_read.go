@@ -49,7 +49,7 @@ func (h *deviceReads) list(c *gin.Context) {
 	serveSnapshot(c, snap, r)
 }
 
-// get returns one device with its items and open alerts. When PostgreSQL is down but the device
+// get returns one device with its items, open alerts and recent alert history. When PostgreSQL is down but the device
 // is in the snapshot, that is returned, marked degraded.
 func (h *deviceReads) get(c *gin.Context) {
 	id, err := pathID(c)
@@ -94,6 +94,10 @@ func (h *deviceReads) get(c *gin.Context) {
 		return
 	}
 	out.Alerts = toAlertViews(alerts)
+	if out.AlertHistory, err = deviceAlertHistory(ctx, h.st, id); err != nil {
+		h.fail(c, err)
+		return
+	}
 	out.SNMPCoverage = h.readCoverage(ctx, id)
 	c.JSON(http.StatusOK, out)
 }

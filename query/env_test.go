@@ -30,11 +30,12 @@ type env struct {
 	srv  *Server
 	ts   *httptest.Server
 	opts Options
+	db   string // the test database's URL, for tests that look at tables the API does not show
 }
 
 func newEnv(t *testing.T, tweak func(*Options)) *env {
 	t.Helper()
-	st, _ := testenv.Store(t)
+	st, db := testenv.Store(t)
 	vm := testenv.VictoriaMetrics(t)
 	o := Options{VMQueryURL: vm.URL, PingInterval: 30 * time.Second, CacheTTL: 100 * time.Millisecond, Listen: "127.0.0.1:0",
 		Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Registry: prometheus.NewRegistry(),
@@ -48,7 +49,7 @@ func newEnv(t *testing.T, tweak func(*Options)) *env {
 	}
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(func() { ts.Close(); srv.Close() })
-	return &env{t: t, st: st, vm: vm, srv: srv, ts: ts, opts: o}
+	return &env{t: t, st: st, vm: vm, srv: srv, ts: ts, opts: o, db: db}
 }
 
 // testExpander stands in for the importer's profiles: one profile, "system", with two items.

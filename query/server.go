@@ -37,7 +37,9 @@ type Options struct {
 	Logger   *slog.Logger
 	Registry *prometheus.Registry // the service's own metrics, served at /metrics
 	Profiles Expander             // nil: devices cannot be given snmp_profiles through the API
-	Version  string
+	// AlertmanagerURLs get a silence mirroring each acknowledgement; none: acks stay in wardops.
+	AlertmanagerURLs []string
+	Version          string
 }
 
 // Server is the query service. Build it with New, serve it with Run or mount Handler.
@@ -86,6 +88,7 @@ func New(o Options) (*Server, error) {
 		coll:    &collectorHandlers{responder: rsp, st: o.Store, snaps: s.snaps},
 		health:  &healthHandler{st: o.Store, vm: vm, snaps: s.snaps, version: o.Version},
 		web:     webHandlers{responder: rsp},
+		alerts:  newAlertGroups(rsp, o.Store, s.snaps, o.AlertmanagerURLs, o.Logger),
 		metrics: promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{Registry: o.Registry}),
 	})
 	return s, nil
@@ -101,6 +104,7 @@ type routeSet struct {
 	coll    *collectorHandlers
 	health  *healthHandler
 	web     webHandlers
+	alerts  alertGroups
 	metrics http.Handler
 }
 
@@ -133,6 +137,7 @@ func (s *Server) routes(h routeSet) *gin.Engine {
 	r.GET("/branches", h.branch.list)
 	r.GET("/branches/:id", h.branch.get)
 	r.GET("/collectors", h.coll.list)
+	h.alerts.readRoutes(r)
 
 	w := e.Group("/api/v1", h.auth.require(scopeWrite))
 	w.POST("/devices", h.writes.create)
@@ -141,6 +146,7 @@ func (s *Server) routes(h routeSet) *gin.Engine {
 	w.POST("/branches", h.branch.create)
 	w.PATCH("/branches/:id", h.branch.update)
 	w.DELETE("/branches/:id", h.branch.delete)
+	h.alerts.writeRoutes(w)
 	return e
 }
 

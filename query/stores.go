@@ -27,6 +27,7 @@ type DeviceReader interface {
 	DeviceItems(ctx context.Context, deviceID int64) ([]model.Item, error)
 	OpenAlerts(ctx context.Context, deviceID int64, limit int) ([]model.Alert, int, error)
 	PingHistory(ctx context.Context, ip netip.Addr, from, to time.Time, limit int) ([]model.PingResult, error)
+	ListAlerts(ctx context.Context, f model.AlertFilter) ([]model.AlertEntry, int, error)
 }
 
 // DeviceWriter is what device writes need: the write itself and the row it answers with.
@@ -51,6 +52,38 @@ type TokenStore interface {
 	UseToken(ctx context.Context, hash []byte) (model.Token, error)
 }
 
+// AlertStore is what the alerts list and acknowledgements need.
+type AlertStore interface {
+	ListAlerts(ctx context.Context, f model.AlertFilter) ([]model.AlertEntry, int, error)
+	GetAlert(ctx context.Context, id int64) (model.AlertEntry, error)
+	AckAlert(ctx context.Context, r model.AckRequest) error
+	UnackAlert(ctx context.Context, id int64, by, note string) ([]string, error)
+	SetAckSilences(ctx context.Context, id int64, silences []string) error
+}
+
+// WebhookStore records Alertmanager webhook notifications.
+type WebhookStore interface {
+	RecordWebhook(ctx context.Context, m model.WebhookMessage) (model.WebhookResult, error)
+}
+
+// RuleStore is what the alert-rules endpoints need; every write is audited in its transaction.
+type RuleStore interface {
+	AlertRules(ctx context.Context) ([]model.Rule, error)
+	AlertRule(ctx context.Context, id int64) (model.Rule, error)
+	CreateRuleAudited(ctx context.Context, r model.Rule, by string) (int64, error)
+	UpdateRuleAudited(ctx context.Context, r model.Rule, by string) error
+	DeleteRuleAudited(ctx context.Context, id int64, by string) error
+}
+
+// MaintenanceStore is what the maintenance endpoints need; every write is audited.
+type MaintenanceStore interface {
+	MaintenanceWindows(ctx context.Context, endedAfter time.Time) ([]model.MaintenanceWindow, error)
+	MaintenanceWindow(ctx context.Context, id int64) (model.MaintenanceWindow, error)
+	CreateMaintenanceAudited(ctx context.Context, w model.MaintenanceWindow, by string) (int64, error)
+	UpdateMaintenanceAudited(ctx context.Context, w model.MaintenanceWindow, by string) error
+	DeleteMaintenanceAudited(ctx context.Context, id int64, by string) error
+}
+
 // Pinger is the health check's PostgreSQL liveness probe.
 type Pinger interface {
 	Ping(ctx context.Context) error
@@ -66,4 +99,8 @@ type Store interface {
 	TokenStore
 	CollectorStore
 	Pinger
+	AlertStore
+	WebhookStore
+	RuleStore
+	MaintenanceStore
 }

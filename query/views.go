@@ -90,8 +90,11 @@ type deviceDetail struct {
 	UpdatedAt           *time.Time  `json:"updated_at,omitempty"`
 	Items               []itemView  `json:"items"`
 	Alerts              []alertView `json:"alerts"`
-	Degraded            bool        `json:"degraded"`
-	SNMPCoverage        *coverage   `json:"snmp_coverage,omitempty"`
+	// AlertHistory is the device's newest alerts in every state (GET /api/v1/alerts?device=ID
+	// pages through the rest); absent when the answer is degraded.
+	AlertHistory []alertEntryView `json:"alert_history,omitempty"`
+	Degraded     bool             `json:"degraded"`
+	SNMPCoverage *coverage        `json:"snmp_coverage,omitempty"`
 }
 
 // detailOf maps a stored device; its state is unknown until a snapshot gives it (withState).
@@ -118,7 +121,14 @@ func snapshotDetail(fd *fleetDevice) deviceDetail {
 }
 
 type alertView struct {
-	ID             int64      `json:"id"`
+	ID int64 `json:"id"`
+	// State is firing, suppressed or acknowledged; SuppressedBy the device whose outage holds it;
+	// AckActive whether its acknowledgement still holds.
+	State          string     `json:"state"`
+	Source         string     `json:"source"`
+	SuppressedBy   int64      `json:"suppressed_by,omitempty"`
+	AckActive      bool       `json:"ack_active"`
+	AckNote        string     `json:"ack_note,omitempty"`
 	DeviceID       int64      `json:"device_id"`
 	Device         string     `json:"device"`
 	RuleID         int64      `json:"rule_id"`
@@ -134,7 +144,8 @@ type alertView struct {
 func toAlertViews(as []model.Alert) []alertView {
 	out := make([]alertView, len(as))
 	for i, a := range as {
-		out[i] = alertView{ID: a.ID, DeviceID: a.DeviceID, Device: a.Device, RuleID: a.RuleID, Rule: a.Rule,
+		out[i] = alertView{ID: a.ID, State: a.State, Source: a.Source, SuppressedBy: a.SuppressedBy, AckActive: a.AckActive,
+			AckNote: a.AckNote, DeviceID: a.DeviceID, Device: a.Device, RuleID: a.RuleID, Rule: a.Rule,
 			Severity: a.Severity, FiredAt: a.FiredAt, AcknowledgedAt: a.AcknowledgedAt, AcknowledgedBy: a.AcknowledgedBy,
 			Value: a.Value, Summary: a.Summary}
 	}

@@ -12,11 +12,14 @@ import (
 // OpenAlerts returns the open alerts, newest first, at most limit of them, and how many are open
 // in all. deviceID 0 means the whole fleet. One query either way.
 func (s *Store) OpenAlerts(ctx context.Context, deviceID int64, limit int) ([]model.Alert, int, error) {
-	rows, err := s.pool.Query(ctx, `SELECT a.id, COALESCE(a.device_id, 0), COALESCE(d.name, ''), a.rule_id, r.name, a.severity, a.fired_at,
-			a.acknowledged_at, COALESCE(a.acknowledged_by, ''), a.value, a.summary, count(*) OVER ()
+	// Alerts received from Alertmanager have no rule and may have no device: both joins are outer.
+	rows, err := s.pool.Query(ctx, `SELECT a.id, COALESCE(a.device_id, 0), COALESCE(d.name, a.labels->>'device', ''),
+			COALESCE(a.rule_id, 0), COALESCE(r.name, a.labels->>'alertname', ''), a.severity, a.fired_at,
+			a.acknowledged_at, COALESCE(a.acknowledged_by, ''), a.value, a.summary, `+alertStateSQL+`, a.source,
+			COALESCE(a.suppressed_by, 0), `+ackActiveSQL+`, a.ack_note, count(*) OVER ()
 		FROM alert_history a
 		LEFT JOIN standalone_devices d ON d.id = a.device_id
-		JOIN alert_rules r ON r.id = a.rule_id
+		LEFT JOIN alert_rules r ON r.id = a.rule_id
 		WHERE a.resolved_at IS NULL AND ($1 = 0 OR a.device_id = $1)
 		ORDER BY a.fired_at DESC, a.id DESC LIMIT $2`, deviceID, limit)
 	if err != nil {
@@ -26,7 +29,8 @@ func (s *Store) OpenAlerts(ctx context.Context, deviceID int64, limit int) ([]mo
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (model.Alert, error) {
 		var a model.Alert
 		err := r.Scan(&a.ID, &a.DeviceID, &a.Device, &a.RuleID, &a.Rule, &a.Severity, &a.FiredAt,
-			&a.AcknowledgedAt, &a.AcknowledgedBy, &a.Value, &a.Summary, &total)
+			&a.AcknowledgedAt, &a.AcknowledgedBy, &a.Value, &a.Summary, &a.State, &a.Source, &a.SuppressedBy, &a.AckActive,
+			&a.AckNote, &total)
 		a.FiredAt = a.FiredAt.UTC()
 		return a, err
 	})

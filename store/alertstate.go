@@ -132,7 +132,7 @@ type EvaluatorState struct {
 	// re-sent.
 }
 
-const alertColumns = `a.id, a.rule_id, COALESCE(a.device_id, 0), a.instance, a.severity, a.fired_at, a.opened_at,
+const alertColumns = `a.id, COALESCE(a.rule_id, 0), COALESCE(a.device_id, 0), a.instance, a.severity, a.fired_at, a.opened_at,
 	a.resolved_at, a.notified_at, a.hold_reason, COALESCE(a.suppressed_by, 0), a.value, a.fingerprint, a.summary,
 	a.labels, a.annotations`
 

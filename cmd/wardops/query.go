@@ -48,6 +48,7 @@ func queryOptions(cfg *config.Config) query.Options {
 		PingInterval:      cfg.PingInterval,
 		CacheTTL:          cfg.CacheTTL,
 		RequireReadToken:  cfg.RequireReadToken,
+		AlertmanagerURLs:  cfg.AlertmanagerURLs,
 		RateLimit:         cfg.RateLimit,
 		RateLimitLoopback: cfg.RateLimitLocal,
 	}

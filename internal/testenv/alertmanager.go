@@ -3,6 +3,7 @@ package testenv
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,6 +18,7 @@ import (
 // GroupWait and group_interval 1s, so a receiver sees each transition within seconds.
 type AM struct {
 	URL       string
+	Port      int
 	GroupWait time.Duration
 	t         testing.TB
 	bin       string
@@ -26,12 +28,11 @@ type AM struct {
 	exited    chan struct{} // closed when cmd has been waited for
 }
 
-// Alertmanager starts one on a free loopback port and stops it at cleanup.
+// Alertmanager starts one on a free loopback port, routing every alert to webhookURL, and stops it
+// at cleanup.
 func Alertmanager(t testing.TB, webhookURL string) *AM {
 	t.Helper()
-	bin := LookBinary(t, "prometheus-alertmanager", "prometheus-alertmanager")
-	dir := t.TempDir()
-	cfg := fmt.Sprintf(`route:
+	return AlertmanagerWithConfig(t, 0, fmt.Sprintf(`route:
   receiver: hook
   group_by: ['...']
   group_wait: 1s
@@ -42,12 +43,22 @@ receivers:
     webhook_configs:
       - url: %q
         send_resolved: true
-`, webhookURL)
-	if err := os.WriteFile(filepath.Join(dir, "am.yml"), []byte(cfg), 0o644); err != nil {
+`, webhookURL))
+}
+
+// AlertmanagerWithConfig starts one with config (YAML) on port (0: a free one), for tests that
+// need their own receivers or must know the URL before the config is written.
+func AlertmanagerWithConfig(t testing.TB, port int, config string) *AM {
+	t.Helper()
+	bin := LookBinary(t, "prometheus-alertmanager", "prometheus-alertmanager")
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "am.yml"), []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	port := FreePort(t)
-	am := &AM{URL: fmt.Sprintf("http://127.0.0.1:%d", port), GroupWait: time.Second, t: t, bin: bin, args: []string{
+	if port == 0 {
+		port = FreePort(t)
+	}
+	am := &AM{URL: fmt.Sprintf("http://127.0.0.1:%d", port), Port: port, GroupWait: time.Second, t: t, bin: bin, args: []string{
 		"--config.file=" + filepath.Join(dir, "am.yml"),
 		"--storage.path=" + filepath.Join(dir, "data"),
 		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", port),
@@ -57,6 +68,21 @@ receivers:
 	am.Start()
 	t.Cleanup(am.Stop)
 	return am
+}
+
+// Get fetches path from Alertmanager and returns the body, failing the test on a non-200.
+func (am *AM) Get(t testing.TB, path string) []byte {
+	t.Helper()
+	resp, err := http.Get(am.URL + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s: %s", path, resp.Status, b)
+	}
+	return b
 }
 
 // Start starts (or restarts) it on the same port and storage and waits until it is ready.

@@ -73,6 +73,7 @@
       ds.forEach(function (d) {
         var t = el("div", "tile " + d.status, d.name.slice(-4));
         t.dataset.id = d.id;
+        t.dataset.name = d.name;
         t.title = d.name + " " + d.ip + " — " + d.status +
           (d.rtt_ms != null ? " · " + d.rtt_ms.toFixed(1) + " ms" : "") +
           (d.down_since ? " · down " + ago(d.down_since) : "");
@@ -106,13 +107,82 @@
       return li;
     }));
     setText("alert-count", "(" + dash.alerts.total + ")");
-    var al = document.getElementById("alert-list");
-    al.replaceChildren.apply(al, dash.alerts.items.map(function (a) {
-      var li = el("li", "sev-" + a.severity, a.device + ": " + a.rule + " ");
-      li.appendChild(el("span", "muted", a.severity + " · " + ago(a.fired_at) + (a.summary ? " · " + a.summary : "")));
-      return li;
-    }));
+    renderAlerts(dash.alerts.items);
   }
+
+  // alertItem is one alert line: device and rule, severity and age, and its acknowledgement.
+  function alertItem(a, cls) {
+    var li = el("li", "alert sev-" + a.severity + " state-" + a.state + (cls ? " " + cls : ""), (a.device || "(no device)") + ": " + a.rule + " ");
+    li.dataset.id = a.id;
+    li.dataset.state = a.state;
+    li.appendChild(el("span", "muted", a.severity + " · " + ago(a.fired_at) + (a.summary ? " · " + a.summary : "")));
+    if (a.ack_active) {
+      li.appendChild(el("span", "ack", "ack " + a.acknowledged_by + (a.ack_note ? ": " + a.ack_note : "")));
+    }
+    return li;
+  }
+
+  // renderAlerts draws the root causes with what they hold under them: an alert suppressed by a
+  // device's outage goes under that device's alert, or under a heading naming the device when it
+  // has none open.
+  function renderAlerts(items) {
+    var byDevice = {}, held = {}, roots = [];
+    items.forEach(function (a) {
+      if (a.suppressed_by) {
+        (held[a.suppressed_by] = held[a.suppressed_by] || []).push(a);
+      } else {
+        roots.push(a);
+        if (a.device_id && !byDevice[a.device_id]) byDevice[a.device_id] = a;
+      }
+    });
+    var al = document.getElementById("alert-list");
+    var out = [];
+    function group(li, children) {
+      var ol = el("ol", "held");
+      children.forEach(function (c) { ol.appendChild(alertItem(c, "child")); });
+      li.appendChild(el("span", "held-count", children.length + " behind it"));
+      li.appendChild(ol);
+      li.classList.add("root-group");
+    }
+    roots.forEach(function (a) {
+      var li = alertItem(a);
+      if (a.device_id && byDevice[a.device_id] === a && held[a.device_id]) {
+        group(li, held[a.device_id]);
+        delete held[a.device_id];
+      }
+      out.push(li);
+    });
+    Object.keys(held).forEach(function (dev) {
+      var li = el("li", "alert root-group orphan", "held by device " + dev + " ");
+      li.dataset.root = dev;
+      group(li, held[dev]);
+      out.push(li);
+    });
+    al.replaceChildren.apply(al, out);
+  }
+
+  // showDevice lists one device's alert history, newest first, beside the tiles.
+  function showDevice(id, name) {
+    getJSON("/api/v1/alerts?device=" + encodeURIComponent(id) + "&limit=50").then(function (r) {
+      var panel = document.getElementById("device-panel");
+      panel.hidden = false;
+      panel.dataset.id = id;
+      setText("device-title", name + " · alert history (" + r.total + ")");
+      var hl = document.getElementById("device-history");
+      hl.replaceChildren.apply(hl, r.items.map(function (a) {
+        var li = el("li", "sev-" + a.severity + " state-" + a.state, a.name + " ");
+        li.appendChild(el("span", "muted", a.state + " · " + new Date(a.fired_at).toLocaleString() +
+          (a.resolved_at ? " → " + new Date(a.resolved_at).toLocaleString() : "") + (a.summary ? " · " + a.summary : "")));
+        if (a.ack) li.appendChild(el("span", "ack", "ack " + a.ack.by + ": " + a.ack.note));
+        return li;
+      }));
+    }).catch(function (e) { setText("status", "device history failed: " + e.message); });
+  }
+
+  document.getElementById("branches").addEventListener("click", function (ev) {
+    var t = ev.target.closest(".tile");
+    if (t) showDevice(t.dataset.id, t.dataset.name);
+  });
 
   function tick() {
     Promise.all([getJSON("/api/v1/dashboard"), getJSON("/api/v1/devices?limit=5000")]).then(function (r) {
