@@ -35,6 +35,7 @@ func serveCollector(ctx context.Context, cfg *config.Config, st *store.Store, lo
 	}
 	defer eng.Close()
 	set := metrics.NewSet()
+	registerBuildInfo(set)
 	poller, err := snmp.NewPoller(snmp.Options{Timeout: cfg.SNMPTimeout, Retries: cfg.SNMPRetries, Log: log.With("part", "snmp"), Metrics: set})
 	if err != nil {
 		return err
@@ -61,5 +62,6 @@ func serveCollector(ctx context.Context, cfg *config.Config, st *store.Store, lo
 		SpoolMaxSize: cfg.SpoolMaxSize,
 		Log:          log,
 		Metrics:      set,
+		Help:         map[string]string{buildInfoName: buildInfoHelp},
 	})
 }

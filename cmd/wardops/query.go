@@ -30,7 +30,7 @@ func serveQuery(ctx context.Context, cfg *config.Config, st *store.Store, log *s
 		return err
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfoCollector())
 	srv, err := query.New(query.Options{
 		Config: cfg, Store: st, Logger: log, Registry: reg, Version: version,
 		Profiles: profileExpander(profiles),
