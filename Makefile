@@ -46,8 +46,17 @@ bench-soak:
 
 # Query benchmark: wrk with 64 connections against /api/v1/dashboard and
 # /api/v1/devices?limit=100 with 875 and 100,000 devices in the inventory and live data in
-# VictoriaMetrics; p50/p99, requests/s and backend queries per request. A benchmark, not a test.
+# VictoriaMetrics; p50/p99, requests/s, backend queries per request, and both as ratios to a bare
+# net/http handler serving the same bytes in the same run. A benchmark, not a test.
 .PHONY: bench-query
 bench-query:
 	@scripts/deps.sh bench
-	$(GO) test -tags bench -count=1 -timeout 30m -run TestBenchQuery -v ./query/bench/
+	$(GO) test -tags bench -count=1 -timeout 30m -run TestBenchQuery -v ./bench/query/
+
+# Alerting benchmark: one evaluation cycle of every default rule on 875 / 10,000 / 100,000 devices
+# with live data (PostgreSQL ping_results, VictoriaMetrics samples), and a 10 % branch-outage storm
+# from the rows landing to the last page queued. A benchmark, not a test; bounded by --timeout.
+.PHONY: bench-alerting
+bench-alerting:
+	$(GO) build -o bin/wardops-bench ./cmd/wardops-bench
+	./bin/wardops-bench alerting --sizes 875,10000,100000 $(BENCHFLAGS)

@@ -28,6 +28,9 @@ type Options struct {
 	VM       sink.VMOptions          // URL required
 	Pings    sink.PingResultsOptions // Store required
 	Listen   string                  // host:port serving /metrics; "" serves nothing
+	// Group, when set, shares the fleet with the other collectors on the same database
+	// (membership.go); nil probes every enabled device.
+	Group *MembershipOptions
 	// DataDir holds the durable spools, DataDir/vm and DataDir/ping_results, where samples and rows
 	// wait while their backend is down and which a restart replays. "" keeps them in memory only
 	// (lost at exit, counted as dropped). A Queue already set in VM or Pings wins.
@@ -67,6 +70,17 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		closeSpools()
 		return err
+	}
+	var group *Membership
+	if o.Group != nil {
+		o.Group.Log, o.Group.Metrics = o.Log.With("part", "membership"), o.Metrics
+		if group, err = NewMembership(*o.Group); err != nil {
+			closeSpools()
+			return err
+		}
+		group.Join(ctx)
+		o.Schedule.Fleet = ownedFleet{inner: o.Schedule.Fleet, m: group}
+		o.Schedule.Reload = group.Changed()
 	}
 	o.Schedule.Samples = vm.Add
 	o.Schedule.Pings = pings.Add
@@ -108,6 +122,14 @@ func Run(ctx context.Context, o Options) error {
 	go func() { defer writers.Done(); vmErr = vm.Run(wctx) }()
 	go func() { defer writers.Done(); pgErr = pings.Run(wctx) }()
 
+	// The heartbeat outlives the scheduler: the group learns this collector left only after its
+	// last probe, so no device goes unprobed in between.
+	var member sync.WaitGroup
+	mctx, stopMember := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopMember()
+	if group != nil {
+		member.Go(func() { _ = group.Run(mctx) })
+	}
 	registerEngineStats(o.Metrics, o.Schedule.Engine)
 	o.Log.Info("collector started", "engine", o.Schedule.Engine.Name(), "vm", sink.ImportURL(o.VM.URL))
 	schedErr := sched.Run(ctx)
@@ -118,6 +140,8 @@ func Run(ctx context.Context, o Options) error {
 		scancel()
 		srvDone.Wait()
 	}
+	stopMember()
+	member.Wait()
 	stopWriters()
 	writers.Wait()
 	o.Log.Info("collector stopped")

@@ -63,10 +63,11 @@ type SchedulerOptions struct {
 	ConfirmInterval time.Duration // their pacing (200ms)
 	ConfirmTimeout  time.Duration // wait after the burst's last echo (1s)
 
-	SNMPInterval    time.Duration // default per item; model.Item.Interval overrides
-	ProbeWorkers    int           // ICMP probes in flight at most
-	SNMPWorkers     int           // SNMP polls in flight at most
-	InventoryReload time.Duration // how often the fleet is re-read
+	SNMPInterval    time.Duration   // default per item; model.Item.Interval overrides
+	ProbeWorkers    int             // ICMP probes in flight at most
+	SNMPWorkers     int             // SNMP polls in flight at most
+	InventoryReload time.Duration   // how often the fleet is re-read
+	Reload          <-chan struct{} // optional: reload at once (the collector group changed)
 
 	Samples func(ss ...sample.Sample)    // where samples go (the VictoriaMetrics sink)
 	Pings   func(rs ...model.PingResult) // where ping_results rows go (the ping_results sink)
@@ -165,6 +166,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 			wg.Wait()
 			return nil
 		case <-t.C:
+		case <-s.o.Reload:
 		}
 	}
 }

@@ -48,8 +48,13 @@ type Config struct {
 	SNMPWorkers     int
 	InventoryReload time.Duration
 
+	CollectorID    string
+	CollectorZone  string
+	CollectorLease time.Duration
+
 	PushBatch    int
 	PushInterval time.Duration
+	VMReplaySpan time.Duration // 0: off
 	SpoolMaxSize int64
 
 	DBMaxConns          int
@@ -69,6 +74,17 @@ type Config struct {
 	RateLimit        float64 // requests per second per client; 0 disables
 	RateLimitLocal   bool    // apply the limit to loopback clients too
 	CacheTTL         time.Duration
+
+	// Alerting.
+	AlertmanagerURLs      []string // WARDOPS_ALERTMANAGER_URL, comma-separated
+	AlerterListen         string
+	AlertDownInterval     time.Duration
+	AlertEvalInterval     time.Duration
+	AlertResendInterval   time.Duration
+	AlertResolvedResend   time.Duration
+	AlertmanagerTimeout   time.Duration
+	AlertmanagerGroupWait time.Duration
+	ExternalURL           string
 
 	// wardops sim: the fleet simulator.
 	SimAddrs      string // address list/ranges; overrides SimBase+SimCount
@@ -115,6 +131,7 @@ const (
 	pDev                          // wardops dev's private servers
 	pHealth                       // wardops healthcheck
 	pCommon                       // logging and --check: every subcommand has them
+	pAlerter                      // alert evaluation and Alertmanager notification
 	pAll         part = 1<<16 - 1
 )
 
@@ -127,8 +144,9 @@ var commandParts = map[string]part{
 	// it reads the maintenance settings too.
 	"collector":   pDB | pCollector | pMaintenance,
 	"query":       pDB | pQuery,
-	"run":         pDB | pCollector | pQuery | pMaintenance,
-	"dev":         pDB | pCollector | pQuery | pSim | pDev | pImport | pMaintenance,
+	"alerter":     pDB | pAlerter,
+	"run":         pDB | pCollector | pQuery | pAlerter | pMaintenance,
+	"dev":         pDB | pCollector | pQuery | pSim | pDev | pImport | pAlerter | pMaintenance,
 	"maintenance": pDB | pMaintenance,
 	"token":       pDB,
 	"sim":         pSim,
@@ -187,12 +205,12 @@ func settings() []setting {
 		{pDB, "database-url", "WARDOPS_DATABASE_URL", "", "PostgreSQL URL (postgres://user@host:5432/db)", func(c *Config, v string) error { c.DatabaseURL = Secret(v); return nil }},
 		{pDB, "database-password-file", "WARDOPS_DATABASE_PASSWORD_FILE", "", "file holding the PostgreSQL password (a compose secret); the URL then carries only the user", str(func(c *Config) *string { return &c.DatabasePasswordFile })},
 		{pCollector | pQuery, "vm-url", "WARDOPS_VM_URL", "", "VictoriaMetrics base URL for writes (http://127.0.0.1:8428 or a vminsert .../insert/0/prometheus)", str(func(c *Config) *string { return &c.VMURL })},
-		{pQuery, "vm-query-url", "WARDOPS_VM_QUERY_URL", "", "VictoriaMetrics URL for reads (default: WARDOPS_VM_URL; a vmselect .../select/0/prometheus for a cluster)", str(func(c *Config) *string { return &c.VMQueryURL })},
+		{pQuery | pAlerter, "vm-query-url", "WARDOPS_VM_QUERY_URL", "", "VictoriaMetrics URL for reads (default: WARDOPS_VM_URL; a vmselect .../select/0/prometheus for a cluster)", str(func(c *Config) *string { return &c.VMQueryURL })},
 		{pQuery, "listen", "WARDOPS_LISTEN", ":5001", "query service listen address", str(func(c *Config) *string { return &c.Listen })},
 		{pCollector, "collector-listen", "WARDOPS_COLLECTOR_LISTEN", ":5002", "collector /metrics listen address", str(func(c *Config) *string { return &c.CollectorListen })},
 		{pCollector, "data-dir", "WARDOPS_DATA_DIR", "./var/data", "local state (spool files)", str(func(c *Config) *string { return &c.DataDir })},
 		{pImport | pQuery, "profiles-dir", "WARDOPS_PROFILES_DIR", "", "extra SNMP profile YAML files (added to the built-in ones)", str(func(c *Config) *string { return &c.ProfilesDir })},
-		{pCollector | pQuery, "ping-interval", "WARDOPS_PING_INTERVAL", "30s", "default ICMP probe interval", dur(func(c *Config) *time.Duration { return &c.PingInterval })},
+		{pCollector | pQuery | pAlerter, "ping-interval", "WARDOPS_PING_INTERVAL", "30s", "default ICMP probe interval", dur(func(c *Config) *time.Duration { return &c.PingInterval })},
 		{pCollector, "ping-count", "WARDOPS_PING_COUNT", "3", "echo requests per probe", num(func(c *Config) *int { return &c.PingCount }, 1)},
 		{pCollector, "ping-timeout", "WARDOPS_PING_TIMEOUT", "2s", "how long a probe waits for its last reply", dur(func(c *Config) *time.Duration { return &c.PingTimeout })},
 		{pCollector, "ping-echo-interval", "WARDOPS_PING_ECHO_INTERVAL", "200ms", "pause between the echo requests of one probe", dur(func(c *Config) *time.Duration { return &c.PingEcho })},
@@ -204,8 +222,19 @@ func settings() []setting {
 		{pCollector, "probe-workers", "WARDOPS_PROBE_WORKERS", "0", "ICMP probes in flight at most (0: 4096 with the shared engine, 256 with probing)", num(func(c *Config) *int { return &c.ProbeWorkers }, 0)},
 		{pCollector, "snmp-workers", "WARDOPS_SNMP_WORKERS", "128", "SNMP polls in flight at most", num(func(c *Config) *int { return &c.SNMPWorkers }, 1)},
 		{pCollector, "inventory-reload", "WARDOPS_INVENTORY_RELOAD", "10s", "how often the collector re-reads the inventory", dur(func(c *Config) *time.Duration { return &c.InventoryReload })},
+		{pCollector, "collector-id", "WARDOPS_COLLECTOR_ID", "", "this collector's name among those sharing the database (default: host name and the port of WARDOPS_COLLECTOR_LISTEN)", str(func(c *Config) *string { return &c.CollectorID })},
+		{pCollector, "collector-zone", "WARDOPS_COLLECTOR_ZONE", "", "probe only devices of this region (and of regions that have no collector); empty: any region", str(func(c *Config) *string { return &c.CollectorZone })},
+		{pCollector, "collector-lease", "WARDOPS_COLLECTOR_LEASE", "10s", "how long a collector's heartbeat counts; a collector silent for longer loses its devices to the others", dur(func(c *Config) *time.Duration { return &c.CollectorLease })},
 		{pCollector, "push-batch", "WARDOPS_PUSH_BATCH", "5000", "samples per VictoriaMetrics request at most", num(func(c *Config) *int { return &c.PushBatch }, 1)},
 		{pCollector, "push-interval", "WARDOPS_PUSH_INTERVAL", "1s", "longest a sample waits before it is pushed", dur(func(c *Config) *time.Duration { return &c.PushInterval })},
+		{pCollector, "vm-replay-span", "WARDOPS_VM_REPLAY_SPAN", "30s", "samples VictoriaMetrics acknowledged in this span are sent again after a connection failure, in case a crash lost them (0: off)", func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < 0 {
+				return errors.New("must be a duration of 0 or more")
+			}
+			c.VMReplaySpan = d
+			return nil
+		}},
 		{pCollector, "spool-max-size", "WARDOPS_SPOOL_MAX_SIZE", "1073741824", "bytes of on-disk spool at most; oldest dropped beyond", func(c *Config, v string) error {
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil || n < 1<<20 {
@@ -254,6 +283,28 @@ func settings() []setting {
 		}},
 		{pQuery, "rate-limit-loopback", "WARDOPS_RATE_LIMIT_LOOPBACK", "false", "rate-limit loopback clients too", boolean(func(c *Config) *bool { return &c.RateLimitLocal })},
 		{pQuery, "cache-ttl", "WARDOPS_CACHE_TTL", "1s", "dashboard cache lifetime", dur(func(c *Config) *time.Duration { return &c.CacheTTL })},
+		{pAlerter, "alertmanager-url", "WARDOPS_ALERTMANAGER_URL", "", "Alertmanager base URLs, comma-separated; each gets every notification (empty: alerts are recorded only)", func(c *Config, v string) error {
+			c.AlertmanagerURLs = nil
+			for _, u := range strings.Split(v, ",") {
+				if u = strings.TrimSpace(u); u == "" {
+					continue
+				}
+				p, err := url.Parse(u)
+				if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+					return fmt.Errorf("%q must be an http(s) URL", u)
+				}
+				c.AlertmanagerURLs = append(c.AlertmanagerURLs, strings.TrimRight(u, "/"))
+			}
+			return nil
+		}},
+		{pAlerter, "alerter-listen", "WARDOPS_ALERTER_LISTEN", ":5003", "alerter /metrics listen address", str(func(c *Config) *string { return &c.AlerterListen })},
+		{pAlerter, "alert-down-interval", "WARDOPS_ALERT_DOWN_INTERVAL", "2s", "how often down detection reads the probes that landed in ping_results", dur(func(c *Config) *time.Duration { return &c.AlertDownInterval })},
+		{pAlerter, "alert-eval-interval", "WARDOPS_ALERT_EVAL_INTERVAL", "30s", "how often the threshold rules query VictoriaMetrics", dur(func(c *Config) *time.Duration { return &c.AlertEvalInterval })},
+		{pAlerter, "alert-resend-interval", "WARDOPS_ALERT_RESEND_INTERVAL", "60s", "how often firing alerts are re-sent to Alertmanager", dur(func(c *Config) *time.Duration { return &c.AlertResendInterval })},
+		{pAlerter, "alert-resolved-resend", "WARDOPS_ALERT_RESOLVED_RESEND", "15m", "how long resolved alerts are re-sent", dur(func(c *Config) *time.Duration { return &c.AlertResolvedResend })},
+		{pAlerter, "alertmanager-timeout", "WARDOPS_ALERTMANAGER_TIMEOUT", "10s", "per-request timeout to each Alertmanager (and per VictoriaMetrics rule query)", dur(func(c *Config) *time.Duration { return &c.AlertmanagerTimeout })},
+		{pAlerter, "alertmanager-group-wait", "WARDOPS_ALERTMANAGER_GROUP_WAIT", "30s", "the Alertmanager route's group_wait: a resolution is held this long after its firing was delivered so both are notified", dur(func(c *Config) *time.Duration { return &c.AlertmanagerGroupWait })},
+		{pAlerter, "external-url", "WARDOPS_EXTERNAL_URL", "http://127.0.0.1:5001", "the query service's URL as people reach it, for links in alerts", str(func(c *Config) *string { return &c.ExternalURL })},
 		{pSim, "sim-addrs", "WARDOPS_SIM_ADDRS", "", "sim: loopback addresses and ranges, e.g. 127.20.0.1-127.20.3.90 (overrides --sim-base/--sim-count)", str(func(c *Config) *string { return &c.SimAddrs })},
 		{pSim, "sim-base", "WARDOPS_SIM_BASE", "127.20.0.1", "sim: first address of --sim-count consecutive devices", str(func(c *Config) *string { return &c.SimBase })},
 		{pSim, "sim-count", "WARDOPS_SIM_COUNT", "875", "sim: number of devices from --sim-base", num(func(c *Config) *int { return &c.SimCount }, 1)},
@@ -363,7 +414,8 @@ func (c *Config) validate(uses part) error {
 			}
 		}
 	}
-	check(pCollector|pQuery, c.validateVM)
+	check(pCollector|pQuery|pAlerter, c.validateVM)
+	check(pAlerter, func() error { return validListen("WARDOPS_ALERTER_LISTEN", c.AlerterListen) })
 	check(pDB, c.validateDatabase)
 	check(pHealth, func() error { return nil })
 	check(pQuery, func() error { return validListen("WARDOPS_LISTEN", c.Listen) })
@@ -452,6 +504,14 @@ func (c *Config) validateProbing() error {
 		if c.ICMPEngine == "probing" {
 			c.ProbeWorkers = 256
 		}
+	}
+	if c.CollectorID == "" {
+		host, err := os.Hostname()
+		if err != nil || host == "" {
+			host = "collector"
+		}
+		_, port, _ := net.SplitHostPort(c.CollectorListen)
+		c.CollectorID = host + ":" + port
 	}
 	if c.PingTimeout >= c.PingInterval {
 		return fmt.Errorf("WARDOPS_PING_TIMEOUT (%s) must be shorter than WARDOPS_PING_INTERVAL (%s)", c.PingTimeout, c.PingInterval)

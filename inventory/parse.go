@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -245,7 +246,7 @@ func Build(doc *Document, ps Profiles) ([]model.ImportCredential, []model.Import
 			continue
 		}
 		byIP[d.IP] = r.Line
-		if d.Parent == d.Name {
+		if slices.Contains(model.SplitParents(d.Parent), d.Name) {
 			fail(r.Line, "device is its own parent")
 			continue
 		}

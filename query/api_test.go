@@ -7,12 +7,10 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/wardops/wardops/config"
 )
 
 func TestAuth(t *testing.T) {
-	e := newEnv(t, func(c *config.Config) { c.RequireReadToken = true })
+	e := newEnv(t, func(o *Options) { o.RequireReadToken = true })
 	e.seedInventory(1, 1, nil)
 	r, w, a := e.token("reader", "read"), e.token("writer", "write"), e.token("admin", "admin")
 	revoked := e.token("old", "admin")
@@ -110,7 +108,7 @@ func TestWritesAndSecrets(t *testing.T) {
 }
 
 func TestRateLimit(t *testing.T) {
-	e := newEnv(t, func(c *config.Config) { c.RateLimit, c.RateLimitLocal = 0.5, true })
+	e := newEnv(t, func(o *Options) { o.RateLimit, o.RateLimitLoopback = 0.5, true })
 	// Burst 1 at one token per 2 s: the second request within two seconds is refused.
 	if code := e.get("/api/v1/health", nil); code == 429 {
 		t.Fatalf("first request limited")
@@ -118,7 +116,7 @@ func TestRateLimit(t *testing.T) {
 	if code := e.get("/api/v1/health", nil); code != 429 {
 		t.Fatalf("second request: %d, want 429", code)
 	}
-	e2 := newEnv(t, func(c *config.Config) { c.RateLimit = 0.5 })
+	e2 := newEnv(t, func(o *Options) { o.RateLimit = 0.5 })
 	for i := 0; i < 5; i++ {
 		if code := e2.get("/api/v1/health", nil); code == 429 {
 			t.Fatalf("loopback limited although RateLimitLocal is off")
@@ -133,7 +131,7 @@ func TestPostgresDown(t *testing.T) {
 	devs, tr := seedScenario(e)
 	checkAgainstTruth(t, e, devs, tr, sourceVM)
 	e.st.Close()
-	time.Sleep(2 * e.cfg.CacheTTL)
+	time.Sleep(2 * e.opts.CacheTTL)
 	var d struct {
 		dashResp
 		InventoryStale bool `json:"inventory_stale"`

@@ -61,33 +61,45 @@ const (
 	tokenCacheSize = 1024
 )
 
-func (s *Server) lookupToken(ctx context.Context, secret string) (model.Token, error) {
+// authenticator checks Bearer tokens against the store, through a short-lived cache.
+type authenticator struct {
+	responder
+	st          TokenStore
+	requireRead bool
+	tokens      tokenCache
+}
+
+func newAuthenticator(r responder, st TokenStore, requireRead bool) *authenticator {
+	return &authenticator{responder: r, st: st, requireRead: requireRead, tokens: tokenCache{entries: map[string]tokenEntry{}}}
+}
+
+func (a *authenticator) lookup(ctx context.Context, secret string) (model.Token, error) {
 	key := string(HashToken(secret))
 	now := time.Now()
-	s.tokens.mu.Lock()
-	e, ok := s.tokens.entries[key]
-	s.tokens.mu.Unlock()
+	a.tokens.mu.Lock()
+	e, ok := a.tokens.entries[key]
+	a.tokens.mu.Unlock()
 	if ok && now.Before(e.until) {
 		return e.tok, nil
 	}
-	t, err := s.st.UseToken(ctx, []byte(key))
+	t, err := a.st.UseToken(ctx, []byte(key))
 	if err != nil {
 		return model.Token{}, err
 	}
-	s.tokens.mu.Lock()
-	if len(s.tokens.entries) >= tokenCacheSize {
-		clear(s.tokens.entries)
+	a.tokens.mu.Lock()
+	if len(a.tokens.entries) >= tokenCacheSize {
+		clear(a.tokens.entries)
 	}
-	s.tokens.entries[key] = tokenEntry{tok: t, until: now.Add(tokenTTL)}
-	s.tokens.mu.Unlock()
+	a.tokens.entries[key] = tokenEntry{tok: t, until: now.Add(tokenTTL)}
+	a.tokens.mu.Unlock()
 	return t, nil
 }
 
-// auth requires a Bearer token of at least scope need; reads go through without one unless
+// require asks for a Bearer token of at least scope need; reads go through without one unless
 // RequireReadToken is set.
-func (s *Server) auth(need string) gin.HandlerFunc {
+func (a *authenticator) require(need string) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if need == scopeRead && !s.cfg.RequireReadToken {
+		if need == scopeRead && !a.requireRead {
 			c.Next()
 			return
 		}
@@ -97,14 +109,14 @@ func (s *Server) auth(need string) gin.HandlerFunc {
 			c.AbortWithStatusJSON(http.StatusUnauthorized, &apiError{Param: "Authorization", Message: "Authorization: Bearer token required"})
 			return
 		}
-		t, err := s.lookupToken(c.Request.Context(), strings.TrimSpace(secret))
+		t, err := a.lookup(c.Request.Context(), strings.TrimSpace(secret))
 		if errors.Is(err, model.ErrNotFound) {
 			c.Header("WWW-Authenticate", `Bearer realm="wardops", error="invalid_token"`)
 			c.AbortWithStatusJSON(http.StatusUnauthorized, &apiError{Param: "Authorization", Message: "invalid or revoked token"})
 			return
 		}
 		if err != nil {
-			s.fail(c, err)
+			a.fail(c, err)
 			return
 		}
 		if scopeRank[t.Scope] < scopeRank[need] {

@@ -1,26 +1,21 @@
 package query
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/wardops/wardops/model"
 )
 
-type branchView struct {
-	ID        int64     `json:"id"`
-	Name      string    `json:"name"`
-	Region    string    `json:"region"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
-	Counts    *counts   `json:"counts,omitempty"`
-}
-
-func toBranchView(b model.Branch) branchView {
-	return branchView{ID: b.ID, Name: b.Name, Region: b.Region, CreatedAt: b.CreatedAt.UTC(), UpdatedAt: b.UpdatedAt.UTC()}
+// branchHandlers serves and writes branches; reads add each branch's device counts from the
+// snapshot.
+type branchHandlers struct {
+	responder
+	st    BranchStore
+	snaps *snapshots
 }
 
 // branchCountsOf tallies the snapshot's devices per branch id.
@@ -39,19 +34,19 @@ func branchCountsOf(snap *snapshot) map[int64]*counts {
 }
 
 // listBranches returns every branch with its device counts by state.
-func (s *Server) listBranches(c *gin.Context) {
+func (h *branchHandlers) list(c *gin.Context) {
 	if _, err := queryParams(c); err != nil {
-		s.fail(c, err)
+		h.fail(c, err)
 		return
 	}
 	ctx := c.Request.Context()
-	bs, err := s.st.ListBranches(ctx)
+	bs, err := h.st.ListBranches(ctx)
 	if err != nil {
-		s.fail(c, err)
+		h.fail(c, err)
 		return
 	}
 	var byBranch map[int64]*counts
-	if snap, err := s.snapshot(ctx); err == nil {
+	if snap, err := h.snaps.get(ctx); err == nil {
 		byBranch = branchCountsOf(snap)
 	}
 	out := make([]branchView, len(bs))
@@ -66,25 +61,22 @@ func (s *Server) listBranches(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"items": out, "total": len(out)})
 }
 
-func (s *Server) getBranch(c *gin.Context) {
+func (h *branchHandlers) get(c *gin.Context) {
 	id, err := pathID(c)
 	if err == nil {
 		_, err = queryParams(c)
 	}
 	if err != nil {
-		s.fail(c, err)
+		h.fail(c, err)
 		return
 	}
-	b, err := s.st.GetBranch(c.Request.Context(), id)
-	if errors.Is(err, model.ErrNotFound) {
-		err = notFound("branch", id)
-	}
+	b, err := lookupBranch(c.Request.Context(), h.st, id)
 	if err != nil {
-		s.fail(c, err)
+		h.fail(c, err)
 		return
 	}
 	out := toBranchView(b)
-	if snap, err := s.snapshot(c.Request.Context()); err == nil {
+	if snap, err := h.snaps.get(c.Request.Context()); err == nil {
 		cnt := counts{}
 		if bc, ok := branchCountsOf(snap)[id]; ok {
 			cnt = *bc
@@ -92,6 +84,15 @@ func (s *Server) getBranch(c *gin.Context) {
 		out.Counts = &cnt
 	}
 	c.JSON(http.StatusOK, out)
+}
+
+// lookupBranch reads one branch; an unknown id is the API's 404 naming the id.
+func lookupBranch(ctx context.Context, st BranchStore, id int64) (model.Branch, error) {
+	b, err := st.GetBranch(ctx, id)
+	if errors.Is(err, model.ErrNotFound) {
+		return b, notFound("branch", id)
+	}
+	return b, err
 }
 
 type branchBody struct {
@@ -116,52 +117,49 @@ func (b *branchBody) validate(create bool) error {
 	return nil
 }
 
-func (s *Server) createBranch(c *gin.Context) {
+func (h *branchHandlers) create(c *gin.Context) {
 	var body branchBody
 	if err := decodeBody(c, &body); err != nil {
-		s.fail(c, err)
+		h.fail(c, err)
 		return
 	}
 	if err := body.validate(true); err != nil {
-		s.fail(c, err)
+		h.fail(c, err)
 		return
 	}
 	region := ""
 	if body.Region != nil {
 		region = *body.Region
 	}
-	b, err := s.st.CreateBranch(c.Request.Context(), *body.Name, region)
+	b, err := h.st.CreateBranch(c.Request.Context(), *body.Name, region)
 	if err != nil {
-		s.fail(c, err)
+		h.fail(c, err)
 		return
 	}
-	s.invalidate()
+	h.snaps.invalidate()
 	c.Header("Location", "/api/v1/branches/"+strconv.FormatInt(b.ID, 10))
 	c.JSON(http.StatusCreated, toBranchView(b))
 }
 
-func (s *Server) updateBranch(c *gin.Context) {
+func (h *branchHandlers) update(c *gin.Context) {
 	id, err := pathID(c)
 	if err != nil {
-		s.fail(c, err)
+		h.fail(c, err)
 		return
 	}
 	var body branchBody
 	if err := decodeBody(c, &body); err != nil {
-		s.fail(c, err)
+		h.fail(c, err)
 		return
 	}
 	if err := body.validate(false); err != nil {
-		s.fail(c, err)
+		h.fail(c, err)
 		return
 	}
 	ctx := c.Request.Context()
-	cur, err := s.st.GetBranch(ctx, id)
-	if errors.Is(err, model.ErrNotFound) {
-		err = notFound("branch", id)
-	}
+	cur, err := lookupBranch(ctx, h.st, id)
 	if err != nil {
-		s.fail(c, err)
+		h.fail(c, err)
 		return
 	}
 	if body.Name != nil {
@@ -170,35 +168,36 @@ func (s *Server) updateBranch(c *gin.Context) {
 	if body.Region != nil {
 		cur.Region = *body.Region
 	}
-	b, err := s.st.UpdateBranch(ctx, id, cur.Name, cur.Region)
+	b, err := h.st.UpdateBranch(ctx, id, cur.Name, cur.Region)
 	if errors.Is(err, model.ErrNotFound) {
 		err = notFound("branch", id)
 	}
 	if err != nil {
-		s.fail(c, err)
+		h.fail(c, err)
 		return
 	}
-	s.invalidate()
+	h.snaps.invalidate()
 	c.JSON(http.StatusOK, toBranchView(b))
 }
 
-func (s *Server) deleteBranch(c *gin.Context) {
+func (h *branchHandlers) delete(c *gin.Context) {
 	id, err := pathID(c)
 	if err != nil {
-		s.fail(c, err)
+		h.fail(c, err)
 		return
 	}
-	err = s.st.DeleteBranch(c.Request.Context(), id)
+	err = h.st.DeleteBranch(c.Request.Context(), id)
 	if errors.Is(err, model.ErrNotFound) {
 		err = notFound("branch", id)
 	}
 	if errors.Is(err, model.ErrConflict) {
+		// The only constraint a branch delete can hit is the devices' foreign key.
 		err = &apiError{Status: http.StatusConflict, Param: "id", Message: "branch still has devices"}
 	}
 	if err != nil {
-		s.fail(c, err)
+		h.fail(c, err)
 		return
 	}
-	s.invalidate()
+	h.snaps.invalidate()
 	c.Status(http.StatusNoContent)
 }

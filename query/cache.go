@@ -2,87 +2,181 @@ package query
 
 import (
 	"context"
+	"errors"
+	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sync/singleflight"
+	"github.com/gin-gonic/gin"
 )
 
-// fleetCache holds the current snapshot. A fresh one (younger than ttl) is served as is; an
-// older one is served while one background build replaces it, so no reader waits for the
-// backends: at 100,000 devices one VictoriaMetrics fleet query takes seconds, and the dashboard
-// must still answer in milliseconds. Only a missing snapshot, one invalidated by a write, or one
-// older than maxStale makes callers wait for a build, which singleflight shares among them.
-// Either way the backends see at most one build at a time.
-type fleetCache struct {
-	ttl   time.Duration
-	cur   atomic.Pointer[snapshot]
-	dirty atomic.Bool // set by writes: the next read must not see the old inventory
-	sf    singleflight.Group
-	// lastBuild is how long the newest build took (ns). A rebuild starts only once the snapshot is
-	// older than that too, so the backends are busy at most half of the time however slow the
-	// fleet query gets (seconds at 100,000 devices on a small VictoriaMetrics).
-	lastBuild atomic.Int64
+// snapshots hands out the fleet snapshot with bounded staleness, building only when a reader asks.
+//
+//   - A snapshot is served for ttl after its build finished. Its age (now − At, where At is when
+//     the build started) is then below ttl plus the time of the build that made it.
+//   - A reader that finds no servable snapshot waits for a build instead of getting an old one; all
+//     readers waiting at the same time share that one build. So the first request after a quiet
+//     period waits for one build, and a wall of screens still costs one build per ttl.
+//   - A reader that comes in the last stretch of a snapshot's life (as long as its build took, at
+//     most half of ttl) starts the next build in the background and is served at once, so that
+//     steady readers seldom wait. Only readers start builds: with nobody asking, nothing is built.
+//   - A build runs on the service's context, not a request's (a client hanging up must not cancel
+//     a build others wait for), and ends by deadline: the backends get half of it, then the
+//     ping_results fallback the rest, so a reader waits at most deadline even when
+//     VictoriaMetrics or PostgreSQL hang, and gets a snapshot that says which backend failed.
+//   - A write bumps gen; a snapshot built before it is never served again, and a reader after it
+//     waits for a build that started after it.
+type snapshots struct {
+	ttl      time.Duration
+	deadline time.Duration
+	build    func(ctx context.Context, gen uint64) (*snapshot, error)
+	m        *metrics
+
+	cur atomic.Pointer[snapshot]
+	gen atomic.Uint64
+
+	mu       sync.Mutex
+	inflight *buildCall // nil when no build runs
+	closed   bool
+	base     context.Context
+	stop     context.CancelFunc
+	wg       sync.WaitGroup // the build goroutine, so close can wait for it
 }
 
-// maxStale is the oldest snapshot served while a rebuild runs; older, callers wait for the build.
-const maxStale = time.Minute
+// defaultBuildDeadline bounds one build: at 100,000 devices a VictoriaMetrics fleet query takes
+// seconds, and a dashboard reader should not wait much longer than that.
+const defaultBuildDeadline = 10 * time.Second
 
-// snapshot returns the fleet snapshot, building it when needed.
-func (s *Server) snapshot(ctx context.Context) (*snapshot, error) {
-	cur := s.cache.cur.Load()
-	if cur != nil && !s.cache.dirty.Load() {
-		age := time.Since(cur.At)
-		if age < max(s.cache.ttl, time.Duration(s.cache.lastBuild.Load())) {
-			s.m.cache.WithLabelValues("hit").Inc()
-			return cur, nil
-		}
-		if age < max(maxStale, 2*s.cache.ttl) {
-			s.m.cache.WithLabelValues("stale").Inc()
-			s.cache.sf.DoChan("fleet", s.rebuild) // result read by the next caller
-			return cur, nil
-		}
-	}
-	s.m.cache.WithLabelValues("miss").Inc()
-	ch := s.cache.sf.DoChan("fleet", s.rebuild)
-	select {
-	case r := <-ch:
-		if r.Err != nil {
-			if cur != nil {
-				// Every backend failed: the last good snapshot is better than nothing.
-				return cur, nil
+// buildCall is one build, shared by every reader that waits for it.
+type buildCall struct {
+	done chan struct{} // closed when snap and err are set
+	snap *snapshot
+	err  error
+}
+
+var errClosed = errors.New("query service is shutting down")
+
+func newSnapshots(build func(context.Context, uint64) (*snapshot, error), ttl, deadline time.Duration, m *metrics) *snapshots {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &snapshots{ttl: ttl, deadline: deadline, build: build, m: m, base: ctx, stop: cancel}
+}
+
+// get returns a snapshot younger than ttl plus one build, waiting for a build when needed.
+func (c *snapshots) get(ctx context.Context) (*snapshot, error) {
+	want := c.gen.Load()
+	waited := false
+	for {
+		cur := c.cur.Load()
+		now := time.Now()
+		if cur != nil && cur.gen >= want && now.Before(cur.expires) {
+			if !waited {
+				c.m.cacheHit.Inc()
 			}
-			return nil, r.Err
+			if !now.Before(cur.refreshAt) {
+				c.join(cur, "ahead")
+			}
+			return cur, nil
 		}
-		return r.Val.(*snapshot), nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
+		call := c.join(cur, "wait")
+		if call == nil {
+			continue // a build finished since cur was read: look again
+		}
+		if !waited {
+			c.m.cacheMiss.Inc()
+			waited = true
+		}
+		select {
+		case <-call.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if call.err != nil {
+			return nil, call.err
+		}
+		if call.snap.gen >= want {
+			return call.snap, nil
+		}
+		// That build started before a write this reader must see; the loop starts the next.
 	}
 }
 
-// rebuild runs one build on the server's own context, not a request's: a client hanging up
-// must not cancel a build other clients wait for. builds tracks it so Close can wait.
-func (s *Server) rebuild() (any, error) {
-	s.builds.Add(1)
-	defer s.builds.Done()
-	ctx, cancel := context.WithTimeout(s.baseCtx, s.buildTimeout)
-	defer cancel()
-	s.cache.dirty.Store(false)
+// join returns the build in flight or starts one. It returns nil when the current snapshot is no
+// longer seen, which means a build finished in between and the caller should look again: so
+// readers that all found the same stale snapshot cause one build, not one each.
+func (c *snapshots) join(seen *snapshot, trigger string) *buildCall {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.inflight != nil {
+		return c.inflight
+	}
+	if c.cur.Load() != seen {
+		return nil
+	}
+	call := &buildCall{done: make(chan struct{})}
+	if c.closed {
+		call.err = errClosed
+		close(call.done)
+		return call
+	}
+	c.inflight = call
+	gen := c.gen.Load()
+	c.wg.Add(1)
+	go c.run(call, gen, trigger)
+	return call
+}
+
+// run is one build; its result becomes the current snapshot before any waiter is woken.
+func (c *snapshots) run(call *buildCall, gen uint64, trigger string) {
+	defer c.wg.Done()
+	ctx, cancel := context.WithTimeout(c.base, c.deadline)
 	start := time.Now()
-	snap, err := s.build(ctx)
-	s.cache.lastBuild.Store(int64(time.Since(start)))
+	snap, err := c.build(ctx, gen)
+	cancel()
+	took := time.Since(start)
+	c.m.snapshotBuilds.WithLabelValues(trigger).Inc()
+	c.m.snapshotBuildDuration.Observe(took.Seconds())
 	if err != nil {
-		s.log.Warn("cannot build fleet snapshot", "err", err)
-		return nil, err
+		c.m.snapshotBuildErrors.Inc()
+	} else {
+		done := time.Now()
+		snap.expires = done.Add(c.ttl)
+		snap.refreshAt = snap.expires.Add(-min(took, c.ttl/2))
 	}
-	s.cache.cur.Store(snap)
-	return snap, nil
+	c.mu.Lock()
+	if err == nil {
+		c.cur.Store(snap)
+	}
+	c.inflight = nil
+	c.mu.Unlock()
+	call.snap, call.err = snap, err
+	close(call.done)
 }
 
-// invalidate makes the next read rebuild, re-reading the inventory: called after every write.
-func (s *Server) invalidate() {
-	s.inv.mu.Lock()
-	s.inv.forced = true
-	s.inv.mu.Unlock()
-	s.cache.dirty.Store(true)
+// invalidate makes every later read wait for a snapshot built after this call: called after every
+// write, so the writer's next read shows the write.
+func (c *snapshots) invalidate() { c.gen.Add(1) }
+
+// close cancels a running build and waits for it; later reads fail with errClosed.
+func (c *snapshots) close() {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	c.stop()
+	c.wg.Wait()
+}
+
+// setAge says how old the snapshot behind a response is, in whole seconds (RFC 9111 5.1): a client
+// can tell a fresh answer from a degraded one without parsing the body.
+func setAge(c *gin.Context, snap *snapshot) {
+	age := max(0, time.Since(snap.At)/time.Second)
+	c.Header("Age", strconv.FormatInt(int64(age), 10))
+}
+
+// serveSnapshot writes a body rendered from snap: never stored by a cache in between (it is only
+// valid for ttl), with its age.
+func serveSnapshot(c *gin.Context, snap *snapshot, r *rendered) {
+	c.Writer.Header()["Cache-Control"] = noStore
+	setAge(c, snap)
+	serveJSON(c, r)
 }

@@ -37,13 +37,13 @@ func coverageQuery(id int64) string {
 
 // readCoverage reads the device's table-row counts. A failure is reported in the view and logged,
 // not returned: the inventory part of the detail comes from PostgreSQL and is still right.
-func (s *Server) readCoverage(ctx context.Context, id int64) *coverage {
-	if s.vm == nil {
+func (h *deviceReads) readCoverage(ctx context.Context, id int64) *coverage {
+	if h.vm == nil {
 		return &coverage{Profiles: []profileCoverage{}, Error: errNoVM.Error()}
 	}
-	vec, err := s.vm.Query(ctx, coverageQuery(id), time.Now())
+	vec, err := h.vm.Query(ctx, coverageQuery(id), time.Now())
 	if err != nil {
-		s.log.Warn("cannot read SNMP coverage", "device_id", id, "err", err)
+		h.log.Warn("cannot read SNMP coverage", "device_id", id, "err", err)
 		return &coverage{Profiles: []profileCoverage{}, Error: "cannot query VictoriaMetrics"}
 	}
 	byProfile := map[string]*profileCoverage{}

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/wardops/wardops/model"
 )
 
 // counts is the state breakdown shared by totals, branches and regions.
@@ -61,20 +60,6 @@ type rankedDevice struct {
 	Value  float64 `json:"value"`
 }
 
-type alertView struct {
-	ID             int64      `json:"id"`
-	DeviceID       int64      `json:"device_id"`
-	Device         string     `json:"device"`
-	RuleID         int64      `json:"rule_id"`
-	Rule           string     `json:"rule"`
-	Severity       string     `json:"severity"`
-	FiredAt        time.Time  `json:"fired_at"`
-	AcknowledgedAt *time.Time `json:"acknowledged_at"`
-	AcknowledgedBy string     `json:"acknowledged_by,omitempty"`
-	Value          *float64   `json:"value"`
-	Summary        string     `json:"summary"`
-}
-
 type alertsView struct {
 	Total int         `json:"total"`
 	Stale bool        `json:"stale"`
@@ -104,16 +89,6 @@ const maxDownListed = 500
 
 // topK is the length of the worst-RTT and worst-loss lists.
 const topK = 10
-
-func toAlertViews(as []model.Alert) []alertView {
-	out := make([]alertView, len(as))
-	for i, a := range as {
-		out[i] = alertView{ID: a.ID, DeviceID: a.DeviceID, Device: a.Device, RuleID: a.RuleID, Rule: a.Rule,
-			Severity: a.Severity, FiredAt: a.FiredAt, AcknowledgedAt: a.AcknowledgedAt, AcknowledgedBy: a.AcknowledgedBy,
-			Value: a.Value, Summary: a.Summary}
-	}
-	return out
-}
 
 // renderDashboard computes every aggregate of the dashboard once per snapshot and renders it, so
 // serving the dashboard is a copy of bytes.
@@ -199,17 +174,22 @@ func worst(ds []rankedDevice) []rankedDevice {
 	return ds
 }
 
+// dashboardHandlers serves the fleet overview.
+type dashboardHandlers struct {
+	responder
+	snaps *snapshots
+}
+
 // dashboard serves the current snapshot's pre-rendered body.
-func (s *Server) dashboard(c *gin.Context) {
+func (h *dashboardHandlers) dashboard(c *gin.Context) {
 	if _, err := queryParams(c); err != nil {
-		s.fail(c, err)
+		h.fail(c, err)
 		return
 	}
-	snap, err := s.snapshot(c.Request.Context())
+	snap, err := h.snaps.get(c.Request.Context())
 	if err != nil {
-		s.fail(c, err)
+		h.fail(c, err)
 		return
 	}
-	c.Header("Cache-Control", "no-store")
-	serveJSON(c, snap.dashboard)
+	serveSnapshot(c, snap, snap.dashboard)
 }

@@ -12,6 +12,15 @@ import (
 	"github.com/wardops/wardops/model"
 )
 
+// deviceWrites creates, updates and deletes devices; every write invalidates the snapshot so the
+// next read shows it.
+type deviceWrites struct {
+	responder
+	st     DeviceWriter
+	snaps  *snapshots
+	expand Expander // nil: snmp_profiles cannot be given
+}
+
 // snmpBody is a device's SNMP access as written. Community is accepted but never returned.
 type snmpBody struct {
 	Version    *string `json:"version"`
@@ -36,7 +45,7 @@ type deviceBody struct {
 }
 
 // apply validates the body and merges it onto in (zero for a create), naming the first bad field.
-func (s *Server) apply(b *deviceBody, in *model.DeviceChange, create bool) error {
+func (h *deviceWrites) apply(b *deviceBody, in *model.DeviceChange, create bool) error {
 	if create {
 		for _, req := range []struct {
 			name string
@@ -113,12 +122,12 @@ func (s *Server) apply(b *deviceBody, in *model.DeviceChange, create bool) error
 		return badParam("snmp_profiles", "given without snmp.version")
 	}
 	if in.ReplaceItems {
-		if len(in.Profiles) > 0 && s.expand == nil {
+		if len(in.Profiles) > 0 && h.expand == nil {
 			return badParam("snmp_profiles", "profiles are not available in this server")
 		}
 		in.Items = nil
 		if len(in.Profiles) > 0 {
-			items, err := s.expand(in.Profiles)
+			items, err := h.expand(in.Profiles)
 			if err != nil {
 				return badParam("snmp_profiles", "%v", err)
 			}
@@ -167,90 +176,87 @@ func applySNMP(b *snmpBody, in *model.DeviceChange) error {
 	return nil
 }
 
-func (s *Server) createDevice(c *gin.Context) {
+func (h *deviceWrites) create(c *gin.Context) {
 	var body deviceBody
 	if err := decodeBody(c, &body); err != nil {
-		s.fail(c, err)
+		h.fail(c, err)
 		return
 	}
 	var in model.DeviceChange
-	if err := s.apply(&body, &in, true); err != nil {
-		s.fail(c, err)
+	if err := h.apply(&body, &in, true); err != nil {
+		h.fail(c, err)
 		return
 	}
 	ctx := c.Request.Context()
-	id, err := s.st.CreateDevice(ctx, in)
+	id, err := h.st.CreateDevice(ctx, in)
 	if err != nil {
-		s.fail(c, err)
+		h.fail(c, err)
 		return
 	}
-	s.invalidate()
-	d, err := s.st.GetDevice(ctx, id)
+	h.snaps.invalidate()
+	d, err := h.st.GetDevice(ctx, id)
 	if err != nil {
-		s.fail(c, err)
+		h.fail(c, err)
 		return
 	}
 	c.Header("Location", "/api/v1/devices/"+strconv.FormatInt(id, 10))
 	c.JSON(http.StatusCreated, detailOf(d))
 }
 
-func (s *Server) updateDevice(c *gin.Context) {
+func (h *deviceWrites) update(c *gin.Context) {
 	id, err := pathID(c)
 	if err != nil {
-		s.fail(c, err)
+		h.fail(c, err)
 		return
 	}
 	var body deviceBody
 	if err := decodeBody(c, &body); err != nil {
-		s.fail(c, err)
+		h.fail(c, err)
 		return
 	}
 	ctx := c.Request.Context()
-	cur, err := s.st.GetDevice(ctx, id)
-	if errors.Is(err, model.ErrNotFound) {
-		err = notFound("device", id)
-	}
+	cur, err := lookupDevice(ctx, h.st, id)
 	if err != nil {
-		s.fail(c, err)
+		h.fail(c, err)
 		return
 	}
 	in := inputOf(cur)
-	if err := s.apply(&body, &in, false); err != nil {
-		s.fail(c, err)
+	if err := h.apply(&body, &in, false); err != nil {
+		h.fail(c, err)
 		return
 	}
-	err = s.st.UpdateDevice(ctx, id, in)
+	err = h.st.UpdateDevice(ctx, id, in)
 	if errors.Is(err, model.ErrNotFound) {
 		err = notFound("device", id)
 	}
 	if err != nil {
-		s.fail(c, err)
+		h.fail(c, err)
 		return
 	}
-	s.invalidate()
-	d, err := s.st.GetDevice(ctx, id)
+	h.snaps.invalidate()
+	d, err := h.st.GetDevice(ctx, id)
 	if err != nil {
-		s.fail(c, err)
+		h.fail(c, err)
 		return
 	}
 	c.JSON(http.StatusOK, detailOf(d))
 }
 
-func (s *Server) deleteDevice(c *gin.Context) {
+func (h *deviceWrites) delete(c *gin.Context) {
 	id, err := pathID(c)
 	if err != nil {
-		s.fail(c, err)
+		h.fail(c, err)
 		return
 	}
-	err = s.st.DeleteDevice(c.Request.Context(), id)
+	err = h.st.DeleteDevice(c.Request.Context(), id)
 	if errors.Is(err, model.ErrNotFound) {
 		err = notFound("device", id)
 	}
 	if err != nil {
-		s.fail(c, err)
+		h.fail(c, err)
 		return
 	}
-	s.invalidate()
+	h.snaps.invalidate()
 	c.Status(http.StatusNoContent)
 }
 
@@ -268,21 +274,4 @@ func inputOf(d model.Device) model.DeviceChange {
 		in.PingIntervalSeconds = &sec
 	}
 	return in
-}
-
-// detailOf is a freshly written device: its state is not known until the collector probes it.
-func detailOf(d model.Device) deviceDetail {
-	out := deviceDetail{deviceItem: deviceItem{ID: d.ID, Name: d.Name, IP: d.IP.String(), Vendor: d.Vendor,
-		DeviceType: d.DeviceType, BranchID: d.BranchID, Branch: d.Branch, Region: d.Region, Enabled: d.Enabled,
-		ParentID: d.ParentID, Status: statusUnknown}, Items: []itemView{}, Alerts: []alertView{}}
-	if !d.Enabled {
-		out.Status = statusDisabled
-	}
-	out.SNMP = &snmpView{Version: d.SNMP.Version, Port: d.SNMP.Port, Credential: d.SNMP.Credential, Profiles: d.Profiles}
-	if out.SNMP.Profiles == nil {
-		out.SNMP.Profiles = []string{}
-	}
-	out.PingIntervalSeconds = int(d.PingInterval / time.Second)
-	out.CreatedAt, out.UpdatedAt = &d.CreatedAt, &d.UpdatedAt
-	return out
 }

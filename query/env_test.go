@@ -16,7 +16,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/wardops/wardops/config"
 	"github.com/wardops/wardops/internal/testenv"
 	"github.com/wardops/wardops/model"
 	"github.com/wardops/wardops/store"
@@ -25,30 +24,31 @@ import (
 // env is one test's real PostgreSQL database, real VictoriaMetrics and the query service on
 // httptest.
 type env struct {
-	t   *testing.T
-	st  *store.Store
-	vm  *testenv.VM
-	srv *Server
-	ts  *httptest.Server
-	cfg *config.Config
+	t    *testing.T
+	st   *store.Store
+	vm   *testenv.VM
+	srv  *Server
+	ts   *httptest.Server
+	opts Options
 }
 
-func newEnv(t *testing.T, tweak func(*config.Config)) *env {
+func newEnv(t *testing.T, tweak func(*Options)) *env {
 	t.Helper()
 	st, _ := testenv.Store(t)
 	vm := testenv.VictoriaMetrics(t)
-	cfg := &config.Config{VMQueryURL: vm.URL, PingInterval: 30 * time.Second, CacheTTL: 100 * time.Millisecond, Listen: "127.0.0.1:0"}
+	o := Options{VMQueryURL: vm.URL, PingInterval: 30 * time.Second, CacheTTL: 100 * time.Millisecond, Listen: "127.0.0.1:0",
+		Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Registry: prometheus.NewRegistry(),
+		Version: "test", Profiles: testExpander}
 	if tweak != nil {
-		tweak(cfg)
+		tweak(&o)
 	}
-	srv, err := New(Options{Config: cfg, Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Registry: prometheus.NewRegistry(), Version: "test", Profiles: testExpander})
+	srv, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(func() { ts.Close(); srv.Close() })
-	return &env{t: t, st: st, vm: vm, srv: srv, ts: ts, cfg: cfg}
+	return &env{t: t, st: st, vm: vm, srv: srv, ts: ts, opts: o}
 }
 
 // testExpander stands in for the importer's profiles: one profile, "system", with two items.

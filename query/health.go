@@ -9,8 +9,16 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
-// healthBody extends Foundation's health answer with the newest sample's age, so a stalled
-// collector shows even while both backends answer.
+// healthHandler checks both backends and reports the newest sample's age.
+type healthHandler struct {
+	st      Pinger
+	vm      metricsReader // nil: not configured
+	snaps   *snapshots
+	version string
+}
+
+// healthBody carries the newest sample's age beside the backends' state, so a stalled collector
+// shows even while both backends answer.
 type healthBody struct {
 	Status          string     `json:"status"`
 	Database        string     `json:"database"`
@@ -22,27 +30,27 @@ type healthBody struct {
 }
 
 // health checks both backends in parallel (2 s each) and answers 503 naming the one that failed.
-func (s *Server) health(c *gin.Context) {
+func (h *healthHandler) health(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
 	defer cancel()
-	b := healthBody{Status: "healthy", Database: "connected", VictoriaMetrics: "connected", Version: s.version}
+	b := healthBody{Status: "healthy", Database: "connected", VictoriaMetrics: "connected", Version: h.version}
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		if err := s.st.Ping(ctx); err != nil {
+		if err := h.st.Ping(ctx); err != nil {
 			b.Database = "unreachable"
 		}
 	})
 	wg.Go(func() {
-		if s.vm == nil {
+		if h.vm == nil {
 			b.VictoriaMetrics = "not configured"
 			return
 		}
-		if err := s.vm.Ping(ctx); err != nil {
+		if err := h.vm.Ping(ctx); err != nil {
 			b.VictoriaMetrics = "unreachable"
 		}
 	})
 	wg.Wait()
-	if snap, err := s.snapshot(ctx); err == nil {
+	if snap, err := h.snaps.get(ctx); err == nil {
 		b.Source = snap.Source
 		if !snap.NewestSample.IsZero() {
 			t := snap.NewestSample

@@ -2,6 +2,7 @@ package query
 
 import (
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,6 +17,12 @@ type metrics struct {
 	backendErrors   *prometheus.CounterVec
 	cache           *prometheus.CounterVec
 	rateLimited     prometheus.Counter
+
+	cacheHit, cacheMiss   prometheus.Counter
+	routes                sync.Map // routeKey -> *routeMetrics, so a request costs no label hashing
+	snapshotBuilds        *prometheus.CounterVec
+	snapshotBuildErrors   prometheus.Counter
+	snapshotBuildDuration prometheus.Histogram
 }
 
 func newMetrics(r prometheus.Registerer) *metrics {
@@ -36,14 +43,25 @@ func newMetrics(r prometheus.Registerer) *metrics {
 			Name: "wardops_query_backend_errors_total", Help: "Failed backend queries by backend and operation.",
 		}, []string{"backend", "op"}),
 		cache: f.NewCounterVec(prometheus.CounterOpts{
-			Name: "wardops_query_cache_requests_total", Help: "Fleet snapshot lookups: hit (fresh), stale (served while refreshing) or miss (waited for a build). Hit ratio = (hit+stale)/all.",
+			Name: "wardops_query_cache_requests_total", Help: "Fleet snapshot lookups: hit (a servable snapshot was there) or miss (the request waited for a build).",
 		}, []string{"result"}),
+		snapshotBuilds: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "wardops_query_snapshot_builds_total", Help: "Fleet snapshot builds by trigger: wait (a reader found no servable snapshot) or ahead (a reader found one about to expire).",
+		}, []string{"trigger"}),
+		snapshotBuildErrors: f.NewCounter(prometheus.CounterOpts{
+			Name: "wardops_query_snapshot_build_errors_total", Help: "Fleet snapshot builds that produced no snapshot (no inventory could be read).",
+		}),
+		snapshotBuildDuration: f.NewHistogram(prometheus.HistogramOpts{
+			Name: "wardops_query_snapshot_build_duration_seconds", Help: "Time of one fleet snapshot build; a snapshot's age stays below the cache TTL plus this.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}),
 		rateLimited: f.NewCounter(prometheus.CounterOpts{
 			Name: "wardops_query_rate_limited_total", Help: "Requests answered 429 by the per-client rate limit.",
 		}),
 	}
-	for _, r := range []string{"hit", "stale", "miss"} {
-		m.cache.WithLabelValues(r)
+	m.cacheHit, m.cacheMiss = m.cache.WithLabelValues("hit"), m.cache.WithLabelValues("miss")
+	for _, t := range []string{"wait", "ahead"} {
+		m.snapshotBuilds.WithLabelValues(t)
 	}
 	for _, b := range [][2]string{{"victoriametrics", "query"}, {"victoriametrics", "query_range"}, {"postgres", "inventory"},
 		{"postgres", "alerts"}, {"postgres", "down_since"}, {"postgres", "latest_pings"}} {
@@ -62,8 +80,25 @@ func (m *metrics) backendError(backend, op string) {
 	m.backendErrors.WithLabelValues(backend, op).Inc()
 }
 
+type routeKey struct {
+	route, method string
+	code          int
+}
+
+type routeMetrics struct {
+	requests prometheus.Counter
+	duration prometheus.Observer
+}
+
 func (m *metrics) request(route, method string, code int, d time.Duration) {
-	c := strconv.Itoa(code)
-	m.requests.WithLabelValues(route, method, c).Inc()
-	m.requestDuration.WithLabelValues(route, method, c).Observe(d.Seconds())
+	k := routeKey{route, method, code}
+	v, ok := m.routes.Load(k)
+	if !ok {
+		c := strconv.Itoa(code)
+		v, _ = m.routes.LoadOrStore(k, &routeMetrics{requests: m.requests.WithLabelValues(route, method, c),
+			duration: m.requestDuration.WithLabelValues(route, method, c)})
+	}
+	rm := v.(*routeMetrics)
+	rm.requests.Inc()
+	rm.duration.Observe(d.Seconds())
 }

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wardops/wardops/config"
 	"github.com/wardops/wardops/internal/testenv"
 )
 
@@ -39,7 +38,7 @@ func TestAcceptsGzip(t *testing.T) {
 // identity body compressed, every body has its Content-Length, and a write still shows at once.
 func TestCachedBodies(t *testing.T) {
 	// One snapshot for the whole test unless a write invalidates it.
-	e := newEnv(t, func(c *config.Config) { c.CacheTTL = time.Hour })
+	e := newEnv(t, func(o *Options) { o.CacheTTL = time.Hour })
 	e.seedInventory(12, 25, nil)
 	fetch := func(path, enc string) (*http.Response, []byte) {
 		t.Helper()

@@ -10,46 +10,29 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
-	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/wardops/wardops/config"
 	"github.com/wardops/wardops/model"
 )
-
-// Store is what the query service needs from PostgreSQL; *store.Store implements it.
-type Store interface {
-	Ping(ctx context.Context) error
-	InventoryVersion(ctx context.Context) (model.InventoryVersion, error)
-	ListDeviceSummaries(ctx context.Context) ([]model.DeviceSummary, error)
-	OpenAlerts(ctx context.Context, deviceID int64, limit int) ([]model.Alert, int, error)
-	DownSince(ctx context.Context, ids []int64, since time.Time) (map[int64]time.Time, error)
-	LatestPings(ctx context.Context, since time.Time) (map[int64]model.LatestPing, error)
-	GetDevice(ctx context.Context, id int64) (model.Device, error)
-	DeviceItems(ctx context.Context, deviceID int64) ([]model.Item, error)
-	PingHistory(ctx context.Context, ip netip.Addr, from, to time.Time, limit int) ([]model.PingResult, error)
-	CreateDevice(ctx context.Context, in model.DeviceChange) (int64, error)
-	UpdateDevice(ctx context.Context, id int64, in model.DeviceChange) error
-	DeleteDevice(ctx context.Context, id int64) error
-	ListBranches(ctx context.Context) ([]model.Branch, error)
-	GetBranch(ctx context.Context, id int64) (model.Branch, error)
-	CreateBranch(ctx context.Context, name, region string) (model.Branch, error)
-	UpdateBranch(ctx context.Context, id int64, name, region string) (model.Branch, error)
-	DeleteBranch(ctx context.Context, id int64) error
-	UseToken(ctx context.Context, hash []byte) (model.Token, error)
-}
 
 // Expander expands SNMP profile names into monitoring items, as the importer does.
 type Expander func(profiles []string) ([]model.ItemTemplate, error)
 
-// Options are the Server's dependencies.
+// Options are the service's settings (cmd/wardops builds them from the configuration) and its
+// dependencies.
 type Options struct {
-	Config   *config.Config
+	Listen            string        // host:port of the API
+	VMQueryURL        string        // VictoriaMetrics read URL; empty: live state from ping_results only
+	PingInterval      time.Duration // a device's probe interval when it has none of its own
+	CacheTTL          time.Duration // how long a built snapshot is served; see snapshots
+	RequireReadToken  bool          // reads need a token too
+	RateLimit         float64       // requests per second per client; 0 disables
+	RateLimitLoopback bool          // apply the rate limit to loopback clients too
+
 	Store    Store
 	Logger   *slog.Logger
 	Registry *prometheus.Registry // the service's own metrics, served at /metrics
@@ -59,59 +42,69 @@ type Options struct {
 
 // Server is the query service. Build it with New, serve it with Run or mount Handler.
 type Server struct {
-	cfg          *config.Config
-	st           Store
-	vm           metricsReader
-	log          *slog.Logger
-	m            *metrics
-	reg          *prometheus.Registry
-	expand       Expander
-	version      string
-	engine       *gin.Engine
-	cache        fleetCache
-	inv          inventoryCache
-	tokens       tokenCache
-	limiter      *clientLimiter
-	buildTimeout time.Duration
-	baseCtx      context.Context
-	stop         context.CancelFunc
-	builds       sync.WaitGroup
+	listen  string
+	log     *slog.Logger
+	m       *metrics
+	limiter *clientLimiter
+	snaps   *snapshots
+	engine  *gin.Engine
 }
 
 // maxBody is the largest request body accepted; a larger one gets 413.
 const maxBody = 1 << 20
 
-// New builds the server and its routes; it starts nothing.
+// New builds the server, its handler groups and routes; it starts nothing.
 func New(o Options) (*Server, error) {
-	if o.Config == nil || o.Store == nil || o.Logger == nil || o.Registry == nil {
-		return nil, errors.New("query: Config, Store, Logger and Registry are required")
+	if o.Store == nil || o.Logger == nil || o.Registry == nil {
+		return nil, errors.New("query: Store, Logger and Registry are required")
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s := &Server{
-		cfg: o.Config, st: o.Store, log: o.Logger, reg: o.Registry, expand: o.Profiles, version: o.Version,
-		m: newMetrics(o.Registry), buildTimeout: 30 * time.Second, baseCtx: ctx, stop: cancel,
+	if o.CacheTTL <= 0 || o.PingInterval <= 0 {
+		return nil, fmt.Errorf("query: CacheTTL (%s) and PingInterval (%s) must be positive", o.CacheTTL, o.PingInterval)
 	}
-	s.cache.ttl = o.Config.CacheTTL
-	if s.cache.ttl <= 0 {
-		s.cache.ttl = time.Second
-	}
-	if o.Config.VMQueryURL != "" {
-		r, err := newVMReader(o.Config.VMQueryURL, s.m)
+	m := newMetrics(o.Registry)
+	var vm metricsReader
+	if o.VMQueryURL != "" {
+		r, err := newVMReader(o.VMQueryURL, m)
 		if err != nil {
-			cancel()
 			return nil, err
 		}
-		s.vm = r
+		vm = r
 	}
-	if o.Config.RateLimit > 0 {
-		s.limiter = newClientLimiter(o.Config.RateLimit, o.Config.RateLimitLocal)
+	b := &fleetBuilder{st: o.Store, vm: vm, m: m, pingInterval: o.PingInterval}
+	s := &Server{listen: o.Listen, log: o.Logger, m: m,
+		snaps: newSnapshots(b.build, o.CacheTTL, defaultBuildDeadline, m)}
+	if o.RateLimit > 0 {
+		s.limiter = newClientLimiter(o.RateLimit, o.RateLimitLoopback)
 	}
-	s.tokens.entries = map[string]tokenEntry{}
-	s.engine = s.routes()
+	rsp := responder{log: o.Logger}
+	s.engine = s.routes(routeSet{
+		auth:    newAuthenticator(rsp, o.Store, o.RequireReadToken),
+		dash:    &dashboardHandlers{responder: rsp, snaps: s.snaps},
+		reads:   &deviceReads{responder: rsp, st: o.Store, snaps: s.snaps, vm: vm},
+		writes:  &deviceWrites{responder: rsp, st: o.Store, snaps: s.snaps, expand: o.Profiles},
+		branch:  &branchHandlers{responder: rsp, st: o.Store, snaps: s.snaps},
+		coll:    &collectorHandlers{responder: rsp, st: o.Store, snaps: s.snaps},
+		health:  &healthHandler{st: o.Store, vm: vm, snaps: s.snaps, version: o.Version},
+		web:     webHandlers{responder: rsp},
+		metrics: promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{Registry: o.Registry}),
+	})
 	return s, nil
 }
 
-func (s *Server) routes() *gin.Engine {
+// routeSet is every handler group the routes are made of.
+type routeSet struct {
+	auth    *authenticator
+	dash    *dashboardHandlers
+	reads   *deviceReads
+	writes  *deviceWrites
+	branch  *branchHandlers
+	coll    *collectorHandlers
+	health  *healthHandler
+	web     webHandlers
+	metrics http.Handler
+}
+
+func (s *Server) routes(h routeSet) *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	// Client IPs come from the connection only: no proxy is trusted to set X-Forwarded-For, so a
@@ -126,45 +119,43 @@ func (s *Server) routes() *gin.Engine {
 		c.AbortWithStatusJSON(http.StatusMethodNotAllowed, &apiError{Message: "method not allowed"})
 	})
 
-	e.GET("/", s.page)
-	e.GET("/static/*file", s.static)
-	e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg})))
-	e.GET("/api/v1/health", s.health)
+	e.GET("/", h.web.page)
+	e.GET("/static/*file", h.web.static)
+	e.GET("/metrics", gin.WrapH(h.metrics))
+	e.GET("/api/v1/health", h.health.health)
 
-	r := e.Group("/api/v1", s.auth(scopeRead))
-	r.GET("/dashboard", s.dashboard)
-	r.GET("/devices", s.listDevices)
-	r.GET("/devices/:id", s.getDevice)
-	r.GET("/devices/:id/ping-history", s.pingHistory)
-	r.GET("/devices/:id/metrics", s.deviceMetrics)
-	r.GET("/branches", s.listBranches)
-	r.GET("/branches/:id", s.getBranch)
+	r := e.Group("/api/v1", h.auth.require(scopeRead))
+	r.GET("/dashboard", h.dash.dashboard)
+	r.GET("/devices", h.reads.list)
+	r.GET("/devices/:id", h.reads.get)
+	r.GET("/devices/:id/ping-history", h.reads.pingHistory)
+	r.GET("/devices/:id/metrics", h.reads.metrics)
+	r.GET("/branches", h.branch.list)
+	r.GET("/branches/:id", h.branch.get)
+	r.GET("/collectors", h.coll.list)
 
-	w := e.Group("/api/v1", s.auth(scopeWrite))
-	w.POST("/devices", s.createDevice)
-	w.PATCH("/devices/:id", s.updateDevice)
-	w.DELETE("/devices/:id", s.deleteDevice)
-	w.POST("/branches", s.createBranch)
-	w.PATCH("/branches/:id", s.updateBranch)
-	w.DELETE("/branches/:id", s.deleteBranch)
+	w := e.Group("/api/v1", h.auth.require(scopeWrite))
+	w.POST("/devices", h.writes.create)
+	w.PATCH("/devices/:id", h.writes.update)
+	w.DELETE("/devices/:id", h.writes.delete)
+	w.POST("/branches", h.branch.create)
+	w.PATCH("/branches/:id", h.branch.update)
+	w.DELETE("/branches/:id", h.branch.delete)
 	return e
 }
 
 // Handler is the whole HTTP API, for tests and for mounting elsewhere.
 func (s *Server) Handler() http.Handler { return s.engine }
 
-// Close stops background snapshot builds and waits for them.
-func (s *Server) Close() {
-	s.stop()
-	s.builds.Wait()
-}
+// Close stops snapshot builds and waits for them.
+func (s *Server) Close() { s.snaps.close() }
 
-// Run serves on cfg.Listen until ctx ends, then shuts down: in-flight requests get up to ten
+// Run serves on Options.Listen until ctx ends, then shuts down: in-flight requests get up to ten
 // seconds, then background builds are stopped and waited for.
 func (s *Server) Run(ctx context.Context) error {
-	l, err := net.Listen("tcp", s.cfg.Listen)
+	l, err := net.Listen("tcp", s.listen)
 	if err != nil {
-		return fmt.Errorf("cannot listen on %s: %w", s.cfg.Listen, err)
+		return fmt.Errorf("cannot listen on %s: %w", s.listen, err)
 	}
 	return s.Serve(ctx, l)
 }
@@ -228,6 +219,9 @@ func (s *Server) limitBody(c *gin.Context) {
 		c.AbortWithStatusJSON(http.StatusRequestEntityTooLarge, &apiError{Message: fmt.Sprintf("body larger than %d bytes", maxBody)})
 		return
 	}
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxBody)
+	// A request without a body (every GET) needs no reader wrapped around it.
+	if c.Request.Body != nil && c.Request.Body != http.NoBody {
+		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxBody)
+	}
 	c.Next()
 }

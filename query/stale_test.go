@@ -56,7 +56,7 @@ func TestStaleBoundary(t *testing.T) {
 	}
 	// One build reads the inventory, whose longest interval sets the next builds' VictoriaMetrics
 	// window.
-	if _, err := e.srv.build(ctx); err != nil {
+	if _, err := e.srv.snaps.build(ctx, 0); err != nil {
 		t.Fatal(err)
 	}
 
@@ -82,7 +82,7 @@ func TestStaleBoundary(t *testing.T) {
 	e.seedProbes(probes)
 
 	check := func(t *testing.T, wantSource string) {
-		snap, err := e.srv.build(ctx)
+		snap, err := e.srv.snaps.build(ctx, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -93,8 +93,8 @@ func TestStaleBoundary(t *testing.T) {
 			t.Fatalf("snapshot built %s after the probes were placed: the just-inside probes are no longer inside", late)
 		}
 		for i, c := range cases {
-			fd, ok := snap.device(devs[i].ID)
-			if !ok {
+			fd := snap.device(devs[i].ID)
+			if fd == nil {
 				t.Fatalf("%s: device %d not in the snapshot", c.name, devs[i].ID)
 			}
 			if fd.Status != c.want || !fd.LastProbe.Equal(at[i]) {

@@ -30,7 +30,7 @@ type vmReader struct {
 
 // nocacheTransport adds nocache=1 to every request. Without it VictoriaMetrics hides samples
 // newer than -search.latencyOffset (30 s by default) from instant queries, and a dashboard would
-// show 30-60 s old state (issue 5, item 4).
+// show 30-60 s old state.
 type nocacheTransport struct{ next http.RoundTripper }
 
 func (t nocacheTransport) RoundTrip(r *http.Request) (*http.Response, error) {

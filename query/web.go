@@ -10,12 +10,15 @@ import (
 	"github.com/wardops/wardops/query/web"
 )
 
+// webHandlers serve the NOC page and its static files.
+type webHandlers struct{ responder }
+
 // page serves the NOC page; everything it needs is embedded in the binary (no CDN: NOC machines
 // often have no internet).
-func (s *Server) page(c *gin.Context) {
+func (h webHandlers) page(c *gin.Context) {
 	b, err := fs.ReadFile(web.FS, "index.html")
 	if err != nil {
-		s.fail(c, err)
+		h.fail(c, err)
 		return
 	}
 	c.Header("Cache-Control", "no-cache")
@@ -25,7 +28,7 @@ func (s *Server) page(c *gin.Context) {
 
 var staticTypes = map[string]string{".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 
-func (s *Server) static(c *gin.Context) {
+func (h webHandlers) static(c *gin.Context) {
 	name := path.Clean(c.Param("file"))[1:]
 	ct, ok := staticTypes[path.Ext(name)]
 	b, err := fs.ReadFile(web.FS, name)

@@ -12,10 +12,10 @@ import (
 // OpenAlerts returns the open alerts, newest first, at most limit of them, and how many are open
 // in all. deviceID 0 means the whole fleet. One query either way.
 func (s *Store) OpenAlerts(ctx context.Context, deviceID int64, limit int) ([]model.Alert, int, error) {
-	rows, err := s.pool.Query(ctx, `SELECT a.id, a.device_id, d.name, a.rule_id, r.name, a.severity, a.fired_at,
+	rows, err := s.pool.Query(ctx, `SELECT a.id, COALESCE(a.device_id, 0), COALESCE(d.name, ''), a.rule_id, r.name, a.severity, a.fired_at,
 			a.acknowledged_at, COALESCE(a.acknowledged_by, ''), a.value, a.summary, count(*) OVER ()
 		FROM alert_history a
-		JOIN standalone_devices d ON d.id = a.device_id
+		LEFT JOIN standalone_devices d ON d.id = a.device_id
 		JOIN alert_rules r ON r.id = a.rule_id
 		WHERE a.resolved_at IS NULL AND ($1 = 0 OR a.device_id = $1)
 		ORDER BY a.fired_at DESC, a.id DESC LIMIT $2`, deviceID, limit)
@@ -48,7 +48,7 @@ func (s *Store) FireAlert(ctx context.Context, deviceID int64, rule, severity, s
 		}
 		return tx.QueryRow(ctx, `INSERT INTO alert_history (device_id, rule_id, fired_at, severity, summary)
 			VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT (device_id, rule_id) WHERE resolved_at IS NULL DO UPDATE SET summary = excluded.summary
+			ON CONFLICT (rule_id, COALESCE(device_id, 0), instance) WHERE resolved_at IS NULL DO UPDATE SET summary = excluded.summary
 			RETURNING id`, deviceID, ruleID, firedAt.UTC(), severity, summary).Scan(&id)
 	})
 	if err != nil {

@@ -199,33 +199,104 @@ func setParents(ctx context.Context, tx pgx.Tx, devs []model.ImportDevice) error
 	var ips, parents []string
 	lines := map[string]int{}
 	for _, d := range devs {
-		ips, parents = append(ips, d.IP), append(parents, d.Parent)
+		for _, p := range model.SplitParents(d.Parent) {
+			ips, parents = append(ips, d.IP), append(parents, p)
+		}
 		lines[d.IP] = d.Line
 	}
-	rows, err := tx.Query(ctx, `SELECT x.ip FROM unnest($1::text[], $2::text[]) AS x(ip, parent)
-		WHERE x.parent <> '' AND NOT EXISTS (SELECT 1 FROM standalone_devices p WHERE p.name = x.parent)`, ips, parents)
+	rows, err := tx.Query(ctx, `SELECT x.ip, x.parent FROM unnest($1::text[], $2::text[]) AS x(ip, parent)
+		WHERE NOT EXISTS (SELECT 1 FROM standalone_devices p WHERE p.name = x.parent)`, ips, parents)
 	if err != nil {
 		return fmt.Errorf("cannot resolve parents: %w", err)
 	}
-	unknown, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	type ref struct{ IP, Parent string }
+	unknown, err := pgx.CollectRows(rows, pgx.RowToStructByPos[ref])
 	if err != nil {
 		return fmt.Errorf("cannot resolve parents: %w", err)
 	}
 	if len(unknown) > 0 {
 		le := &model.LinesError{}
-		for _, ip := range unknown {
-			le.Lines = append(le.Lines, model.LineError{Line: lines[ip], Reason: "unknown parent device"})
+		for _, u := range unknown {
+			le.Lines = append(le.Lines, model.LineError{Line: lines[u.IP], Reason: fmt.Sprintf("unknown parent device %q", u.Parent)})
 		}
 		return le
+	}
+	if err := checkImportCycles(ctx, tx, devs, ips, parents, lines); err != nil {
+		return err
+	}
+	// parent_device_id keeps the first parent for the readers that know one; its trigger replaces
+	// the device's device_parents rows, which the statement after it then makes exactly the file's.
+	var firstIPs, firsts, allIPs []string
+	for _, d := range devs {
+		allIPs = append(allIPs, d.IP)
+		if ps := model.SplitParents(d.Parent); len(ps) > 0 {
+			firstIPs, firsts = append(firstIPs, d.IP), append(firsts, ps[0])
+		} else {
+			firstIPs, firsts = append(firstIPs, d.IP), append(firsts, "")
+		}
 	}
 	_, err = tx.Exec(ctx, `UPDATE standalone_devices d SET parent_device_id = p.id, updated_at = now()
 		FROM unnest($1::text[], $2::text[]) AS x(ip, parent)
 		LEFT JOIN standalone_devices p ON p.name = x.parent AND x.parent <> ''
-		WHERE d.ip = x.ip::inet AND d.parent_device_id IS DISTINCT FROM p.id`, ips, parents)
+		WHERE d.ip = x.ip::inet AND d.parent_device_id IS DISTINCT FROM p.id`, firstIPs, firsts)
+	if err != nil {
+		return fmt.Errorf("cannot set parents: %w", interpretError(err))
+	}
+	_, err = tx.Exec(ctx, `WITH want AS (
+			SELECT d.id AS device_id, p.id AS parent_id FROM unnest($1::text[], $2::text[]) AS x(ip, parent)
+			JOIN standalone_devices d ON d.ip = x.ip::inet JOIN standalone_devices p ON p.name = x.parent),
+		gone AS (
+			DELETE FROM device_parents dp USING standalone_devices d
+			WHERE dp.device_id = d.id AND d.ip = ANY($3::inet[])
+			AND NOT EXISTS (SELECT 1 FROM want w WHERE w.device_id = dp.device_id AND w.parent_id = dp.parent_id))
+		INSERT INTO device_parents (device_id, parent_id) SELECT device_id, parent_id FROM want ON CONFLICT DO NOTHING`,
+		ips, parents, allIPs)
 	if err != nil {
 		return fmt.Errorf("cannot set parents: %w", interpretError(err))
 	}
 	return nil
+}
+
+// checkImportCycles refuses parents that would make a device its own ancestor, counting the
+// parents already in the database for devices the file does not mention, and names every line on
+// a cycle.
+func checkImportCycles(ctx context.Context, tx pgx.Tx, devs []model.ImportDevice, ips, parents []string, lines map[string]int) error {
+	rows, err := tx.Query(ctx, `SELECT c.name, p.name FROM device_parents dp
+		JOIN standalone_devices c ON c.id = dp.device_id JOIN standalone_devices p ON p.id = dp.parent_id
+		WHERE host(c.ip) <> ALL($1::text[])`, ips)
+	if err != nil {
+		return fmt.Errorf("cannot read parents: %w", err)
+	}
+	type edge struct{ Child, Parent string }
+	existing, err := pgx.CollectRows(rows, pgx.RowToStructByPos[edge])
+	if err != nil {
+		return fmt.Errorf("cannot read parents: %w", err)
+	}
+	graph := map[string][]string{}
+	for _, e := range existing {
+		graph[e.Child] = append(graph[e.Child], e.Parent)
+	}
+	nameOf := map[string]string{}
+	lineOf := map[string]int{}
+	for _, d := range devs {
+		nameOf[d.IP] = d.Name
+		lineOf[d.Name] = lines[d.IP]
+	}
+	for i, ip := range ips {
+		graph[nameOf[ip]] = append(graph[nameOf[ip]], parents[i])
+	}
+	cyc := model.CycleMembers(graph)
+	if len(cyc) == 0 {
+		return nil
+	}
+	le := &model.LinesError{}
+	// Only the file's lines can be fixed: the database held no cycle before this import.
+	for _, name := range cyc {
+		if l, inFile := lineOf[name]; inFile {
+			le.Lines = append(le.Lines, model.LineError{Line: l, Reason: fmt.Sprintf("parent cycle through %s", name)})
+		}
+	}
+	return le
 }
 
 // upsertItems makes each device's profile items exactly what its profiles expand to; items added

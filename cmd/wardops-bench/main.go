@@ -26,6 +26,9 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if len(args) > 0 && args[0] == "alerting" {
+		return runAlerting(ctx, args[1:], stdout, stderr)
+	}
 	o, verbose, err := parse(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -133,4 +136,34 @@ func ints(s string) ([]int, error) {
 		out = append(out, n)
 	}
 	return out, nil
+}
+
+// runAlerting is `wardops-bench alerting --sizes 875,10000,100000` (`make bench-alerting`).
+func runAlerting(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("wardops-bench alerting", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	sizes := fs.String("sizes", "875,10000,100000", "fleet sizes")
+	pg := fs.String("pg", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "PostgreSQL maintenance database URL")
+	timeout := fs.Duration("timeout", 15*time.Minute, "hard bound on the run")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	var ns []int
+	for _, s := range strings.Split(*sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 17 {
+			fmt.Fprintf(stderr, "wardops-bench alerting: bad size %q\n", s)
+			return 2
+		}
+		ns = append(ns, n)
+	}
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	err := bench.RunAlerting(ctx, bench.AlertingOptions{Sizes: ns, PGAdmin: *pg, Out: stdout,
+		Log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	if err != nil {
+		fmt.Fprintf(stderr, "wardops-bench alerting: %v\n", err)
+		return 1
+	}
+	return 0
 }

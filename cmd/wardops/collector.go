@@ -73,9 +73,11 @@ func runCollectorLoop(ctx context.Context, cfg *config.Config, st *store.Store, 
 			SNMPWorkers:     cfg.SNMPWorkers,
 			InventoryReload: cfg.InventoryReload,
 		},
-		VM:     sink.VMOptions{URL: cfg.VMURL, Options: sink.Options{Batch: cfg.PushBatch, Interval: cfg.PushInterval}},
+		VM:     sink.VMOptions{URL: cfg.VMURL, ReplaySpan: cfg.VMReplaySpan, Options: sink.Options{Batch: cfg.PushBatch, Interval: cfg.PushInterval}},
 		Pings:  sink.PingResultsOptions{Store: st, Options: sink.Options{Batch: cfg.PushBatch, Interval: cfg.PushInterval}},
 		Listen: cfg.CollectorListen,
+		// Collectors on one database share its fleet; alone, this one owns every device.
+		Group: &collector.MembershipOptions{Store: st, ID: cfg.CollectorID, Zone: cfg.CollectorZone, Lease: cfg.CollectorLease},
 		// Samples and rows wait here while their backend is down; a restart replays them.
 		DataDir:      cfg.DataDir,
 		SpoolMaxSize: cfg.SpoolMaxSize,

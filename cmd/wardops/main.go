@@ -32,6 +32,7 @@ func commands() map[string]command {
 		"import":      {"import inventory from CSV or YAML: import [--dry-run] FILE", runImport},
 		"collector":   {"run the ICMP/SNMP collector", runCollector},
 		"query":       {"run the REST API and NOC page", runQuery},
+		"alerter":     {"evaluate alert rules and notify Alertmanager (one leads, others stand by)", runAlerter},
 		"run":         {"run every component in one process", runAll},
 		"dev":         {"private PostgreSQL + VictoriaMetrics under ./var, demo fleet, every component", runDev},
 		"maintenance": {"create ping_results partitions ahead and drop those past retention", runMaintenance},

@@ -31,14 +31,26 @@ func serveQuery(ctx context.Context, cfg *config.Config, st *store.Store, log *s
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfoCollector())
-	srv, err := query.New(query.Options{
-		Config: cfg, Store: st, Logger: log, Registry: reg, Version: version,
-		Profiles: profileExpander(profiles),
-	})
+	o := queryOptions(cfg)
+	o.Store, o.Logger, o.Registry, o.Version, o.Profiles = st, log, reg, version, profileExpander(profiles)
+	srv, err := query.New(o)
 	if err != nil {
 		return err
 	}
 	return srv.Run(ctx)
+}
+
+// queryOptions picks the query service's settings out of the configuration.
+func queryOptions(cfg *config.Config) query.Options {
+	return query.Options{
+		Listen:            cfg.Listen,
+		VMQueryURL:        cfg.VMQueryURL,
+		PingInterval:      cfg.PingInterval,
+		CacheTTL:          cfg.CacheTTL,
+		RequireReadToken:  cfg.RequireReadToken,
+		RateLimit:         cfg.RateLimit,
+		RateLimitLoopback: cfg.RateLimitLocal,
+	}
 }
 
 // profileExpander expands profiles for the API's device writes through the importer's own

@@ -5,14 +5,15 @@ import (
 	"log/slog"
 	"net/url"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/wardops/wardops/config"
 	"github.com/wardops/wardops/store"
 )
 
-// runAll runs the collector and the query service in one process on one pool; the first to fail
-// stops the other.
+// runAll runs the collector, the query service and the alerter in one process on one pool; the
+// first to fail stops the others.
 func runAll(ctx context.Context, cfg *config.Config, _ []string, log *slog.Logger) error {
 	st, err := openStore(ctx, cfg, log)
 	if err != nil {
@@ -27,6 +28,10 @@ func serveAll(ctx context.Context, cfg *config.Config, st *store.Store, log *slo
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return serveCollector(ctx, cfg, st, log.With("component", "collector")) })
 	g.Go(func() error { return serveQuery(ctx, cfg, st, log.With("component", "query")) })
+	g.Go(func() error {
+		reg := prometheus.NewRegistry()
+		return serveAlerter(ctx, cfg, st, reg, log.With("component", "alerter"))
+	})
 	return g.Wait()
 }
 

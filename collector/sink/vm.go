@@ -25,6 +25,9 @@ type VMOptions struct {
 	// (http://127.0.0.1:8480/insert/0/prometheus); both take /api/v1/import/prometheus appended.
 	URL    string
 	Client *http.Client // nil: one with a 30s timeout
+	// ReplaySpan is how much of what VictoriaMetrics already acknowledged is sent again after a
+	// connection failure (replay.go); 0 turns it off.
+	ReplaySpan time.Duration
 }
 
 // VM is the sink of samples to VictoriaMetrics.
@@ -39,6 +42,7 @@ type vmWriter struct {
 	url    string
 	client *http.Client
 	m      *vmMetrics
+	replay *replay
 	text   sync.Pool // *[]byte, the text of one batch before gzip
 	gz     sync.Pool // *gzip.Writer
 }
@@ -54,7 +58,10 @@ func NewVM(o VMOptions) (*VM, error) {
 	if o.Client == nil {
 		o.Client = &http.Client{Timeout: 30 * time.Second}
 	}
-	w := &vmWriter{url: ImportURL(o.URL), client: o.Client, m: newVMMetrics(o.Metrics)}
+	// The replay window is capped in bytes too: at 100,000 devices 30 s of gzipped samples is a
+	// few MiB, so 64 MiB bounds memory without cutting the span short.
+	w := &vmWriter{url: ImportURL(o.URL), client: o.Client, m: newVMMetrics(o.Metrics),
+		replay: newReplay(o.ReplaySpan, 64<<20, o.Metrics)}
 	w.text.New = func() any { b := make([]byte, 0, 64<<10); return &b }
 	w.gz.New = func() any { z, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed); return z }
 	return newSink(o.Options, backend[sample.Sample]{
@@ -96,7 +103,17 @@ func (w *vmWriter) deliver(ctx context.Context, b []byte) error {
 	if err == nil {
 		w.m.sentBlocks.Inc()
 		w.m.sentBytes.Add(len(b))
+		w.replay.delivered(b)
+		// A replay that fails now is tried again after the next delivery: this block is in.
+		var ce *connError
+		if err := w.replay.resend(ctx, w.post); errors.As(err, &ce) {
+			w.replay.connectionFailed()
+		}
 		return nil
+	}
+	var ce *connError
+	if errors.As(err, &ce) {
+		w.replay.connectionFailed()
 	}
 	var se *StatusError
 	if errors.As(err, &se) && !se.Retryable() {
@@ -104,6 +121,15 @@ func (w *vmWriter) deliver(ctx context.Context, b []byte) error {
 	}
 	return err
 }
+
+// connError is a request that got no HTTP answer: refused, reset, timed out.
+type connError struct {
+	url string
+	err error
+}
+
+func (e *connError) Error() string { return fmt.Sprintf("cannot post to %s: %v", e.url, e.err) }
+func (e *connError) Unwrap() error { return e.err }
 
 // StatusError is a non-2xx answer from VictoriaMetrics.
 type StatusError struct {
@@ -134,7 +160,7 @@ func (w *vmWriter) post(ctx context.Context, b []byte) error {
 	w.m.duration.UpdateDuration(start)
 	if err != nil {
 		w.m.errConn.Inc()
-		return fmt.Errorf("cannot post to %s: %w", w.url, err)
+		return &connError{url: w.url, err: err}
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))

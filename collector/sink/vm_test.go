@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -231,4 +232,86 @@ func TestWriterHoldsWhileDown(t *testing.T) {
 func metric(set *metrics.Set, name string) uint64 {
 	v, _ := testenv.LookupMetric(set, name)
 	return uint64(v)
+}
+
+// TestReplayAfterKill: VictoriaMetrics SIGKILLed under load loses the inserts it acknowledged but
+// had not flushed; with the replay window the sink sends them again once the server is back, and
+// every sample is there afterwards. The same run without the window must lose samples: that is the
+// loss the window exists for (the kill lands within VictoriaMetrics' flush interval of the last
+// acknowledged inserts).
+func TestReplayAfterKill(t *testing.T) {
+	tests := []struct {
+		name     string
+		span     time.Duration
+		wantLoss bool // without the window the kill loses what was acknowledged but not flushed
+	}{
+		{"replay window", 30 * time.Second, false},
+		{"no window", 0, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			// Deduplication collapses the replayed copies, as the compose file configures it.
+			vm := testenv.VictoriaMetrics(t, "-dedup.minScrapeInterval=1ms")
+			set := metrics.NewSet()
+			w, err := NewVM(VMOptions{URL: vm.URL, ReplaySpan: tc.span, Options: Options{Batch: 200, Interval: 50 * time.Millisecond,
+				MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, Log: quietLog(), Metrics: set}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error)
+			go func() { done <- w.Run(ctx) }()
+			const series, ticks = 20, 300 // 20 series every 10 ms for 3 s
+			base := time.Now().Add(-time.Hour).Truncate(time.Second).UnixMilli()
+			for i := range ticks {
+				if i == ticks/2 {
+					vm.Stop() // SIGKILL while samples flow
+					time.Sleep(500 * time.Millisecond)
+					vm.Start()
+				}
+				for s := range series {
+					w.Add(sample.Sample{Name: "wardops_test_replay", Labels: []sample.Label{{Name: "device_id", Value: strconv.Itoa(s)}},
+						Value: float64(i), Timestamp: base + int64(i)*10})
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			if err := vm.ForceFlush(); err != nil {
+				t.Fatal(err)
+			}
+			exp, err := vm.Export(`wardops_test_replay`, time.UnixMilli(base-1000), time.UnixMilli(base+ticks*10+1000))
+			if err != nil {
+				t.Fatal(err)
+			}
+			missing := 0
+			for s := range series {
+				have := map[int64]bool{}
+				for _, ts := range exp[strconv.Itoa(s)] {
+					have[ts] = true
+				}
+				for i := range ticks {
+					if !have[base+int64(i)*10] {
+						missing++
+					}
+				}
+			}
+			replayed, _ := testenv.LookupMetric(set, "wardops_collector_push_replayed_blocks_total")
+			t.Logf("%s: %d of %d samples missing after the kill, %.0f blocks re-sent", tc.name, missing, series*ticks, replayed)
+			if tc.wantLoss {
+				if missing == 0 || replayed != 0 {
+					t.Fatalf("without a window: %d samples missing, %.0f blocks re-sent; want a loss and no re-send", missing, replayed)
+				}
+				return
+			}
+			if missing != 0 {
+				t.Fatalf("%d samples missing after VictoriaMetrics was killed", missing)
+			}
+			if replayed == 0 {
+				t.Fatal("no block re-sent after the kill")
+			}
+		})
+	}
 }

@@ -126,8 +126,9 @@ type VM struct {
 }
 
 // VictoriaMetrics starts victoria-metrics on a free loopback port with a temp data dir, with its
-// default flags (so -search.latencyOffset is the production 30s), and stops it at cleanup.
-func VictoriaMetrics(t testing.TB) *VM {
+// default flags (so -search.latencyOffset is the production 30s) plus extraArgs, and stops it at
+// cleanup.
+func VictoriaMetrics(t testing.TB, extraArgs ...string) *VM {
 	t.Helper()
 	bin := LookBinary(t, "victoria-metrics", "victoria-metrics")
 	port := FreePort(t)
@@ -137,6 +138,7 @@ func VictoriaMetrics(t testing.TB) *VM {
 		"-retentionPeriod", "100y",
 		"-loggerLevel", "ERROR",
 	}}
+	vm.args = append(vm.args, extraArgs...)
 	vm.Start()
 	t.Cleanup(vm.Stop)
 	return vm

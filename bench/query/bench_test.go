@@ -1,9 +1,9 @@
 //go:build bench
 
-// Package bench drives the query service's benchmark (issue 5, item 9): `make bench-query` runs
-// go test -tags bench -run TestBenchQuery -v ./query/bench/. It is a measurement, not a timed
+// Package querybench drives the query service's benchmark: `make bench-query` runs
+// go test -tags bench -run TestBenchQuery -v ./bench/query/. It is a measurement, not a timed
 // test: it fails only when something does not work, and prints a table.
-package bench
+package querybench
 
 import (
 	"bufio"
@@ -27,14 +27,13 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/wardops/wardops/config"
 	"github.com/wardops/wardops/internal/testenv"
 	"github.com/wardops/wardops/model"
 	"github.com/wardops/wardops/query"
 	"github.com/wardops/wardops/store"
 )
 
-// Sizes default to the issue's two fleets; WARDOPS_BENCH_SIZES=875 runs one.
+// Sizes default to a branch network (875) and a national one (100,000); WARDOPS_BENCH_SIZES=875 runs one.
 func sizes() []int {
 	s := os.Getenv("WARDOPS_BENCH_SIZES")
 	if s == "" {
@@ -133,20 +132,57 @@ func profile(t *testing.T, n int, what string) func() {
 	}
 }
 
+// Targets of the query path against the bare handler measured in the same run.
+const (
+	targetP99Ratio = 1.25 // wardops p99 / floor p99, at most
+	targetRPSRatio = 0.8  // wardops req/s / floor req/s, at least
+)
+
 func TestBenchQuery(t *testing.T) {
 	wrk := testenv.LookBinary(t, "wrk", "wrk")
-	var rows []string
+	var rows, ratios []string
 	for _, n := range sizes() {
-		rows = append(rows, benchFleet(t, wrk, n)...)
+		r, q := benchFleet(t, wrk, n)
+		rows, ratios = append(rows, r...), append(ratios, q...)
 	}
 	fmt.Println("\n| devices | endpoint | server, Accept-Encoding | body bytes | p50 | p99 | req/s | PG queries/req | VM queries/req |")
 	fmt.Println("|---|---|---|---|---|---|---|---|---|")
 	for _, r := range rows {
 		fmt.Println(r)
 	}
+	fmt.Printf("\nRatios to the floor in the same run (targets: p99 ≤ %.2f×, req/s ≥ %.2f×):\n\n", targetP99Ratio, targetRPSRatio)
+	fmt.Println("| devices | endpoint | Accept-Encoding | p99 wardops / floor | p99 ratio | req/s wardops / floor | req/s ratio | verdict |")
+	fmt.Println("|---|---|---|---|---|---|---|---|")
+	for _, r := range ratios {
+		fmt.Println(r)
+	}
 }
 
-func benchFleet(t *testing.T, wrk string, n int) []string {
+// wrkResult is one wrk run's p99 and throughput.
+type wrkResult struct {
+	p99 time.Duration
+	rps float64
+}
+
+func parseWrkResult(out string) wrkResult {
+	_, p99, rps := parseWrk(out)
+	// wrk prints "23.71ms", "1.20s" or "812.00us"; Go spells microseconds "us" too.
+	d, _ := time.ParseDuration(p99)
+	r, _ := strconv.ParseFloat(rps, 64)
+	return wrkResult{p99: d, rps: r}
+}
+
+func ratioRow(n int, path, enc string, ours, floor wrkResult) string {
+	pr, rr := float64(ours.p99)/float64(floor.p99), ours.rps/floor.rps
+	verdict := "PASS"
+	if pr > targetP99Ratio || rr < targetRPSRatio {
+		verdict = "MISS"
+	}
+	return fmt.Sprintf("| %d | %s | %s | %s / %s | %.2f× | %.0f / %.0f | %.2f× | %s |", n, path, enc,
+		ours.p99.Round(10*time.Microsecond), floor.p99.Round(10*time.Microsecond), pr, ours.rps, floor.rps, rr, verdict)
+}
+
+func benchFleet(t *testing.T, wrk string, n int) (rows, ratios []string) {
 	st, _ := testenv.Store(t)
 	vm := testenv.VictoriaMetrics(t)
 	ctx := context.Background()
@@ -186,8 +222,8 @@ func benchFleet(t *testing.T, wrk string, n int) []string {
 		}
 	}
 	reg := prometheus.NewRegistry()
-	cfg := &config.Config{VMQueryURL: vm.URL, PingInterval: 30 * time.Second, CacheTTL: cacheTTL(), Listen: "127.0.0.1:0"}
-	srv, err := query.New(query.Options{Config: cfg, Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Registry: reg, Version: "bench"})
+	srv, err := query.New(query.Options{VMQueryURL: vm.URL, PingInterval: 30 * time.Second, CacheTTL: cacheTTL(), Listen: "127.0.0.1:0",
+		Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Registry: reg, Version: "bench"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +246,6 @@ func benchFleet(t *testing.T, wrk string, n int) []string {
 	t.Logf("%d devices: first dashboard (cold build) %s, status %d", n, time.Since(t0).Round(time.Millisecond), resp.StatusCode)
 	logBackends(t, base)
 
-	var rows []string
 	row := func(path, what string, size int, out string, before, after map[string]float64) {
 		p50, p99, rps := parseWrk(out)
 		reqs := after["requests"] - before["requests"]
@@ -224,6 +259,7 @@ func benchFleet(t *testing.T, wrk string, n int) []string {
 	}
 	for _, path := range []string{"/api/v1/dashboard", "/api/v1/devices?limit=100"} {
 		bodies := map[string][]byte{}
+		ours := map[string]wrkResult{}
 		for _, enc := range encodings {
 			before := scrape(t, base)
 			stop := profile(t, n, path+"-"+enc)
@@ -232,13 +268,16 @@ func benchFleet(t *testing.T, wrk string, n int) []string {
 			after := scrape(t, base)
 			_, bodies[enc] = testenv.GetEncoded(t, base+path, enc)
 			row(path, enc, len(bodies[enc]), out, before, after)
+			ours[enc] = parseWrkResult(out)
 		}
 		floor := startFloor(t, bodies)
 		for _, enc := range encodings {
-			row(path, "floor: bare net/http, same bytes, "+enc, len(bodies[enc]), runWrk(t, wrk, floor.url, enc), nil, nil)
+			out := runWrk(t, wrk, floor.url, enc)
+			row(path, "floor: bare net/http, same bytes, "+enc, len(bodies[enc]), out, nil, nil)
+			ratios = append(ratios, ratioRow(n, path, enc, ours[enc], parseWrkResult(out)))
 		}
 	}
-	return rows
+	return rows, ratios
 }
 
 // seed writes two probes per device (40 s and 10 s ago; every 50th device down on the newest)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -49,7 +48,10 @@ type fleetDevice struct {
 // snapshot is the whole fleet at one moment, shared read-only by every request until the next
 // build: the dashboard, the device list and the NOC page all read it.
 type snapshot struct {
-	At             time.Time
+	At             time.Time // when the build started: every backend read is at or after it
+	gen            uint64    // the write generation it was built at
+	expires        time.Time // set by snapshots: served until then
+	refreshAt      time.Time // set by snapshots: a reader from then on starts the next build
 	Source         string
 	Degraded       bool
 	Problems       []string
@@ -114,12 +116,13 @@ func (s *snapshot) itemJSON(i int) ([]byte, error) {
 	return b, nil
 }
 
-func (s *snapshot) device(id int64) (*fleetDevice, bool) {
+// device returns the device with this id, or nil when the snapshot has none.
+func (s *snapshot) device(id int64) *fleetDevice {
 	i, ok := s.byID[id]
 	if !ok {
-		return nil, false
+		return nil
 	}
-	return &s.Devices[i], true
+	return &s.Devices[i]
 }
 
 // inventoryCache keeps the last inventory read, so a dashboard build reads the full device list
@@ -131,30 +134,44 @@ type inventoryCache struct {
 	maxIntvl time.Duration
 	alerts   []model.Alert
 	alertsN  int
-	forced   bool
+	gen      uint64 // the write generation the device list was read at
 }
 
 // alertLimit caps the open alerts carried by the dashboard; the total is reported beside them.
 const alertLimit = 200
 
-// build reads the backends and joins them: a cheap fingerprint and, when it moved, the device list
-// (PostgreSQL), the open alerts (PostgreSQL), the fleet's state (one VictoriaMetrics query, in
-// parallel), then the down-since times of the down devices only (PostgreSQL). When
-// VictoriaMetrics fails the state comes from ping_results in one query instead.
-func (s *Server) build(ctx context.Context) (*snapshot, error) {
+// fleetBuilder makes snapshots: it joins the inventory (PostgreSQL) with the live state
+// (VictoriaMetrics, or ping_results when that fails).
+type fleetBuilder struct {
+	st           FleetStore
+	vm           metricsReader // nil: live state from ping_results only
+	m            *metrics
+	pingInterval time.Duration // for devices without an interval of their own
+	inv          inventoryCache
+}
+
+// build reads the backends and joins them: a cheap fingerprint and, when it moved or a write came
+// after the last read (gen), the device list (PostgreSQL), the open alerts (PostgreSQL), the
+// fleet's state (one VictoriaMetrics query, in parallel), then the down-since times of the down
+// devices only (PostgreSQL). When VictoriaMetrics fails the state comes from ping_results in one
+// query instead. The first, parallel round gets half of ctx's time, so that a backend that hangs
+// still leaves the fallback the other half and the build ends by ctx's deadline with an answer.
+func (s *fleetBuilder) build(ctx context.Context, gen uint64) (*snapshot, error) {
 	now := time.Now().UTC()
-	snap := &snapshot{At: now, Source: sourceVM}
+	snap := &snapshot{At: now, Source: sourceVM, gen: gen}
 	// One interval wider than the stale rule of the slowest device, so that judge, not the query
 	// window, tells stale from fresh on this path as on the ping_results one, and a stale device
 	// keeps its last probe time.
 	window := (staleIntervals + 1) * s.maxInterval()
+	first, cancel := halfOf(ctx)
+	defer cancel()
 	var wg sync.WaitGroup
 	var devs []model.DeviceSummary
 	var invErr, alertErr error
-	wg.Go(func() { devs, invErr, alertErr = s.readInventory(ctx) })
+	wg.Go(func() { devs, invErr, alertErr = s.readInventory(first, gen) })
 	var live map[int64]liveState
 	var vmErr error
-	wg.Go(func() { live, vmErr = readFleet(ctx, s.vm, window, now) })
+	wg.Go(func() { live, vmErr = readFleet(first, s.vm, window, now) })
 	wg.Wait()
 	if devs == nil && invErr != nil {
 		return nil, invErr
@@ -227,7 +244,7 @@ func (s *Server) build(ctx context.Context) (*snapshot, error) {
 
 // readInventory returns the device list, re-read only when its fingerprint moved, and refreshes
 // the cached open alerts. On a PostgreSQL error the last good data is returned with the error.
-func (s *Server) readInventory(ctx context.Context) ([]model.DeviceSummary, error, error) {
+func (s *fleetBuilder) readInventory(ctx context.Context, gen uint64) ([]model.DeviceSummary, error, error) {
 	s.inv.mu.Lock()
 	defer s.inv.mu.Unlock()
 	invErr := func() error {
@@ -238,7 +255,7 @@ func (s *Server) readInventory(ctx context.Context) ([]model.DeviceSummary, erro
 			s.m.backendError("postgres", "inventory")
 			return err
 		}
-		if s.inv.devices != nil && v == s.inv.version && !s.inv.forced {
+		if s.inv.devices != nil && v == s.inv.version && s.inv.gen == gen {
 			return nil
 		}
 		devs, err := s.st.ListDeviceSummaries(ctx)
@@ -246,7 +263,7 @@ func (s *Server) readInventory(ctx context.Context) ([]model.DeviceSummary, erro
 			s.m.backendError("postgres", "inventory")
 			return err
 		}
-		s.inv.devices, s.inv.version, s.inv.forced = devs, v, false
+		s.inv.devices, s.inv.version, s.inv.gen = devs, v, gen
 		s.inv.maxIntvl = 0
 		for _, d := range devs {
 			s.inv.maxIntvl = max(s.inv.maxIntvl, d.PingInterval)
@@ -268,14 +285,14 @@ func (s *Server) readInventory(ctx context.Context) ([]model.DeviceSummary, erro
 }
 
 // maxInterval is the longest ping interval of the fleet, which sets the VictoriaMetrics window.
-func (s *Server) maxInterval() time.Duration {
+func (s *fleetBuilder) maxInterval() time.Duration {
 	s.inv.mu.Lock()
 	defer s.inv.mu.Unlock()
-	return max(s.inv.maxIntvl, s.cfg.PingInterval)
+	return max(s.inv.maxIntvl, s.pingInterval)
 }
 
 // judge sets a device's status from its latest probe: stale after staleIntervals of its intervals.
-func (s *Server) judge(fd *fleetDevice, live map[int64]liveState, now time.Time) {
+func (s *fleetBuilder) judge(fd *fleetDevice, live map[int64]liveState, now time.Time) {
 	if !fd.Enabled {
 		fd.Status = statusDisabled
 		return
@@ -288,7 +305,7 @@ func (s *Server) judge(fd *fleetDevice, live map[int64]liveState, now time.Time)
 	fd.LastProbe = st.At
 	interval := fd.PingInterval
 	if interval <= 0 {
-		interval = s.cfg.PingInterval
+		interval = s.pingInterval
 	}
 	switch {
 	case st.At.Before(now.Add(-staleIntervals * interval)):
@@ -300,7 +317,7 @@ func (s *Server) judge(fd *fleetDevice, live map[int64]liveState, now time.Time)
 	}
 }
 
-func (s *Server) downSince(ctx context.Context, ids []int64, now time.Time) (map[int64]time.Time, error) {
+func (s *fleetBuilder) downSince(ctx context.Context, ids []int64, now time.Time) (map[int64]time.Time, error) {
 	defer s.m.backend("postgres", "down_since")()
 	m, err := s.st.DownSince(ctx, ids, now.Add(-downLookback))
 	if err != nil {
@@ -311,7 +328,7 @@ func (s *Server) downSince(ctx context.Context, ids []int64, now time.Time) (map
 
 // latestFromPostgres is the VictoriaMetrics-down fallback: the newest ping_results row of every
 // device, with down-since, in one query.
-func (s *Server) latestFromPostgres(ctx context.Context, now time.Time) (map[int64]liveState, map[int64]time.Time, error) {
+func (s *fleetBuilder) latestFromPostgres(ctx context.Context, now time.Time) (map[int64]liveState, map[int64]time.Time, error) {
 	defer s.m.backend("postgres", "latest_pings")()
 	lp, err := s.st.LatestPings(ctx, now.Add(-downLookback))
 	if err != nil {
@@ -330,72 +347,11 @@ func (s *Server) latestFromPostgres(ctx context.Context, now time.Time) (map[int
 	return live, since, nil
 }
 
-// sortDevices orders devices by key (a field name, "-" prefix for descending), then by id so
-// pages are stable.
-func sortDevices(all []fleetDevice, idx []int, key string) {
-	desc := strings.HasPrefix(key, "-")
-	key = strings.TrimPrefix(key, "-")
-	less := func(a, b *fleetDevice) int {
-		switch key {
-		case "id":
-			return cmpInt(a.ID, b.ID)
-		case "name":
-			return strings.Compare(a.Name, b.Name)
-		case "ip":
-			return a.IP.Compare(b.IP)
-		case "branch":
-			return strings.Compare(a.Branch, b.Branch)
-		case "region":
-			return strings.Compare(a.Region, b.Region)
-		case "vendor":
-			return strings.Compare(a.Vendor, b.Vendor)
-		case "status":
-			return strings.Compare(a.Status, b.Status)
-		case "rtt":
-			return cmpPtr(a.RTTms, b.RTTms)
-		case "loss":
-			return cmpPtr(a.Loss, b.Loss)
-		case "last_probe":
-			return a.LastProbe.Compare(b.LastProbe)
-		}
-		return 0
+// halfOf is ctx with half of its remaining time, or ctx itself when it has no deadline.
+func halfOf(ctx context.Context) (context.Context, context.CancelFunc) {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return context.WithCancel(ctx)
 	}
-	sort.SliceStable(idx, func(i, j int) bool {
-		a, b := &all[idx[i]], &all[idx[j]]
-		c := less(a, b)
-		if desc {
-			c = -c
-		}
-		if c != 0 {
-			return c < 0
-		}
-		return a.ID < b.ID
-	})
-}
-
-// cmpPtr orders nil (no value) first.
-func cmpPtr(a, b *float64) int {
-	switch {
-	case a == nil && b == nil:
-		return 0
-	case a == nil:
-		return -1
-	case b == nil:
-		return 1
-	case *a < *b:
-		return -1
-	case *a > *b:
-		return 1
-	}
-	return 0
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
+	return context.WithTimeout(ctx, time.Until(dl)/2)
 }

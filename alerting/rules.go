@@ -1,0 +1,340 @@
+package alerting
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/VictoriaMetrics/metricsql"
+
+	"github.com/wardops/wardops/model"
+	"github.com/wardops/wardops/store"
+)
+
+// countLabel marks the one extra series each rule query returns: how many series the expression
+// had at all, so "nothing breaches" and "no data" are told apart in one query.
+const countLabel = "wardops_series_count"
+
+// ValidateRule checks a rule before the API writes it: a known kind, a severity, a threshold
+// where the kind needs one, a recovery threshold on the right side of it, and for an expression
+// rule a MetricsQL expression that parses.
+func ValidateRule(r model.Rule) error {
+	switch r.Kind {
+	case model.RuleHighRTT, model.RulePacketLoss, model.RuleIfOperDown, model.RuleIfErrors, model.RuleRebooted,
+		model.RuleSNMPUnreachable, model.RuleExpr:
+		if r.Threshold == nil {
+			return fmt.Errorf("rule %q: a %s rule needs a threshold", r.Name, r.Kind)
+		}
+	case model.RuleDeviceDown, model.RuleFlapping, model.RuleBlind, model.RuleManual:
+	default:
+		return fmt.Errorf("rule %q: unknown kind %q", r.Name, r.Kind)
+	}
+	switch r.Severity {
+	case "info", "warning", "critical":
+	default:
+		return fmt.Errorf("rule %q: severity %q must be info, warning or critical", r.Name, r.Severity)
+	}
+	if r.Comparison != "" && r.Comparison != ">" && r.Comparison != "<" {
+		return fmt.Errorf("rule %q: comparison %q must be > or <", r.Name, r.Comparison)
+	}
+	if r.Threshold != nil && r.Recovery != nil {
+		if (r.Comparison == "<" && *r.Recovery < *r.Threshold) || (r.Comparison != "<" && *r.Recovery > *r.Threshold) {
+			return fmt.Errorf("rule %q: the recovery threshold must be on the healthy side of the threshold", r.Name)
+		}
+	}
+	if r.Kind == model.RuleExpr {
+		if _, err := metricsql.Parse(r.Expr); err != nil {
+			return fmt.Errorf("rule %q: expression: %w", r.Name, err)
+		}
+	}
+	return nil
+}
+
+// vmRule reports whether a rule kind is evaluated against VictoriaMetrics.
+func vmRule(kind string) bool {
+	switch kind {
+	case model.RuleHighRTT, model.RulePacketLoss, model.RuleIfOperDown, model.RuleIfErrors, model.RuleRebooted,
+		model.RuleSNMPUnreachable, model.RuleExpr:
+		return true
+	}
+	return false
+}
+
+func promDuration(d time.Duration, def time.Duration) string {
+	if d <= 0 {
+		d = def
+	}
+	return strconv.FormatInt(int64(d/time.Second), 10) + "s"
+}
+
+// RuleExpr is the MetricsQL expression whose value a rule compares with its threshold; the vmalert
+// rules file is built from the same expressions.
+func RuleExpr(r model.Rule) (string, error) {
+	w := promDuration(r.Window, 5*time.Minute)
+	switch r.Kind {
+	case model.RuleHighRTT:
+		return "avg_over_time(wardops_ping_rtt_seconds[" + w + "]) * 1000", nil
+	case model.RulePacketLoss:
+		return "avg_over_time(wardops_ping_loss_ratio[" + w + "]) * 100", nil
+	case model.RuleIfOperDown:
+		// 1 on an admin-up interface that is oper-down, 0 on every other polled interface.
+		return "(wardops_snmp_ifOperStatus == bool 2) * on(device_id, index) (wardops_snmp_ifAdminStatus == bool 1)", nil
+	case model.RuleIfErrors:
+		return "rate(wardops_snmp_ifInErrors[" + w + "]) + rate(wardops_snmp_ifOutErrors[" + w + "])", nil
+	case model.RuleRebooted:
+		return "max_over_time(wardops_snmp_reboot_detected[" + promDuration(r.Window, 15*time.Minute) + "])", nil
+	case model.RuleSNMPUnreachable:
+		return "max_over_time(wardops_snmp_up[" + promDuration(r.Window, 3*time.Minute) + "])", nil
+	case model.RuleExpr:
+		e, err := metricsql.Parse(r.Expr)
+		if err != nil {
+			return "", fmt.Errorf("rule %q: %w", r.Name, err)
+		}
+		return string(e.AppendString(nil)), nil
+	}
+	return "", fmt.Errorf("rule %q: kind %s is not a VictoriaMetrics rule", r.Name, r.Kind)
+}
+
+// ruleQuery is the one query a rule sends per evaluation: the series not recovered (above the
+// recovery threshold, or below it for "<"), plus a count of all series.
+func ruleQuery(r model.Rule) (string, error) {
+	e, err := RuleExpr(r)
+	if err != nil {
+		return "", err
+	}
+	t := r.Threshold
+	if r.Recovery != nil {
+		t = r.Recovery
+	}
+	op := ">"
+	if r.Comparison == "<" {
+		op = "<"
+	}
+	lim := strconv.FormatFloat(*t, 'g', -1, 64)
+	return fmt.Sprintf(`((%s) %s %s) or label_set(count((%s)), %q, "1")`, e, op, lim, e, countLabel), nil
+}
+
+// ruleEval evaluates the threshold rules against VictoriaMetrics: one query per enabled rule per
+// evaluation, whatever the fleet size. It is owned by one goroutine.
+type ruleEval struct {
+	e       *engine
+	vm      *vmClient
+	open    map[alertKey]*model.AlertRecord
+	pending map[alertKey]*model.Pending
+}
+
+func (re *ruleEval) cycle(ctx context.Context, now time.Time) error {
+	inv := re.e.inv.Load()
+	ch := &store.CycleChange{}
+	mt := newMaintenance(inv, now)
+	live := map[int64]model.Rule{}
+	for _, r := range inv.rules {
+		if r.Enabled && vmRule(r.Kind) {
+			live[r.ID] = r
+		}
+	}
+	// The queries run side by side (VictoriaMetrics answers each on its own cores); their
+	// answers are applied one rule at a time.
+	var todo []model.Rule
+	for _, r := range inv.rules {
+		if r.Enabled && vmRule(r.Kind) && r.Threshold != nil {
+			todo = append(todo, r)
+		}
+	}
+	answers := make([]answer, len(todo))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 4)
+	for i, r := range todo {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			answers[i] = re.fetch(ctx, r, now)
+		}()
+	}
+	wg.Wait()
+	var errs []error
+	for i, r := range todo {
+		ev := store.RuleEvaluation{RuleID: r.ID, At: now, State: "ok"}
+		if err := re.rule(ch, inv, mt, r, answers[i], now); err != nil {
+			ev.State, ev.Error = "error", err.Error()
+			if errors.Is(err, errNoData) {
+				ev.State, ev.Error = "no_data", ""
+			} else {
+				errs = append(errs, err)
+			}
+		}
+		re.e.m.vmQueries.WithLabelValues(ev.State).Inc()
+		ch.Evaluations = append(ch.Evaluations, ev)
+	}
+	// A rule deleted or disabled takes its alerts and timers with it.
+	for k, a := range re.open {
+		if _, ok := live[k.rule]; !ok {
+			re.e.resolve(ch, a, now, now)
+			delete(re.open, k)
+		}
+	}
+	for k, p := range re.pending {
+		if _, ok := live[k.rule]; !ok {
+			ch.PendingDelete = append(ch.PendingDelete, *p)
+			delete(re.pending, k)
+		}
+	}
+	if !ch.Empty() {
+		if err := re.e.commit(ctx, ch); err != nil {
+			return err
+		}
+	}
+	if len(errs) > 0 {
+		re.e.m.evalErrors.WithLabelValues("rules").Add(float64(len(errs)))
+		re.e.o.Log.Warn("alert rules failed", "rules", len(errs), "err", errors.Join(errs...))
+	}
+	return nil
+}
+
+type answer struct {
+	res []series
+	err error
+}
+
+func (re *ruleEval) fetch(ctx context.Context, r model.Rule, now time.Time) answer {
+	q, err := ruleQuery(r)
+	if err != nil {
+		return answer{err: err}
+	}
+	qctx, cancel := context.WithTimeout(ctx, re.e.o.Timeout)
+	defer cancel()
+	res, err := re.vm.query(qctx, q, now)
+	return answer{res: res, err: err}
+}
+
+func (re *ruleEval) rule(ch *store.CycleChange, inv *inventory, mt *maintenance, r model.Rule, ans answer, now time.Time) error {
+	if ans.err != nil {
+		return fmt.Errorf("rule %s: %w", r.Name, ans.err)
+	}
+	res := ans.res
+	answered := false
+	seen := map[alertKey]float64{}
+	extras := map[alertKey]map[string]string{}
+	for _, s := range res {
+		if s.labels[countLabel] != "" {
+			answered = s.value > 0
+			continue
+		}
+		id, err := strconv.ParseInt(s.labels["device_id"], 10, 64)
+		if err != nil {
+			continue
+		}
+		dev := inv.devices[id]
+		if dev == nil || !dev.Enabled || !inScope(r, dev) {
+			continue
+		}
+		k := alertKey{r.ID, id, instanceOf(s.labels)}
+		seen[k] = s.value
+		extras[k] = s.labels
+	}
+	if !answered {
+		// VictoriaMetrics has nothing for this rule: open alerts and timers stay as they are.
+		return fmt.Errorf("rule %s: %w", r.Name, errNoData)
+	}
+	for k, v := range seen {
+		dev := inv.devices[k.device]
+		a := re.open[k]
+		if a != nil {
+			if r.Recovered(v) {
+				continue // handled with the absent ones below
+			}
+			vv := v
+			a.Value = &vv
+			re.hold(ch, a, r, dev, mt, now)
+			if re.e.relabel(ch, a, r, dev, now) {
+				ch.Updated = append(ch.Updated, a)
+			}
+			continue
+		}
+		if !r.Breaches(v) {
+			if p := re.pending[k]; p != nil {
+				ch.PendingDelete = append(ch.PendingDelete, *p)
+				delete(re.pending, k)
+			}
+			continue
+		}
+		vv := v
+		p := re.pending[k]
+		if p == nil {
+			p = &model.Pending{RuleID: r.ID, DeviceID: k.device, Instance: k.instance, ActiveSince: now, Value: &vv}
+			re.pending[k] = p
+		}
+		p.Value = &vv
+		if now.Sub(p.ActiveSince) < r.For {
+			ch.PendingSet = append(ch.PendingSet, *p)
+			continue
+		}
+		ch.PendingDelete = append(ch.PendingDelete, *p)
+		delete(re.pending, k)
+		a = re.e.newAlert(r, dev, k.instance, &vv, p.ActiveSince, now, extras[k])
+		sum := ruleSummary(r, dev, extras[k], v)
+		a.Summary, a.Annotations = sum, re.e.annotations(dev, sum, r.Description)
+		re.open[k] = a
+		ch.NewAlerts = append(ch.NewAlerts, a)
+		re.hold(ch, a, r, dev, mt, now)
+	}
+	// The series of an open alert is back past the recovery threshold (the query only returns
+	// series that are not): resolve it.
+	for k, a := range re.open {
+		if k.rule != r.ID {
+			continue
+		}
+		if v, ok := seen[k]; ok && !r.Recovered(v) {
+			continue
+		}
+		re.e.resolve(ch, a, now, now)
+		delete(re.open, k)
+	}
+	for k, p := range re.pending {
+		if _, ok := seen[k]; !ok && k.rule == r.ID {
+			ch.PendingDelete = append(ch.PendingDelete, *p)
+			delete(re.pending, k)
+		}
+	}
+	return nil
+}
+
+// hold decides whether an open threshold alert is notified: not while its device is in
+// maintenance or already down (its DeviceDown, or its root cause's, says it all).
+func (re *ruleEval) hold(ch *store.CycleChange, a *model.AlertRecord, r model.Rule, dev *model.DeviceNode, mt *maintenance, now time.Time) {
+	if a.NotifiedAt != nil {
+		return
+	}
+	hold, supp := model.HoldNone, int64(0)
+	if root, down := re.e.rootOf(dev.ID); down {
+		hold, supp = model.HoldSuppressed, root
+	} else if mt.covers(dev.ID) {
+		hold = model.HoldMaintenance
+	}
+	a.HoldReason, a.SuppressedBy = hold, supp
+	if hold == model.HoldNone {
+		re.e.notify(ch, a, now)
+	}
+	ch.Updated = append(ch.Updated, a)
+}
+
+func ruleSummary(r model.Rule, dev *model.DeviceNode, labels map[string]string, v float64) string {
+	what := dev.Name
+	if n := labels["ifName"]; n != "" {
+		what += " " + n
+	} else if i := labels["index"]; i != "" {
+		what += " interface " + i
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s on %s (%s): %.4g", r.Name, what, dev.IP, v)
+	if r.Threshold != nil {
+		fmt.Fprintf(&b, " %s %.4g", r.Comparison, *r.Threshold)
+	}
+	return b.String()
+}

@@ -1,0 +1,254 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/wardops/wardops/alerting"
+	"github.com/wardops/wardops/model"
+	"github.com/wardops/wardops/store"
+)
+
+// AlertingOptions configures RunAlerting (`make bench-alerting`).
+type AlertingOptions struct {
+	Sizes   []int
+	PGAdmin string // maintenance database URL of the PostgreSQL to create scratch databases on
+	Out     io.Writer
+	Log     *slog.Logger
+}
+
+// RunAlerting measures one evaluation cycle of every default rule per fleet size with live data
+// (a ping cycle's rows in ping_results, five minutes of samples in VictoriaMetrics), then a storm:
+// 10 % of the fleet (whole branches of a router and 16 devices) down in one read, timed from the
+// rows landing to the last page committed to the outbox. It prints a table. CPU is this
+// process's (user+system), PostgreSQL's and VictoriaMetrics' own excluded.
+func RunAlerting(ctx context.Context, o AlertingOptions) error {
+	fmt.Fprintln(o.Out, "| devices | down cycle (wall) | rules cycle (wall) | CPU | PG queries | VM queries | probes read | storm: pages | storm: rows → last page |")
+	fmt.Fprintln(o.Out, "|---|---|---|---|---|---|---|---|---|")
+	for _, n := range o.Sizes {
+		row, err := alertingSize(ctx, o, n)
+		if err != nil {
+			return fmt.Errorf("size %d: %w", n, err)
+		}
+		fmt.Fprintln(o.Out, row)
+	}
+	return nil
+}
+
+func alertingSize(ctx context.Context, o AlertingOptions, n int) (string, error) {
+	pg := postgres{admin: o.PGAdmin}
+	name := fmt.Sprintf("wardops_bench_alerting_%d", n)
+	_ = pg.drop(ctx, name)
+	dbURL, err := pg.create(ctx, name)
+	if err != nil {
+		return "", err
+	}
+	defer pg.drop(context.WithoutCancel(ctx), name)
+	st, err := store.Open(ctx, store.Options{URL: dbURL, MaxConns: 8})
+	if err != nil {
+		return "", err
+	}
+	defer st.Close()
+	if _, err := st.Migrate(ctx); err != nil {
+		return "", err
+	}
+	// Branches of a router and 16 devices behind it, on 127.30.0.0/15 and up.
+	var devs []model.ImportDevice
+	for i := 0; i < n; i++ {
+		b := i / 17
+		ip := netip.AddrFrom4([4]byte{127, byte(30 + i>>16), byte(i >> 8), byte(i)})
+		d := model.ImportDevice{Line: i + 2, Branch: fmt.Sprintf("br-%d", b), Region: "r", Name: fmt.Sprintf("d-%d", i),
+			IP: ip.String(), Enabled: true, SNMPPort: 161}
+		if i%17 != 0 {
+			d.Parent = fmt.Sprintf("d-%d", b*17)
+		}
+		devs = append(devs, d)
+	}
+	if _, err := st.ImportInventory(ctx, nil, devs, false); err != nil {
+		return "", err
+	}
+	nodes, err := st.AlertDevices(ctx)
+	if err != nil {
+		return "", err
+	}
+	vmURL, stopVM, err := scratchVM(ctx, n)
+	if err != nil {
+		return "", err
+	}
+	defer stopVM()
+	now := time.Now()
+	if err := loadVM(ctx, vmURL, nodes, now); err != nil {
+		return "", err
+	}
+	// One ping cycle: every device probed once over the last 30 s, all up.
+	rows := make([]model.PingResult, 0, len(nodes))
+	for i, d := range nodes {
+		ts := now.Add(-30*time.Second + time.Duration(i)*30*time.Second/time.Duration(len(nodes)))
+		rows = append(rows, ping(d, ts, true))
+	}
+	if err := st.InsertPingResults(ctx, rows); err != nil {
+		return "", err
+	}
+	ev, err := alerting.NewEvaluator(ctx, alerting.Options{Store: st, VMURL: vmURL, Alertmanagers: []string{"http://127.0.0.1:9"},
+		PingInterval: 30 * time.Second, DownInterval: 2 * time.Second, EvalInterval: 30 * time.Second, ResendInterval: time.Minute,
+		ResolvedResend: 15 * time.Minute, Timeout: 10 * time.Second, GroupWait: 30 * time.Second, InventoryEvery: time.Minute,
+		Log: o.Log})
+	if err != nil {
+		return "", err
+	}
+	defer ev.Close()
+	if _, err := ev.Once(ctx, time.Now()); err != nil { // warm-up: loads every device's state
+		return "", err
+	}
+	// Steady state: the 2 s of probes that land between two reads.
+	batch := rows[:0:0]
+	t := time.Now()
+	for i, d := range nodes {
+		if i%15 == 0 {
+			batch = append(batch, ping(d, t.Add(time.Duration(i)), true))
+		}
+	}
+	if err := st.InsertPingResults(ctx, batch); err != nil {
+		return "", err
+	}
+	cpu0 := cpuTime()
+	s, err := ev.Once(ctx, time.Now())
+	if err != nil {
+		return "", err
+	}
+	cpu := cpuTime() - cpu0
+	// Storm: 10 % of the fleet's branches dark at once. Their failed probes land over one ping
+	// cycle as their slots come, mixed with the rest of the fleet's answered probes: one cycle is
+	// played here as 15 reads back to back (the 30 s of waiting for slots left out).
+	t = time.Now()
+	routers := 0
+	stormN := n / 10
+	for i := 0; i < stormN; i += 17 {
+		routers++
+	}
+	landed := time.Now()
+	pages := 0
+	for round := 0; round < 15+5 && pages < routers; round++ {
+		var rs []model.PingResult
+		if round < 15 {
+			for i, d := range nodes {
+				if i%15 != round {
+					continue
+				}
+				ts := t.Add(time.Duration(round)*time.Millisecond*20 + time.Duration(i%17)*time.Microsecond)
+				rs = append(rs, ping(d, ts, i >= stormN))
+			}
+		}
+		if err := st.InsertPingResults(ctx, rs); err != nil {
+			return "", err
+		}
+		if _, err := ev.Once(ctx, time.Now()); err != nil {
+			return "", err
+		}
+		depth, err := st.OutboxDepth(ctx)
+		if err != nil {
+			return "", err
+		}
+		pages = depth["http://127.0.0.1:9"]
+	}
+	stormTook := time.Since(landed)
+	return fmt.Sprintf("| %d | %s | %s | %s | %d | %d | %d | %d of %d | %s |", n, s.Down.Round(100*time.Microsecond),
+		s.Rules.Round(100*time.Microsecond), cpu.Round(100*time.Microsecond), s.PGQueries, s.VMQueries, s.ProbesRead,
+		pages, routers, stormTook.Round(time.Millisecond)), nil
+}
+
+func ping(d model.DeviceNode, ts time.Time, up bool) model.PingResult {
+	r := model.PingResult{DeviceID: d.ID, DeviceIP: netip.MustParseAddr(d.IP), Timestamp: ts, IsReachable: up, Sent: 3, PacketLoss: 1}
+	if up {
+		v := 0.2
+		r.RTTAvgMs, r.Received, r.PacketLoss = &v, 3, 0
+	}
+	return r
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func scratchVM(ctx context.Context, n int) (string, func(), error) {
+	port, err := freePort()
+	if err != nil {
+		return "", nil, err
+	}
+	dir, err := os.MkdirTemp("", "wardops-bench-vm-")
+	if err != nil {
+		return "", nil, err
+	}
+	cmd := exec.CommandContext(ctx, "victoria-metrics", "-httpListenAddr", fmt.Sprintf("127.0.0.1:%d", port),
+		"-storageDataPath", dir, "-loggerLevel", "ERROR", "-search.maxUniqueTimeseries", "1000000")
+	if err := cmd.Start(); err != nil {
+		return "", nil, fmt.Errorf("cannot start victoria-metrics (apt-get install -y victoria-metrics): %w", err)
+	}
+	stop := func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); _ = os.RemoveAll(dir) }
+	u := fmt.Sprintf("http://127.0.0.1:%d", port)
+	for i := 0; i < 200; i++ {
+		if resp, err := http.Get(u + "/health"); err == nil {
+			resp.Body.Close()
+			return u, stop, nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	stop()
+	return "", nil, fmt.Errorf("victoria-metrics did not start")
+}
+
+// loadVM writes five minutes of every series the default rules read, one sample a minute.
+func loadVM(ctx context.Context, vmURL string, nodes []model.DeviceNode, now time.Time) error {
+	var b strings.Builder
+	ts := make([]string, 5)
+	for i := range ts {
+		ts[i] = fmt.Sprint(now.Add(-time.Duration(4-i) * time.Minute).UnixMilli())
+	}
+	tss := strings.Join(ts, ",")
+	flush := func() error {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, vmURL+"/api/v1/import", strings.NewReader(b.String()))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		b.Reset()
+		return nil
+	}
+	for i, d := range nodes {
+		base := fmt.Sprintf(`"device_id":"%d","device":%q,"ip":%q,"branch":%q,"region":%q`, d.ID, d.Name, d.IP, d.Branch, d.Region)
+		for _, m := range []struct{ name, v string }{{"wardops_ping_up", "1,1,1,1,1"}, {"wardops_ping_rtt_seconds", "0.001,0.001,0.001,0.001,0.001"},
+			{"wardops_ping_loss_ratio", "0,0,0,0,0"}, {"wardops_snmp_up", "1,1,1,1,1"}, {"wardops_snmp_reboot_detected", "0,0,0,0,0"}} {
+			fmt.Fprintf(&b, `{"metric":{"__name__":%q,%s},"values":[%s],"timestamps":[%s]}`+"\n", m.name, base, m.v, tss)
+		}
+		for _, m := range []struct{ name, v string }{{"wardops_snmp_ifOperStatus", "1,1,1,1,1"}, {"wardops_snmp_ifAdminStatus", "1,1,1,1,1"},
+			{"wardops_snmp_ifInErrors", "0,0,0,0,0"}, {"wardops_snmp_ifOutErrors", "0,0,0,0,0"}} {
+			fmt.Fprintf(&b, `{"metric":{"__name__":%q,%s,"index":"1","ifName":"wan0"},"values":[%s],"timestamps":[%s]}`+"\n", m.name, base, m.v, tss)
+		}
+		if i%2000 == 1999 {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	resp, err := http.Get(vmURL + "/internal/force_flush")
+	if err == nil {
+		resp.Body.Close()
+	}
+	time.Sleep(2 * time.Second)
+	return nil
+}

@@ -1,0 +1,96 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/wardops/wardops/model"
+)
+
+// cutOffStore answers heartbeats with a fixed group until cut, then fails them as a collector
+// whose network to PostgreSQL is gone would see. A fake: a real server cannot be made reachable
+// from one collector and not another inside one test process; TestThreeCollectorsOneKilled runs
+// the real group on a real database.
+type cutOffStore struct {
+	mu      sync.Mutex
+	members []model.Collector
+	cut     bool
+}
+
+func (s *cutOffStore) Heartbeat(context.Context, string, string, time.Duration) ([]model.Collector, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cut {
+		return nil, errors.New("connection refused")
+	}
+	return s.members, nil
+}
+
+func (s *cutOffStore) LeaveCollectors(context.Context, string) error { return nil }
+
+// TestLeaseLapse: cut off from PostgreSQL, a collector of a group gives up its share once its
+// lease has run out (the others have taken it over by then), while a collector that was alone
+// keeps probing everything.
+func TestLeaseLapse(t *testing.T) {
+	fleet := &model.Fleet{Items: map[int64][]model.Item{}}
+	for id := int64(1); id <= 60; id++ {
+		fleet.Devices = append(fleet.Devices, model.Device{DeviceSummary: model.DeviceSummary{ID: id, Enabled: true}})
+	}
+	tests := []struct {
+		name            string
+		group           []string
+		wantBefore      int // devices owned while the lease holds
+		wantAfterLapsed bool
+	}{
+		{"in a group", []string{"a", "b", "c"}, -1, false},
+		{"alone", []string{"a"}, 60, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			st := &cutOffStore{}
+			for _, id := range tc.group {
+				st.members = append(st.members, model.Collector{ID: id})
+			}
+			const lease = 300 * time.Millisecond
+			m, err := NewMembership(MembershipOptions{Store: st, ID: "a", Lease: lease, Log: quietLog(), Metrics: metrics.NewSet()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.Join(context.Background())
+			want := 0
+			for _, d := range fleet.Devices {
+				if model.Owner(st.members, d.ID, "") == "a" {
+					want++
+				}
+			}
+			if got := len(m.filter(fleet).Devices); got != want || (tc.wantBefore >= 0 && got != tc.wantBefore) {
+				t.Fatalf("owned %d devices with the lease valid, want %d", got, want)
+			}
+			st.mu.Lock()
+			st.cut = true
+			st.mu.Unlock()
+			m.beat(context.Background())
+			time.Sleep(lease + 50*time.Millisecond)
+			m.beat(context.Background())
+			got := len(m.filter(fleet).Devices)
+			if tc.wantAfterLapsed && got != want {
+				t.Fatalf("alone and cut off: owns %d, want %d (nobody else can probe them)", got, want)
+			}
+			if !tc.wantAfterLapsed && got != 0 {
+				t.Fatalf("in a group and cut off past the lease: still owns %d devices", got)
+			}
+			select {
+			case <-m.Changed():
+			default:
+				if !tc.wantAfterLapsed {
+					t.Fatal("the lapse did not wake the scheduler")
+				}
+			}
+		})
+	}
+}
