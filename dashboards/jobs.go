@@ -6,4 +6,5 @@ package dashboards
 const (
 	JobCollector = "wardops-collector"
 	JobQuery     = "wardops-query"
+	JobAlerter   = "wardops-alerter"
 )

@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,9 +15,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/VictoriaMetrics/metricsql"
+
 	"github.com/wardops/wardops/dashboards"
 	"github.com/wardops/wardops/internal/testenv"
 	"github.com/wardops/wardops/inventory"
+	"github.com/wardops/wardops/model"
 	"github.com/wardops/wardops/sim"
 )
 
@@ -28,6 +33,7 @@ type stack struct {
 	fleet        *sim.Fleet
 	collectorURL string // http://host:port of the collector's /metrics
 	queryURL     string // http://host:port of the query service
+	alerterURL   string // http://host:port of the alerter's /metrics
 	devices      []inventory.Row
 	dark         []inventory.Row // every packet to them dropped
 	rebooted     []inventory.Row // restarted by the simulator after the first polls
@@ -87,11 +93,15 @@ func startStack(t *testing.T) *stack {
 	dir := t.TempDir()
 	collectorAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	queryAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
-	s.collectorURL, s.queryURL = "http://"+collectorAddr, "http://"+queryAddr
+	alerterAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	s.collectorURL, s.queryURL, s.alerterURL = "http://"+collectorAddr, "http://"+queryAddr, "http://"+alerterAddr
+	// Alertmanager's webhook goes nowhere that answers: the dashboards need only its acceptance.
+	am := testenv.Alertmanager(t, fmt.Sprintf("http://127.0.0.1:%d/hook", testenv.FreePort(t)))
 	cmd := exec.Command(os.Args[0], "run")
 	cmd.Env = append(os.Environ(), "WARDOPS_TEST_MAIN=1",
 		"WARDOPS_DATABASE_URL="+dbURL, "WARDOPS_VM_URL="+vm.URL,
-		"WARDOPS_LISTEN="+queryAddr, "WARDOPS_COLLECTOR_LISTEN="+collectorAddr,
+		"WARDOPS_LISTEN="+queryAddr, "WARDOPS_COLLECTOR_LISTEN="+collectorAddr, "WARDOPS_ALERTER_LISTEN="+alerterAddr,
+		"WARDOPS_ALERTMANAGER_URL="+am.URL, "WARDOPS_ALERTMANAGER_GROUP_WAIT=1s", "WARDOPS_ALERT_EVAL_INTERVAL=2s",
 		"WARDOPS_DATA_DIR="+filepath.Join(dir, "data"),
 		"WARDOPS_PING_INTERVAL="+stackInterval.String(), "WARDOPS_PING_TIMEOUT=1s", "WARDOPS_PING_ECHO_INTERVAL=100ms",
 		"WARDOPS_SNMP_INTERVAL="+stackInterval.String(), "WARDOPS_SNMP_TIMEOUT=500ms", "WARDOPS_SNMP_RETRIES=0",
@@ -106,7 +116,9 @@ scrape_configs:
     static_configs: [{targets: [%[3]q]}]
   - job_name: %[4]s
     static_configs: [{targets: [%[5]q]}]
-`, stackInterval, dashboards.JobCollector, collectorAddr, dashboards.JobQuery, queryAddr)
+  - job_name: %[6]s
+    static_configs: [{targets: [%[7]q]}]
+`, stackInterval, dashboards.JobCollector, collectorAddr, dashboards.JobQuery, queryAddr, dashboards.JobAlerter, alerterAddr)
 	cfgPath := filepath.Join(dir, "vmagent.yml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
@@ -119,6 +131,7 @@ scrape_configs:
 
 	waitHTTP(t, s.queryURL+"/api/v1/health", runLog)
 	waitHTTP(t, s.collectorURL+"/metrics", runLog)
+	waitHTTP(t, s.alerterURL+"/metrics", runLog)
 	return s
 }
 
@@ -214,6 +227,87 @@ func fetchBody(t *testing.T, url string) []byte {
 	return b
 }
 
+// checkDashboards runs every query of every dashboard against VictoriaMetrics with the Grafana
+// variables replaced by values of the running fleet: range queries over the run, instant ones
+// now, label_values variables through the label values API. Each must parse with metricsql and
+// return at least one series (or value).
+func (s *stack) checkDashboards(t *testing.T) {
+	all, err := dashboards.All()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev := s.rebooted[0]
+	ifNames := s.labelValues(t, fmt.Sprintf(`wardops_snmp_ifOperStatus{device=%q}`, dev.Name), "ifName")
+	if len(ifNames) < 2 {
+		t.Fatalf("device %s has interfaces %v, want two or more", dev.Name, ifNames)
+	}
+	elapsed := time.Since(s.started).Round(time.Second)
+	vars := map[string]string{"region": ".*", "branch": dev.Branch, "device": dev.Name, "instance": ".*",
+		"interface": strings.Join(ifNames[:2], "|"), "__range": fmt.Sprintf("%ds", int(elapsed.Seconds())),
+		"__rate_interval": "20s", "__interval": "10s"}
+	for name, d := range all {
+		for _, q := range dashboards.Queries(d) {
+			expr := dashboards.Concrete(q.Expr, vars)
+			where := name + " / " + q.Where
+			if _, err := metricsql.Parse(expr); err != nil {
+				t.Errorf("%s: %q does not parse: %v", where, expr, err)
+				continue
+			}
+			switch {
+			case q.Label != "":
+				if v := s.labelValues(t, expr, q.Label); len(v) == 0 {
+					t.Errorf("%s: no values of %s for %s", where, q.Label, expr)
+				}
+			case q.Instant:
+				if r, err := s.vm.Query(expr); err != nil || len(r) == 0 {
+					t.Errorf("%s: instant %s returned nothing (err %v)", where, expr, err)
+				}
+			default:
+				if n, err := s.queryRange(expr, s.started, time.Now()); err != nil || n == 0 {
+					inst, ierr := s.vm.Query(expr)
+					t.Errorf("%s: range %s returned nothing (err %v; instant now: %v %v)", where, expr, err, inst, ierr)
+				}
+			}
+		}
+	}
+}
+
+// labelValues asks VictoriaMetrics for label's values among the series matching selector, as
+// Grafana does for a label_values() variable.
+func (s *stack) labelValues(t *testing.T, selector, label string) []string {
+	t.Helper()
+	u := s.vm.URL + "/api/v1/label/" + label + "/values?" + url.Values{"match[]": {selector},
+		"start": {fmt.Sprint(s.started.Add(-time.Minute).Unix())}}.Encode()
+	var r struct{ Data []string }
+	if err := json.Unmarshal(fetchBody(t, u), &r); err != nil {
+		t.Fatal(err)
+	}
+	return r.Data
+}
+
+// queryRange runs expr over [from, to] at a 5 s step and returns how many series came back.
+func (s *stack) queryRange(expr string, from, to time.Time) (int, error) {
+	u := s.vm.URL + "/api/v1/query_range?" + url.Values{"query": {expr}, "start": {fmt.Sprint(from.Unix())},
+		"end": {fmt.Sprint(to.Unix())}, "step": {"5s"}}.Encode()
+	resp, err := http.Get(u)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var r struct {
+		Status string
+		Error  string
+		Data   struct{ Result []json.RawMessage }
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		return 0, err
+	}
+	if r.Status != "success" {
+		return 0, fmt.Errorf("%s", r.Error)
+	}
+	return len(r.Data.Result), nil
+}
+
 // TestStackOnLiveData runs the stack for about a minute and checks what an operator relies on:
 // both /metrics pages pass promtool's checks, and every query of every shipped dashboard and
 // template variable returns data from VictoriaMetrics.
@@ -221,9 +315,13 @@ func TestStackOnLiveData(t *testing.T) {
 	promtool := testenv.LookBinary(t, "promtool", "prometheus")
 	s := startStack(t)
 	s.rebootAfterUptime(t)
+	// VictoriaMetrics range queries end 30 s before now (-search.latencyOffset); give every window and
+	// the reboot's poll time to land behind it.
+	waitSeries(t, s.vm, fmt.Sprintf(`%s{device=%q} == 1`, model.MetricSNMPRebootDetected, s.rebooted[0].Name), 90*time.Second)
+	time.Sleep(35 * time.Second)
 
 	t.Run("promtool check metrics", func(t *testing.T) {
-		for _, u := range []string{s.collectorURL + "/metrics", s.queryURL + "/metrics"} {
+		for _, u := range []string{s.collectorURL + "/metrics", s.queryURL + "/metrics", s.alerterURL + "/metrics"} {
 			body := fetchBody(t, u)
 			cmd := exec.Command(promtool, "check", "metrics")
 			cmd.Stdin = strings.NewReader(string(body))
@@ -237,4 +335,6 @@ func TestStackOnLiveData(t *testing.T) {
 			}
 		}
 	})
+
+	t.Run("every dashboard query returns data", s.checkDashboards)
 }
