@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +14,9 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/common/expfmt"
 
 	"github.com/wardops/wardops/collector/sink"
 	"github.com/wardops/wardops/collector/spool"
@@ -37,6 +41,9 @@ type Options struct {
 	SpoolMaxSize int64
 	Log          *slog.Logger
 	Metrics      *metrics.Set
+	// Help is the HELP text of families the caller registered on Metrics (build info, retention),
+	// by family name; the collector's own are in help.go.
+	Help map[string]string
 }
 
 // Run owns every goroutine of the collector until ctx ends, then shuts down in order: the
@@ -94,7 +101,7 @@ func Run(ctx context.Context, o Options) error {
 			closeSpools()
 			return fmt.Errorf("cannot listen on %s for /metrics: %w", o.Listen, err)
 		}
-		srv = &http.Server{Handler: metricsHandler(o.Metrics), ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second}
+		srv = &http.Server{Handler: metricsHandler(o.Metrics, o.Help), ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second}
 		srvDone.Add(1)
 		go func() {
 			defer srvDone.Done()
@@ -179,12 +186,34 @@ func openSpools(o *Options) (closeAll func(), err error) {
 	return closeAll, nil
 }
 
-func metricsHandler(set *metrics.Set) http.Handler {
+func metricsHandler(set *metrics.Set, extraHelp map[string]string) http.Handler {
+	// HELP and TYPE lines make the page Prometheus text format proper: promtool, Grafana's metric
+	// browser and vmagent's metadata all read them. The switch is the library's, process-wide.
+	metrics.ExposeMetadata(true)
+	// Process and Go runtime metrics come from client_golang's collectors, as on the query
+	// service: the same names on both pages, and names that follow the conventions (the
+	// library's own include go_cgo_calls_count typed counter and process_io_*_total as gauges).
+	runtime := prometheus.NewRegistry()
+	runtime.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
 	mux.HandleFunc("/metrics", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-		set.WritePrometheus(w)
-		metrics.WriteProcessMetrics(w)
+		var own bytes.Buffer
+		set.WritePrometheus(&own)
+		mfs, err := runtime.Gather()
+		if err != nil {
+			http.Error(w, "cannot gather process metrics: "+err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", string(expfmt.NewFormat(expfmt.TypeTextPlain)))
+		if err := writeWithHelp(w, own.Bytes(), extraHelp); err != nil {
+			return
+		}
+		enc := expfmt.NewEncoder(w, expfmt.NewFormat(expfmt.TypeTextPlain))
+		for _, mf := range mfs {
+			if err := enc.Encode(mf); err != nil {
+				return
+			}
+		}
 	})
 	// Profiles beside /metrics, as VictoriaMetrics serves them: the first thing wanted when a
 	// collector burns CPU at 3 AM. Bind WARDOPS_COLLECTOR_LISTEN to loopback where that matters.

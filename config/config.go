@@ -23,8 +23,11 @@ func (Secret) String() string { return "<secret>" }
 // Config is the parsed and validated configuration shared by every subcommand.
 type Config struct {
 	DatabaseURL Secret
-	VMURL       string // where samples are pushed: single node or vminsert .../insert/<tenant>/prometheus
-	VMQueryURL  string // where the query service reads: single node or vmselect .../select/<tenant>/prometheus
+	// DatabasePasswordFile names a file (a compose or Kubernetes secret) whose content is the
+	// PostgreSQL password, so the password never appears in a URL, an environment dump or ps.
+	DatabasePasswordFile string
+	VMURL                string // where samples are pushed: single node or vminsert .../insert/<tenant>/prometheus
+	VMQueryURL           string // where the query service reads: single node or vmselect .../select/<tenant>/prometheus
 
 	Listen          string
 	CollectorListen string
@@ -61,6 +64,11 @@ type Config struct {
 	DBStatementTimeout  time.Duration
 	DBIdleInTxTimeout   time.Duration
 	RetentionDays       int
+	AlertRetentionDays  int            // resolved alert_history rows kept
+	RetentionSchedule   string         // "HH:MM" daily, or "off" for cron-driven `wardops maintenance` only
+	RetentionAt         TimeOfDay      // RetentionSchedule parsed; zero when off
+	RetentionOff        bool           // RetentionSchedule is "off"
+	RetentionZone       *time.Location // the zone RetentionAt is read in
 
 	RequireReadToken bool
 	// AlertmanagerURLs are the Alertmanagers (each one directly, never a load balancer) that
@@ -104,6 +112,11 @@ type Config struct {
 	DryRun bool // import: validate only
 }
 
+// TimeOfDay is a wall-clock time, read in a time zone to become an instant each day.
+type TimeOfDay struct{ Hour, Minute int }
+
+func (t TimeOfDay) String() string { return fmt.Sprintf("%02d:%02d", t.Hour, t.Minute) }
+
 // ErrUsage is returned (wrapped) for every bad setting; main exits with status 2 on it.
 var ErrUsage = errors.New("invalid configuration")
 
@@ -118,6 +131,7 @@ const (
 	pMaintenance                  // retention
 	pSim                          // fleet simulator
 	pDev                          // wardops dev's private servers
+	pHealth                       // wardops healthcheck
 	pCommon                       // logging and --check: every subcommand has them
 	pAlerter                      // alert evaluation and Alertmanager notification
 	pAll         part = 1<<16 - 1
@@ -126,17 +140,20 @@ const (
 // commandParts says which settings each subcommand reads: it registers only their flags, and
 // validates only them, so a collector-only rule cannot fail `wardops migrate`.
 var commandParts = map[string]part{
-	"migrate":     pDB,
-	"import":      pDB | pImport,
-	"collector":   pDB | pCollector,
+	"migrate": pDB,
+	"import":  pDB | pImport,
+	// The collector runs the daily retention job (under an advisory lock, so one instance does), so
+	// it reads the maintenance settings too.
+	"collector":   pDB | pCollector | pMaintenance,
 	"query":       pDB | pQuery,
 	"alerter":     pDB | pAlerter,
-	"run":         pDB | pCollector | pQuery | pAlerter,
-	"dev":         pDB | pCollector | pQuery | pSim | pDev | pImport | pAlerter,
+	"run":         pDB | pCollector | pQuery | pAlerter | pMaintenance,
+	"dev":         pDB | pCollector | pQuery | pSim | pDev | pImport | pAlerter | pMaintenance,
 	"maintenance": pDB | pMaintenance,
 	"token":       pDB,
 	"audit":       pDB,
 	"sim":         pSim,
+	"healthcheck": pHealth,
 	"version":     0,
 	"defaults":    pAll, // Defaults: every setting at its default
 }
@@ -189,6 +206,7 @@ func settings() []setting {
 	}
 	return []setting{
 		{pDB, "database-url", "WARDOPS_DATABASE_URL", "", "PostgreSQL URL (postgres://user@host:5432/db)", func(c *Config, v string) error { c.DatabaseURL = Secret(v); return nil }},
+		{pDB, "database-password-file", "WARDOPS_DATABASE_PASSWORD_FILE", "", "file holding the PostgreSQL password (a compose secret); the URL then carries only the user", str(func(c *Config) *string { return &c.DatabasePasswordFile })},
 		{pCollector | pQuery, "vm-url", "WARDOPS_VM_URL", "", "VictoriaMetrics base URL for writes (http://127.0.0.1:8428 or a vminsert .../insert/0/prometheus)", str(func(c *Config) *string { return &c.VMURL })},
 		{pQuery | pAlerter, "vm-query-url", "WARDOPS_VM_QUERY_URL", "", "VictoriaMetrics URL for reads (default: WARDOPS_VM_URL; a vmselect .../select/0/prometheus for a cluster)", str(func(c *Config) *string { return &c.VMQueryURL })},
 		{pQuery, "listen", "WARDOPS_LISTEN", ":5001", "query service listen address", str(func(c *Config) *string { return &c.Listen })},
@@ -235,6 +253,28 @@ func settings() []setting {
 		{pDB, "db-statement-timeout", "WARDOPS_DB_STATEMENT_TIMEOUT", "30s", "PostgreSQL statement_timeout per session", dur(func(c *Config) *time.Duration { return &c.DBStatementTimeout })},
 		{pDB, "db-idle-in-tx-timeout", "WARDOPS_DB_IDLE_IN_TX_TIMEOUT", "60s", "PostgreSQL idle_in_transaction_session_timeout", dur(func(c *Config) *time.Duration { return &c.DBIdleInTxTimeout })},
 		{pMaintenance, "retention-days", "WARDOPS_RETENTION_DAYS", "30", "days of ping_results kept", num(func(c *Config) *int { return &c.RetentionDays }, 1)},
+		{pMaintenance, "alert-retention-days", "WARDOPS_ALERT_RETENTION_DAYS", "365", "days resolved alert_history rows are kept (open alerts always stay)", num(func(c *Config) *int { return &c.AlertRetentionDays }, 1)},
+		{pMaintenance, "retention-schedule", "WARDOPS_RETENTION_SCHEDULE", "03:00", "daily time (HH:MM in --retention-zone) the collector runs retention; off leaves it to cron and wardops maintenance", func(c *Config, v string) error {
+			c.RetentionSchedule = v
+			if v == "off" {
+				c.RetentionOff = true
+				return nil
+			}
+			at, err := time.Parse("15:04", v)
+			if err != nil {
+				return errors.New("must be HH:MM (24-hour) or off")
+			}
+			c.RetentionAt = TimeOfDay{at.Hour(), at.Minute()}
+			return nil
+		}},
+		{pMaintenance, "retention-zone", "WARDOPS_RETENTION_ZONE", "UTC", "IANA time zone of --retention-schedule, e.g. Asia/Tbilisi (Local: the machine's)", func(c *Config, v string) error {
+			loc, err := time.LoadLocation(v)
+			if err != nil {
+				return errors.New("not a known time zone (is tzdata installed?)")
+			}
+			c.RetentionZone = loc
+			return nil
+		}},
 		{pQuery, "require-read-token", "WARDOPS_REQUIRE_READ_TOKEN", "false", "require an API token for reads too", boolean(func(c *Config) *bool { return &c.RequireReadToken })},
 		{pQuery, "rate-limit", "WARDOPS_RATE_LIMIT", "50", "API requests per second per client (0: off)", func(c *Config, v string) error {
 			f, err := strconv.ParseFloat(v, 64)
@@ -380,6 +420,7 @@ func (c *Config) validate(uses part) error {
 	check(pCollector|pQuery|pAlerter, c.validateVM)
 	check(pAlerter, func() error { return validListen("WARDOPS_ALERTER_LISTEN", c.AlerterListen) })
 	check(pDB, c.validateDatabase)
+	check(pHealth, func() error { return nil })
 	check(pQuery, func() error { return validListen("WARDOPS_LISTEN", c.Listen) })
 	check(pCollector, func() error { return validListen("WARDOPS_COLLECTOR_LISTEN", c.CollectorListen) })
 	check(pCollector, c.validateProbing)
@@ -409,12 +450,35 @@ func (c *Config) validateVM() error {
 
 func (c *Config) validateDatabase() error {
 	if c.DatabaseURL == "" {
+		if c.DatabasePasswordFile != "" {
+			return errors.New("WARDOPS_DATABASE_PASSWORD_FILE is set without WARDOPS_DATABASE_URL")
+		}
 		return nil
 	}
 	p, err := url.Parse(string(c.DatabaseURL))
 	if err != nil || (p.Scheme != "postgres" && p.Scheme != "postgresql") {
 		return fmt.Errorf("WARDOPS_DATABASE_URL: must be a postgres:// URL")
 	}
+	if c.DatabasePasswordFile == "" {
+		return nil
+	}
+	if _, has := p.User.Password(); has {
+		return errors.New("WARDOPS_DATABASE_URL carries a password and WARDOPS_DATABASE_PASSWORD_FILE is set: keep one")
+	}
+	if p.User.Username() == "" {
+		return errors.New("WARDOPS_DATABASE_PASSWORD_FILE needs a user in WARDOPS_DATABASE_URL (postgres://user@host/db)")
+	}
+	b, err := os.ReadFile(c.DatabasePasswordFile)
+	if err != nil {
+		return fmt.Errorf("WARDOPS_DATABASE_PASSWORD_FILE: %w", err)
+	}
+	// Secret files usually end in a newline that is not part of the password.
+	pw := strings.TrimRight(string(b), "\r\n")
+	if pw == "" {
+		return fmt.Errorf("WARDOPS_DATABASE_PASSWORD_FILE=%q is empty", c.DatabasePasswordFile)
+	}
+	p.User = url.UserPassword(p.User.Username(), pw)
+	c.DatabaseURL = Secret(p.String())
 	return nil
 }
 

@@ -104,3 +104,51 @@ func TestREADMEListsEverySetting(t *testing.T) {
 		}
 	}
 }
+
+func TestDatabasePasswordFile(t *testing.T) {
+	pw := t.TempDir() + "/pw"
+	if err := os.WriteFile(pw, []byte("s3cr:t/@x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := Parse("migrate", nil, env(map[string]string{
+		"WARDOPS_DATABASE_URL": "postgres://wardops@db:5432/wardops", "WARDOPS_DATABASE_PASSWORD_FILE": pw,
+	}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The password is escaped into the URL, its trailing newline dropped, and it never prints.
+	if got := string(c.DatabaseURL); got != "postgres://wardops:s3cr%3At%2F%40x@db:5432/wardops" {
+		t.Fatalf("database URL %q", got)
+	}
+	if s := c.DatabaseURL.String(); strings.Contains(s, "s3cr") {
+		t.Fatalf("secret prints as %q", s)
+	}
+	for _, bad := range []map[string]string{
+		{"WARDOPS_DATABASE_URL": "postgres://wardops:inline@db/wardops", "WARDOPS_DATABASE_PASSWORD_FILE": pw},
+		{"WARDOPS_DATABASE_URL": "postgres://db/wardops", "WARDOPS_DATABASE_PASSWORD_FILE": pw},
+		{"WARDOPS_DATABASE_URL": "postgres://wardops@db/wardops", "WARDOPS_DATABASE_PASSWORD_FILE": pw + ".missing"},
+		{"WARDOPS_DATABASE_PASSWORD_FILE": pw},
+	} {
+		if _, _, err := Parse("migrate", nil, env(bad), io.Discard); !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), "WARDOPS_DATABASE") {
+			t.Errorf("%v: want a usage error naming the setting, got %v", bad, err)
+		}
+	}
+}
+
+func TestRetentionSchedule(t *testing.T) {
+	c, _, err := Parse("collector", nil, env(map[string]string{"WARDOPS_RETENTION_SCHEDULE": "04:30", "WARDOPS_RETENTION_ZONE": "Asia/Tbilisi"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RetentionAt != (TimeOfDay{4, 30}) || c.RetentionOff || c.RetentionZone.String() != "Asia/Tbilisi" || c.AlertRetentionDays != 365 {
+		t.Fatalf("schedule %v off %v zone %v alert days %d", c.RetentionAt, c.RetentionOff, c.RetentionZone, c.AlertRetentionDays)
+	}
+	if c, _, err := Parse("run", nil, env(map[string]string{"WARDOPS_RETENTION_SCHEDULE": "off"}), io.Discard); err != nil || !c.RetentionOff {
+		t.Fatalf("off: %v %v", c, err)
+	}
+	for k, v := range map[string]string{"WARDOPS_RETENTION_SCHEDULE": "3am", "WARDOPS_RETENTION_ZONE": "Mars/Olympus"} {
+		if _, _, err := Parse("collector", nil, env(map[string]string{k: v}), io.Discard); !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), k) {
+			t.Errorf("%s=%s: got %v", k, v, err)
+		}
+	}
+}

@@ -1,172 +1,235 @@
-// Package dashboards generates the Grafana dashboards shipped in this folder from Go, so every
-// PromQL/MetricsQL expression is checked (dashboards_test.go) against the metric names the
-// collector documents. Regenerate with: go generate ./dashboards
+// Package dashboards generates wardops' Grafana dashboards from Go with the Grafana Foundation
+// SDK's typed builders, and holds the JSON it writes (provisioned by deploy/grafana). Every
+// query uses the series names of package model where it has them, and a test runs every query
+// and template variable of every dashboard against live data. Regenerate with:
+// go generate ./dashboards
 package dashboards
 
 //go:generate go run ./gen
 
 import (
+	"encoding/json"
 	"fmt"
+	"strings"
 
-	"github.com/wardops/wardops/model"
+	"github.com/grafana/grafana-foundation-sdk/go/cog"
+	"github.com/grafana/grafana-foundation-sdk/go/common"
+	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
+	"github.com/grafana/grafana-foundation-sdk/go/prometheus"
+	"github.com/grafana/grafana-foundation-sdk/go/table"
 )
 
-// Dashboard is a minimal Grafana dashboard model: enough for import through the UI or provisioning.
-type Dashboard struct {
-	UID           string     `json:"uid"`
-	Title         string     `json:"title"`
-	Tags          []string   `json:"tags"`
-	Timezone      string     `json:"timezone"`
-	SchemaVersion int        `json:"schemaVersion"`
-	Refresh       string     `json:"refresh"`
-	Time          TimeRange  `json:"time"`
-	Templating    Templating `json:"templating"`
-	Panels        []Panel    `json:"panels"`
+// Dashboard UIDs: links between dashboards and provisioning refer to them.
+const (
+	UIDFleet     = "wardops-fleet"
+	UIDBranch    = "wardops-branch"
+	UIDDevice    = "wardops-device"
+	UIDCollector = "wardops-collector"
+	UIDQuery     = "wardops-query"
+	UIDAlerts    = "wardops-alerts"
+)
+
+// stale is how far back "now" looks for a device's last probe: a few ping intervals at the
+// default 30 s, so one late push does not turn a device unknown.
+const stale = "2m"
+
+// builders are the dashboards by file name.
+var builders = map[string]func() *dashboard.DashboardBuilder{
+	"fleet.json":     fleet,
+	"branch.json":    branch,
+	"device.json":    device,
+	"collector.json": collectorHealth,
+	"query.json":     queryHealth,
+	"alerts.json":    alerts,
 }
 
-// TimeRange is the default range shown.
-type TimeRange struct {
-	From string `json:"from"`
-	To   string `json:"to"`
-}
-
-// Templating holds the dashboard variables.
-type Templating struct {
-	List []Variable `json:"list"`
-}
-
-// Variable is a query variable fed by label values.
-type Variable struct {
-	Name       string     `json:"name"`
-	Label      string     `json:"label"`
-	Type       string     `json:"type"`
-	Query      string     `json:"query"`
-	Datasource Datasource `json:"datasource"`
-	Multi      bool       `json:"multi"`
-	IncludeAll bool       `json:"includeAll"`
-	AllValue   string     `json:"allValue,omitempty"`
-	Refresh    int        `json:"refresh"`
-}
-
-// Datasource refers to the Prometheus-type data source pointed at VictoriaMetrics.
-type Datasource struct {
-	Type string `json:"type"`
-	UID  string `json:"uid"`
-}
-
-// Panel is one graph, stat or table.
-type Panel struct {
-	ID          int         `json:"id"`
-	Title       string      `json:"title"`
-	Type        string      `json:"type"`
-	GridPos     GridPos     `json:"gridPos"`
-	Datasource  Datasource  `json:"datasource"`
-	Targets     []Target    `json:"targets"`
-	FieldConfig FieldConfig `json:"fieldConfig"`
-}
-
-// GridPos places a panel on Grafana's 24-column grid.
-type GridPos struct{ H, W, X, Y int }
-
-// Target is one query of a panel.
-type Target struct {
-	RefID        string `json:"refId"`
-	Expr         string `json:"expr"`
-	LegendFormat string `json:"legendFormat,omitempty"`
-	Instant      bool   `json:"instant,omitempty"`
-}
-
-// FieldConfig sets the unit of a panel.
-type FieldConfig struct {
-	Defaults struct {
-		Unit string `json:"unit,omitempty"`
-	} `json:"defaults"`
-}
-
-var ds = Datasource{Type: "prometheus", UID: "${datasource}"}
-
-func panel(id int, title, typ, unit string, pos GridPos, targets ...Target) Panel {
-	p := Panel{ID: id, Title: title, Type: typ, GridPos: pos, Datasource: ds, Targets: targets}
-	p.FieldConfig.Defaults.Unit = unit
-	for i := range p.Targets {
-		p.Targets[i].RefID = fmt.Sprintf("%c", 'A'+i)
+// All builds every dashboard, by file name.
+func All() (map[string]dashboard.Dashboard, error) {
+	out := map[string]dashboard.Dashboard{}
+	for name, b := range builders {
+		d, err := b().Build()
+		if err != nil {
+			return nil, fmt.Errorf("cannot build %s: %w", name, err)
+		}
+		out[name] = d
 	}
-	return p
+	return out, nil
 }
 
-func vars(extra ...Variable) Templating {
-	list := []Variable{
-		{Name: "datasource", Label: "Data source", Type: "datasource", Query: "prometheus"},
-		{Name: "region", Label: "Region", Type: "query", Query: `label_values(` + model.MetricPingUp + `, region)`, Datasource: ds, Multi: true, IncludeAll: true, AllValue: ".*", Refresh: 2},
-		{Name: "branch", Label: "Branch", Type: "query", Query: `label_values(` + model.MetricPingUp + `{region=~"$region"}, branch)`, Datasource: ds, Multi: true, IncludeAll: true, AllValue: ".*", Refresh: 2},
+// Marshal is the committed form of a dashboard: indented JSON and a final newline.
+func Marshal(d dashboard.Dashboard) ([]byte, error) {
+	b, err := json.MarshalIndent(d, "", "  ")
+	if err != nil {
+		return nil, err
 	}
-	return Templating{List: append(list, extra...)}
+	return append(b, '\n'), nil
 }
 
-const sel = `region=~"$region", branch=~"$branch"`
+// Query is one expression a dashboard sends to VictoriaMetrics.
+type Query struct {
+	Where   string // panel title, variable or annotation name
+	Expr    string
+	Instant bool
+	// Label is set for a label_values() variable: Expr is then its series selector and the
+	// query asks for this label's values.
+	Label string
+}
 
-// All returns every dashboard by file name.
-func All() map[string]Dashboard {
-	return map[string]Dashboard{
-		"fleet.json":      fleet(),
-		"device.json":     device(),
-		"interfaces.json": interfaces(),
-		"collector.json":  collectorSelf(),
+// Queries lists every panel target, template variable and annotation query of d.
+func Queries(d dashboard.Dashboard) []Query {
+	var out []Query
+	for _, p := range d.Panels {
+		if p.Panel == nil {
+			continue
+		}
+		for _, t := range p.Panel.Targets {
+			pq, ok := t.(*prometheus.Dataquery)
+			if !ok {
+				continue
+			}
+			out = append(out, Query{Where: deref(p.Panel.Title), Expr: pq.Expr, Instant: pq.Instant != nil && *pq.Instant})
+		}
 	}
+	for _, v := range d.Templating.List {
+		if v.Type != "query" || v.Query == nil || v.Query.String == nil {
+			continue
+		}
+		sel, label := splitLabelValues(*v.Query.String)
+		out = append(out, Query{Where: "variable " + v.Name, Expr: sel, Label: label})
+	}
+	for _, a := range d.Annotations.List {
+		if a.Expr != nil {
+			out = append(out, Query{Where: "annotation " + a.Name, Expr: *a.Expr})
+		}
+	}
+	return out
 }
 
-func base(uid, title string, t Templating, panels ...Panel) Dashboard {
-	return Dashboard{UID: uid, Title: title, Tags: []string{"wardops"}, Timezone: "utc", SchemaVersion: 39,
-		Refresh: "30s", Time: TimeRange{From: "now-6h", To: "now"}, Templating: t, Panels: panels}
+// splitLabelValues takes label_values(selector, label) apart.
+func splitLabelValues(q string) (selector, label string) {
+	in := strings.TrimSuffix(strings.TrimPrefix(q, "label_values("), ")")
+	i := strings.LastIndex(in, ",")
+	return strings.TrimSpace(in[:i]), strings.TrimSpace(in[i+1:])
 }
 
-func fleet() Dashboard {
-	return base("wardops-fleet", "wardops / Fleet", vars(),
-		panel(1, "Devices up", "stat", "none", GridPos{4, 6, 0, 0}, Target{Expr: `sum(last_over_time(` + model.MetricPingUp + `{` + sel + `}[2m]))`, Instant: true}),
-		panel(2, "Devices down", "stat", "none", GridPos{4, 6, 6, 0}, Target{Expr: `count(last_over_time(` + model.MetricPingUp + `{` + sel + `}[2m]) == 0) or vector(0)`, Instant: true}),
-		panel(3, "Median RTT", "stat", "s", GridPos{4, 6, 12, 0}, Target{Expr: `quantile(0.5, last_over_time(` + model.MetricPingRTT + `{` + sel + `}[2m]))`, Instant: true}),
-		panel(4, "Mean loss", "stat", "percentunit", GridPos{4, 6, 18, 0}, Target{Expr: `avg(last_over_time(` + model.MetricPingLoss + `{` + sel + `}[2m]))`, Instant: true}),
-		panel(5, "Devices down by branch", "timeseries", "none", GridPos{8, 12, 0, 4}, Target{Expr: `sum by (branch) (1 - ` + model.MetricPingUp + `{` + sel + `})`, LegendFormat: "{{branch}}"}),
-		panel(6, "Worst RTT (top 10)", "timeseries", "s", GridPos{8, 12, 12, 4}, Target{Expr: `topk(10, ` + model.MetricPingRTT + `{` + sel + `})`, LegendFormat: "{{device}} {{ip}}"}),
-		panel(7, "Worst loss (top 10)", "timeseries", "percentunit", GridPos{8, 12, 0, 12}, Target{Expr: `topk(10, ` + model.MetricPingLoss + `{` + sel + `})`, LegendFormat: "{{device}} {{ip}}"}),
-		panel(8, "Down now", "table", "none", GridPos{8, 12, 12, 12}, Target{Expr: `last_over_time(` + model.MetricPingUp + `{` + sel + `}[2m]) == 0`, Instant: true}),
-	)
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
-func device() Dashboard {
-	dev := Variable{Name: "device", Label: "Device", Type: "query", Query: `label_values(` + model.MetricPingUp + `{` + sel + `}, device)`, Datasource: ds, Refresh: 2}
-	d := `device="$device"`
-	return base("wardops-device", "wardops / Device", vars(dev),
-		panel(1, "Up", "timeseries", "none", GridPos{6, 24, 0, 0}, Target{Expr: model.MetricPingUp + `{` + d + `}`, LegendFormat: "up"}),
-		panel(2, "RTT", "timeseries", "s", GridPos{8, 12, 0, 6},
-			Target{Expr: model.MetricPingRTT + `{` + d + `}`, LegendFormat: "avg"},
-			Target{Expr: model.MetricPingRTTMin + `{` + d + `}`, LegendFormat: "min"},
-			Target{Expr: model.MetricPingRTTMax + `{` + d + `}`, LegendFormat: "max"}),
-		panel(3, "Loss", "timeseries", "percentunit", GridPos{8, 12, 12, 6}, Target{Expr: model.MetricPingLoss + `{` + d + `}`, LegendFormat: "loss"}),
-		panel(4, "Uptime (SNMP sysUpTime)", "timeseries", "s", GridPos{8, 12, 0, 14}, Target{Expr: `wardops_snmp_sysUpTime{` + d + `} / 100`, LegendFormat: "uptime"}),
-		panel(5, "CPU load", "timeseries", "percent", GridPos{8, 12, 12, 14}, Target{Expr: `wardops_snmp_hrProcessorLoad{` + d + `}`, LegendFormat: "cpu {{index}}"}),
-	)
+func ptr[T any](v T) *T { return &v }
+
+// ds is the data source every panel reads: the dashboard's $datasource variable, a
+// Prometheus-type data source pointed at VictoriaMetrics.
+var ds = common.DataSourceRef{Type: ptr("prometheus"), Uid: ptr("${datasource}")}
+
+// base is what every dashboard shares: tags, UTC, refresh, the data source variable and the
+// links to the others.
+func base(uid, title, description string) *dashboard.DashboardBuilder {
+	return dashboard.NewDashboardBuilder(title).
+		Uid(uid).
+		Description(description).
+		Tags([]string{"wardops"}).
+		Timezone("utc").
+		Refresh("30s").
+		Time("now-6h", "now").
+		Tooltip(dashboard.DashboardCursorSyncCrosshair).
+		WithVariable(dashboard.NewDatasourceVariableBuilder("datasource").Label("Data source").Type("prometheus")).
+		Link(dashboard.NewDashboardLinkBuilder("wardops").Type(dashboard.DashboardLinkTypeDashboards).
+			Tags([]string{"wardops"}).AsDropdown(true).IncludeVars(true).KeepTime(true))
 }
 
-func interfaces() Dashboard {
-	dev := Variable{Name: "device", Label: "Device", Type: "query", Query: `label_values(wardops_snmp_ifHCInOctets{` + sel + `}, device)`, Datasource: ds, Refresh: 2}
-	d := `device="$device"`
-	return base("wardops-interfaces", "wardops / Interfaces", vars(dev),
-		panel(1, "Inbound", "timeseries", "bps", GridPos{8, 12, 0, 0}, Target{Expr: `rate(wardops_snmp_ifHCInOctets{` + d + `}[5m]) * 8`, LegendFormat: "{{ifName}}"}),
-		panel(2, "Outbound", "timeseries", "bps", GridPos{8, 12, 12, 0}, Target{Expr: `rate(wardops_snmp_ifHCOutOctets{` + d + `}[5m]) * 8`, LegendFormat: "{{ifName}}"}),
-		panel(3, "Errors and discards", "timeseries", "pps", GridPos{8, 12, 0, 8},
-			Target{Expr: `rate(wardops_snmp_ifInErrors{` + d + `}[5m])`, LegendFormat: "in errors {{ifName}}"},
-			Target{Expr: `rate(wardops_snmp_ifOutErrors{` + d + `}[5m])`, LegendFormat: "out errors {{ifName}}"},
-			Target{Expr: `rate(wardops_snmp_ifInDiscards{` + d + `}[5m])`, LegendFormat: "in discards {{ifName}}"}),
-		panel(4, "Oper status (1 up, 2 down)", "timeseries", "none", GridPos{8, 12, 12, 8}, Target{Expr: `wardops_snmp_ifOperStatus{` + d + `}`, LegendFormat: "{{ifName}}"}),
-	)
+// labelVar is a label_values() variable; all means multi-select with an All option.
+func labelVar(name, label, selector, of string, all bool) *dashboard.QueryVariableBuilder {
+	q := "label_values(" + selector + ", " + of + ")"
+	v := dashboard.NewQueryVariableBuilder(name).Label(label).
+		Query(dashboard.StringOrMap{String: ptr(q)}).Definition(q).
+		Datasource(ds).Refresh(dashboard.VariableRefreshOnTimeRangeChanged).Sort(dashboard.VariableSortAlphabeticalAsc)
+	if all {
+		v = v.Multi(true).IncludeAll(true).AllValue(".*")
+	}
+	return v
 }
 
-func collectorSelf() Dashboard {
-	return base("wardops-collector", "wardops / Collector", Templating{List: []Variable{{Name: "datasource", Label: "Data source", Type: "datasource", Query: "prometheus"}}},
-		panel(1, "Probes per second", "timeseries", "ops", GridPos{8, 12, 0, 0}, Target{Expr: `sum by (kind) (rate(wardops_collector_probes_total[5m]))`, LegendFormat: "{{kind}}"}),
-		panel(2, "Scheduler lag", "timeseries", "s", GridPos{8, 12, 12, 0}, Target{Expr: `max(wardops_collector_scheduler_lag_seconds)`, LegendFormat: "lag"}),
-		panel(3, "Process CPU", "timeseries", "percentunit", GridPos{8, 12, 0, 8}, Target{Expr: `rate(process_cpu_seconds_total{job=~".*wardops.*"}[5m])`, LegendFormat: "{{instance}}"}),
-		panel(4, "Resident memory", "timeseries", "bytes", GridPos{8, 12, 12, 8}, Target{Expr: `process_resident_memory_bytes{job=~".*wardops.*"}`, LegendFormat: "{{instance}}"}),
-	)
+// rangeQ and instantQ are the two kinds of target.
+func rangeQ(expr, legend string) *prometheus.DataqueryBuilder {
+	return prometheus.NewDataqueryBuilder().Datasource(ds).Expr(expr).LegendFormat(legend).Range()
+}
+
+func instantQ(expr string) *prometheus.DataqueryBuilder {
+	return prometheus.NewDataqueryBuilder().Datasource(ds).Expr(expr).Instant().Format(prometheus.PromQueryFormatTable)
+}
+
+// steps builds absolute thresholds: a base colour, then (value, colour) pairs.
+func steps(baseColor string, pairs ...any) *dashboard.ThresholdsConfigBuilder {
+	s := []dashboard.Threshold{{Color: baseColor}}
+	for i := 0; i+1 < len(pairs); i += 2 {
+		s = append(s, dashboard.Threshold{Value: ptr(toFloat(pairs[i])), Color: pairs[i+1].(string)})
+	}
+	return dashboard.NewThresholdsConfigBuilder().Mode(dashboard.ThresholdsModeAbsolute).Steps(s)
+}
+
+func toFloat(v any) float64 {
+	switch x := v.(type) {
+	case int:
+		return float64(x)
+	case float64:
+		return x
+	}
+	panic(fmt.Sprintf("threshold value %v", v))
+}
+
+// valueMap maps numbers to text and colour, e.g. ifOperStatus 1 → up (green).
+func valueMap(entries ...[3]string) []dashboard.ValueMapping {
+	m := dashboard.NewValueMap()
+	for i, e := range entries {
+		m.Options[e[0]] = dashboard.ValueMappingResult{Text: ptr(e[1]), Color: ptr(e[2]), Index: ptr(int32(i))}
+	}
+	return []dashboard.ValueMapping{{ValueMap: m}}
+}
+
+// upDown maps a 0/1 reachability value.
+var upDown = valueMap([3]string{"0", "down", "red"}, [3]string{"1", "up", "green"})
+
+// link is a data link to another dashboard that keeps the time range and sets vars.
+func link(title, uid string, vars ...string) cog.Builder[dashboard.DashboardLink] {
+	u := "/d/" + uid + "/?${__url_time_range}&${datasource:queryparam}"
+	for _, v := range vars {
+		u += "&" + v
+	}
+	return dashboard.NewDashboardLinkBuilder(title).Type(dashboard.DashboardLinkTypeLink).Url(u)
+}
+
+// pos places a panel on Grafana's 24-column grid.
+func pos(x, y, w, h uint32) dashboard.GridPos { return dashboard.GridPos{X: x, Y: y, W: w, H: h} }
+
+// organize hides the given columns of a table (series labels an operator does not need).
+func organize(hide ...string) dashboard.DataTransformerConfig {
+	ex := map[string]bool{}
+	for _, h := range hide {
+		ex[h] = true
+	}
+	return dashboard.DataTransformerConfig{Id: "organize", Options: map[string]any{"excludeByName": ex}}
+}
+
+// Concrete replaces the Grafana variables of expr with values, as Grafana does before a query
+// reaches VictoriaMetrics: vars by name without the $ (region, branch, device, interface,
+// instance, __range, __rate_interval, __interval).
+func Concrete(expr string, vars map[string]string) string {
+	var pairs []string
+	// Longest names first, so $__rate_interval is not read as $__range plus text.
+	for _, n := range []string{"__rate_interval", "__interval", "__range", "interface", "instance", "region", "branch", "device"} {
+		if v, ok := vars[n]; ok {
+			pairs = append(pairs, "${"+n+"}", v, "$"+n, v)
+		}
+	}
+	return strings.NewReplacer(pairs...).Replace(expr)
+}
+
+// tablePanel is a table without a footer. The builder leaves the footer's reducer null, which
+// Grafana's schema (and the SDK's strict decoder) require to be a list.
+func tablePanel() *table.PanelBuilder {
+	return table.NewPanelBuilder().Footer(common.NewTableFooterOptionsBuilder().Show(false).Reducer([]string{}))
 }

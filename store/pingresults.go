@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -73,42 +72,11 @@ func (s *Store) EnsurePingPartitions(ctx context.Context, from time.Time, days i
 	return n, nil
 }
 
-// DropPingPartitionsBefore removes every ping result older than cutoff and none newer. Daily
-// partitions that end on or before cutoff are dropped whole, which is how retention works without
-// deleting tens of millions of rows; the partition that holds cutoff keeps its newer rows, so only
-// its rows older than cutoff are deleted, an hour at a time so that no statement runs for long.
-// Retention is thus exact: no row newer than cutoff goes (a bank must keep its 30 days), and no
-// row older stays for up to a day. It returns the dropped partitions' names.
+// DropPingPartitionsBefore removes every ping result older than cutoff and none newer (see
+// PurgePingResultsBefore) and returns the dropped partitions' names.
 func (s *Store) DropPingPartitionsBefore(ctx context.Context, cutoff time.Time) ([]string, error) {
-	cutoff = cutoff.UTC()
-	rows, err := s.pool.Query(ctx, `SELECT c.relname FROM pg_inherits i
-		JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent
-		WHERE p.relname = 'ping_results' AND c.relname ~ '^ping_results_[0-9]{8}$' ORDER BY c.relname`)
-	if err != nil {
-		return nil, fmt.Errorf("cannot list ping_results partitions: %w", err)
-	}
-	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, fmt.Errorf("cannot list ping_results partitions: %w", err)
-	}
-	var dropped []string
-	for _, n := range names {
-		day, err := time.Parse("20060102", strings.TrimPrefix(n, "ping_results_"))
-		if err != nil || day.Add(24*time.Hour).After(cutoff) {
-			continue
-		}
-		if _, err := s.pool.Exec(ctx, `DROP TABLE `+pgx.Identifier{n}.Sanitize()); err != nil {
-			return dropped, fmt.Errorf("cannot drop partition %s: %w", n, err)
-		}
-		dropped = append(dropped, n)
-	}
-	for from := cutoff.Truncate(24 * time.Hour); from.Before(cutoff); from = from.Add(time.Hour) {
-		to := minTime(from.Add(time.Hour), cutoff)
-		if _, err := s.pool.Exec(ctx, `DELETE FROM ping_results WHERE timestamp >= $1 AND timestamp < $2`, from, to); err != nil {
-			return dropped, fmt.Errorf("cannot delete ping results older than %s: %w", cutoff.Format(time.RFC3339), err)
-		}
-	}
-	return dropped, nil
+	p, err := s.PurgePingResultsBefore(ctx, cutoff)
+	return p.Partitions, err
 }
 
 // LatestPings returns the newest ping result of every enabled device, looked back no further than

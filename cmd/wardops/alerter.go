@@ -33,6 +33,7 @@ func runAlerter(ctx context.Context, cfg *config.Config, _ []string, log *slog.L
 // serveAlerter runs alerting, and its /metrics on WARDOPS_ALERTER_LISTEN, until ctx ends. Several
 // may run against one database: one leads, the others stand by.
 func serveAlerter(ctx context.Context, cfg *config.Config, st *store.Store, reg *prometheus.Registry, log *slog.Logger) error {
+	reg.MustRegister(buildInfoCollector())
 	ln, err := net.Listen("tcp", cfg.AlerterListen)
 	if err != nil {
 		return fmt.Errorf("cannot listen on %s for the alerter's /metrics: %w", cfg.AlerterListen, err)

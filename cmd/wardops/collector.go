@@ -6,12 +6,14 @@ import (
 	"log/slog"
 
 	"github.com/VictoriaMetrics/metrics"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/wardops/wardops/collector"
 	"github.com/wardops/wardops/collector/icmp"
 	"github.com/wardops/wardops/collector/sink"
 	"github.com/wardops/wardops/collector/snmp"
 	"github.com/wardops/wardops/config"
+	"github.com/wardops/wardops/retention"
 	"github.com/wardops/wardops/store"
 )
 
@@ -35,10 +37,28 @@ func serveCollector(ctx context.Context, cfg *config.Config, st *store.Store, lo
 	}
 	defer eng.Close()
 	set := metrics.NewSet()
+	registerBuildInfo(set)
 	poller, err := snmp.NewPoller(snmp.Options{Timeout: cfg.SNMPTimeout, Retries: cfg.SNMPRetries, Log: log.With("part", "snmp"), Metrics: set})
 	if err != nil {
 		return err
 	}
+	help := map[string]string{buildInfoName: buildInfoHelp}
+	for k, v := range retention.Help {
+		help[k] = v
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	if !cfg.RetentionOff {
+		job, err := retentionJob(cfg, st, log.With("part", "retention"), set)
+		if err != nil {
+			return err
+		}
+		g.Go(func() error { return job.Run(ctx) })
+	}
+	g.Go(func() error { return runCollectorLoop(ctx, cfg, st, log, eng, poller, set, help) })
+	return g.Wait()
+}
+
+func runCollectorLoop(ctx context.Context, cfg *config.Config, st *store.Store, log *slog.Logger, eng icmp.Engine, poller *snmp.Poller, set *metrics.Set, help map[string]string) error {
 	return collector.Run(ctx, collector.Options{
 		Schedule: collector.SchedulerOptions{
 			Fleet:           st,
@@ -63,5 +83,6 @@ func serveCollector(ctx context.Context, cfg *config.Config, st *store.Store, lo
 		SpoolMaxSize: cfg.SpoolMaxSize,
 		Log:          log,
 		Metrics:      set,
+		Help:         help,
 	})
 }

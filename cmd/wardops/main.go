@@ -38,6 +38,7 @@ func commands() map[string]command {
 		"maintenance": {"create ping_results partitions ahead and drop those past retention", runMaintenance},
 		"token":       {"manage API tokens: token create --name NAME --scope read|write|admin", runToken},
 		"audit":       {"check the audit log's hash chain: audit verify", runAudit},
+		"healthcheck": {"exit 0 if URL answers 2xx (container healthchecks): healthcheck URL", runHealthcheck},
 		"sim":         {"fleet simulator: SNMP agents on 127.0.0.0/8 addresses", runSim},
 		"version": {"print the version", func(context.Context, *config.Config, []string, *slog.Logger) error {
 			fmt.Println("wardops", version)

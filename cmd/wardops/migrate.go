@@ -77,15 +77,21 @@ func runMaintenance(ctx context.Context, cfg *config.Config, _ []string, log *sl
 		return err
 	}
 	defer st.Close()
-	now := time.Now().UTC()
-	n, err := st.EnsurePingPartitions(ctx, now.AddDate(0, 0, -1), 9)
+	// The same job the collector schedules, under the same lock: a cron run and a collector's
+	// daily run never overlap.
+	job, err := retentionJob(cfg, st, log, nil)
 	if err != nil {
 		return err
 	}
-	dropped, err := st.DropPingPartitionsBefore(ctx, now.AddDate(0, 0, -cfg.RetentionDays))
+	r, err := job.RunOnce(ctx)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("created %d partition(s); dropped %d past %d days: %v\n", n, len(dropped), cfg.RetentionDays, dropped)
+	if r.Skipped {
+		fmt.Println("skipped: another wardops instance is running retention")
+		return nil
+	}
+	fmt.Printf("created %d partition(s); deleted %d alert(s) resolved past %d days; dropped %d past %d days: %v\n",
+		r.PartitionsCreated, r.AlertRows, cfg.AlertRetentionDays, len(r.PingPartitions), cfg.RetentionDays, r.PingPartitions)
 	return nil
 }

@@ -30,7 +30,7 @@ func serveQuery(ctx context.Context, cfg *config.Config, st *store.Store, log *s
 		return err
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfoCollector())
 	o := queryOptions(cfg)
 	o.Store, o.Logger, o.Registry, o.Version, o.Profiles = st, log, reg, version, profileExpander(profiles)
 	srv, err := query.New(o)

@@ -94,13 +94,13 @@ func (w *pingWriter) ensurePartitions(ctx context.Context) {
 // pingMetrics are what only the ping_results sink exports, beside the shared sink metrics.
 type pingMetrics struct {
 	written, errors *metrics.Counter
-	duration        *metrics.Histogram
+	duration        *metrics.PrometheusHistogram
 }
 
 func newPingMetrics(set *metrics.Set) *pingMetrics {
 	return &pingMetrics{
 		written:  set.NewCounter(`wardops_collector_ping_results_written_total`),
 		errors:   set.NewCounter(`wardops_collector_ping_results_write_errors_total`),
-		duration: set.NewHistogram(`wardops_collector_ping_results_write_duration_seconds`),
+		duration: set.NewPrometheusHistogram(`wardops_collector_ping_results_write_duration_seconds`),
 	}
 }

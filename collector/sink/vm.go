@@ -189,7 +189,7 @@ func retryAfter(v string, now time.Time) time.Duration {
 type vmMetrics struct {
 	sentBlocks, sentBytes *metrics.Counter
 	errConn, errStatus    *metrics.Counter
-	duration              *metrics.Histogram
+	duration              *metrics.PrometheusHistogram
 }
 
 func newVMMetrics(set *metrics.Set) *vmMetrics {
@@ -198,6 +198,6 @@ func newVMMetrics(set *metrics.Set) *vmMetrics {
 		sentBytes:  set.NewCounter(`wardops_collector_push_sent_bytes_total`),
 		errConn:    set.NewCounter(`wardops_collector_push_errors_total{kind="connection"}`),
 		errStatus:  set.NewCounter(`wardops_collector_push_errors_total{kind="status"}`),
-		duration:   set.NewHistogram(`wardops_collector_push_duration_seconds`),
+		duration:   set.NewPrometheusHistogram(`wardops_collector_push_duration_seconds`),
 	}
 }

@@ -10,7 +10,7 @@ type selfMetrics struct {
 	errors        map[string]*metrics.Counter
 	pollsOK       *metrics.Counter
 	pollsFailed   *metrics.Counter
-	duration      *metrics.Histogram
+	duration      *metrics.PrometheusHistogram
 	requests      map[string]*metrics.Counter
 	labelWalks    *metrics.Counter
 	reboots       *metrics.Counter
@@ -23,7 +23,7 @@ func newSelfMetrics(s *metrics.Set) *selfMetrics {
 		requests:      map[string]*metrics.Counter{},
 		pollsOK:       s.GetOrCreateCounter(`wardops_collector_snmp_polls_total{result="ok"}`),
 		pollsFailed:   s.GetOrCreateCounter(`wardops_collector_snmp_polls_total{result="failed"}`),
-		duration:      s.GetOrCreateHistogram(`wardops_collector_snmp_poll_duration_seconds`),
+		duration:      s.GetOrCreatePrometheusHistogram(`wardops_collector_snmp_poll_duration_seconds`),
 		labelWalks:    s.GetOrCreateCounter(`wardops_collector_snmp_label_refreshes_total`),
 		reboots:       s.GetOrCreateCounter(`wardops_collector_snmp_reboots_detected_total`),
 		bulkFallbacks: s.GetOrCreateCounter(`wardops_collector_snmp_bulk_fallbacks_total`),

@@ -2,7 +2,6 @@
 package main
 
 import (
-	"encoding/json"
 	"log"
 	"os"
 
@@ -10,12 +9,16 @@ import (
 )
 
 func main() {
-	for name, d := range dashboards.All() {
-		b, err := json.MarshalIndent(d, "", "  ")
+	all, err := dashboards.All()
+	if err != nil {
+		log.Fatal(err)
+	}
+	for name, d := range all {
+		b, err := dashboards.Marshal(d)
 		if err != nil {
 			log.Fatal(err)
 		}
-		if err := os.WriteFile(name, append(b, '\n'), 0o644); err != nil {
+		if err := os.WriteFile(name, b, 0o644); err != nil {
 			log.Fatal(err)
 		}
 	}
