@@ -23,8 +23,8 @@ var (
 	ruleScopes = []string{model.ScopeAll, model.ScopeRegion, model.ScopeBranch, model.ScopeVendor, model.ScopeDeviceType, model.ScopeDevice}
 )
 
-type ruleView struct {
-	ID                int64             `json:"id"`
+// ruleFields are what a client sets on a rule, the same in what it sends and what it reads back.
+type ruleFields struct {
 	Name              string            `json:"name"`
 	Kind              string            `json:"kind"`
 	Expr              string            `json:"expr"`
@@ -38,38 +38,31 @@ type ruleView struct {
 	ScopeValue        string            `json:"scope_value"`
 	Labels            map[string]string `json:"labels"`
 	Description       string            `json:"description"`
-	Enabled           bool              `json:"enabled"`
-	LastEvalAt        *time.Time        `json:"last_eval_at"`
-	LastEvalState     string            `json:"last_eval_state"`
-	LastEvalError     string            `json:"last_eval_error,omitempty"`
-	CreatedAt         time.Time         `json:"created_at"`
-	UpdatedAt         time.Time         `json:"updated_at"`
+}
+
+type ruleView struct {
+	ID int64 `json:"id"`
+	ruleFields
+	Enabled       bool       `json:"enabled"`
+	LastEvalAt    *time.Time `json:"last_eval_at"`
+	LastEvalState string     `json:"last_eval_state"`
+	LastEvalError string     `json:"last_eval_error,omitempty"`
+	CreatedAt     time.Time  `json:"created_at"`
+	UpdatedAt     time.Time  `json:"updated_at"`
 }
 
 func toRuleView(r model.Rule) ruleView {
-	return ruleView{ID: r.ID, Name: r.Name, Kind: r.Kind, Expr: r.Expr, Comparison: r.Comparison, Threshold: r.Threshold,
-		RecoveryThreshold: r.Recovery, WindowSeconds: int(r.Window.Seconds()), ForSeconds: int(r.For.Seconds()),
-		Severity: r.Severity, ScopeKind: r.ScopeKind, ScopeValue: r.ScopeValue, Labels: r.Labels, Description: r.Description,
-		Enabled: r.Enabled, LastEvalAt: r.LastEvalAt, LastEvalState: r.LastEvalState, LastEvalError: r.LastError,
+	return ruleView{ID: r.ID, ruleFields: ruleFields{Name: r.Name, Kind: r.Kind, Expr: r.Expr, Comparison: r.Comparison,
+		Threshold: r.Threshold, RecoveryThreshold: r.Recovery, WindowSeconds: int(r.Window.Seconds()),
+		ForSeconds: int(r.For.Seconds()), Severity: r.Severity, ScopeKind: r.ScopeKind, ScopeValue: r.ScopeValue,
+		Labels: r.Labels, Description: r.Description}, Enabled: r.Enabled, LastEvalAt: r.LastEvalAt, LastEvalState: r.LastEvalState, LastEvalError: r.LastError,
 		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
 }
 
 // ruleBody is a whole rule: PUT replaces every field, as POST sets them.
 type ruleBody struct {
-	Name              string            `json:"name"`
-	Kind              string            `json:"kind"`
-	Expr              string            `json:"expr"`
-	Comparison        string            `json:"comparison"`
-	Threshold         *float64          `json:"threshold"`
-	RecoveryThreshold *float64          `json:"recovery_threshold"`
-	WindowSeconds     int               `json:"window_seconds"`
-	ForSeconds        int               `json:"for_seconds"`
-	Severity          string            `json:"severity"`
-	ScopeKind         string            `json:"scope_kind"`
-	ScopeValue        string            `json:"scope_value"`
-	Labels            map[string]string `json:"labels"`
-	Description       string            `json:"description"`
-	Enabled           *bool             `json:"enabled"`
+	ruleFields
+	Enabled *bool `json:"enabled"`
 }
 
 func (b *ruleBody) rule() (model.Rule, error) {
