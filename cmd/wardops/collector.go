@@ -34,6 +34,10 @@ func serveCollector(ctx context.Context, cfg *config.Config, st *store.Store, lo
 		return err
 	}
 	defer eng.Close()
+	tlsConf, err := serverTLS(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
 	set := metrics.NewSet()
 	poller, err := snmp.NewPoller(snmp.Options{Timeout: cfg.SNMPTimeout, Retries: cfg.SNMPRetries, Log: log.With("part", "snmp"), Metrics: set})
 	if err != nil {
@@ -52,10 +56,14 @@ func serveCollector(ctx context.Context, cfg *config.Config, st *store.Store, lo
 			ProbeWorkers:    cfg.ProbeWorkers,
 			SNMPWorkers:     cfg.SNMPWorkers,
 			InventoryReload: cfg.InventoryReload,
+			Targets:         targetPolicy(cfg),
 		},
-		VM:     sink.VMOptions{URL: cfg.VMURL, ReplaySpan: cfg.VMReplaySpan, Options: sink.Options{Batch: cfg.PushBatch, Interval: cfg.PushInterval}},
-		Pings:  sink.PingResultsOptions{Store: st, Options: sink.Options{Batch: cfg.PushBatch, Interval: cfg.PushInterval}},
-		Listen: cfg.CollectorListen,
+		VM:           sink.VMOptions{URL: cfg.VMURL, ReplaySpan: cfg.VMReplaySpan, Options: sink.Options{Batch: cfg.PushBatch, Interval: cfg.PushInterval}},
+		Pings:        sink.PingResultsOptions{Store: st, Options: sink.Options{Batch: cfg.PushBatch, Interval: cfg.PushInterval}},
+		Listen:       cfg.CollectorListen,
+		PprofListen:  cfg.PprofListen,
+		TLS:          tlsConf,
+		AllowedHosts: cfg.AllowedHosts,
 		// Samples and rows wait here while their backend is down; a restart replays them.
 		DataDir:      cfg.DataDir,
 		SpoolMaxSize: cfg.SpoolMaxSize,

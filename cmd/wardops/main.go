@@ -34,7 +34,7 @@ func commands() map[string]command {
 		"query":       {"run the REST API and NOC page", runQuery},
 		"run":         {"run every component in one process", runAll},
 		"dev":         {"private PostgreSQL + VictoriaMetrics under ./var, demo fleet, every component", runDev},
-		"maintenance": {"create ping_results partitions ahead and drop those past retention", runMaintenance},
+		"maintenance": {"create ping_results partitions ahead and drop those past retention; maintenance rotate-key re-seals SNMP secrets under the current key", runMaintenance},
 		"token":       {"manage API tokens: token create --name NAME --scope read|write|admin", runToken},
 		"sim":         {"fleet simulator: SNMP agents on 127.0.0.0/8 addresses", runSim},
 		"version": {"print the version", func(context.Context, *config.Config, []string, *slog.Logger) error {
