@@ -2,14 +2,19 @@ package query
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wardops/wardops/internal/testenv"
 	"github.com/wardops/wardops/model"
@@ -304,5 +309,35 @@ func TestNOCPagePrototypeBranchNames(t *testing.T) {
 			t.Fatalf("page shows %d tiles in %d branches, want 4 in 4 (%v)", tiles, groups, err)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestPanicPathRedactsSecrets: a handler panicking with a device (secrets and all) in hand is
+// answered 500 and logged at debug level without the secrets.
+func TestPanicPathRedactsSecrets(t *testing.T) {
+	var logs strings.Builder
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	s := &Server{log: log, m: newMetrics(prometheus.NewRegistry())}
+	gin.SetMode(gin.ReleaseMode)
+	eng := gin.New()
+	eng.Use(s.recoverer)
+	dev := model.Device{SNMP: model.SNMP{Version: "3", Community: "panic-community-1", AuthKey: "panic-auth-2", PrivKey: "panic-priv-3"}}
+	eng.GET("/boom", func(*gin.Context) { panic(dev) })
+	eng.GET("/boom-err", func(*gin.Context) { panic(fmt.Errorf("poll %v with %+v: %w", dev.SNMP, dev, errors.New("x"))) })
+	for _, p := range []string{"/boom", "/boom-err"} {
+		rec := httptest.NewRecorder()
+		eng.ServeHTTP(rec, httptest.NewRequest("GET", p, nil))
+		if rec.Code != 500 {
+			t.Fatalf("%s: %d", p, rec.Code)
+		}
+		out := logs.String() + rec.Body.String()
+		for _, sec := range []string{"panic-community-1", "panic-auth-2", "panic-priv-3"} {
+			if strings.Contains(out, sec) {
+				t.Fatalf("%s: the panic path shows %q:\n%s", p, sec, out)
+			}
+		}
+	}
+	if !strings.Contains(logs.String(), "handler panic") {
+		t.Fatalf("panic not logged: %s", logs.String())
 	}
 }
