@@ -26,9 +26,9 @@ test: vet
 	@$(MAKE) --no-print-directory fuzz
 
 # A short run of every fuzz target, one after another (go test -fuzz takes one target at a time),
-# about 90 s in all with the instrumented builds. Budgets are execution counts, not durations: a
-# duration -fuzztime can fail with a bare "context deadline exceeded" and no crasher on Go 1.26
-# (golang/go#75804, fixed in 1.27). Each count is a few seconds of that target on two cores; seeds
+# about 90 s in all with the instrumented builds. Budgets are execution counts, not durations: on
+# Go 1.26 a duration -fuzztime can end in a bare "context deadline exceeded" with no crasher, a race
+# in the fuzz coordinator at the deadline. Each count is a few seconds of that target on two cores; seeds
 # are committed under each package's testdata/fuzz/, and a failure writes its input there too.
 FUZZ_TARGETS := \
 	./collector/spool:FuzzReadSegment:20000 \
