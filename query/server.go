@@ -125,7 +125,7 @@ func (s *Server) routes(trustedProxies []string, h routeSet) *gin.Engine {
 		return nil
 	}
 	e.HandleMethodNotAllowed = true
-	e.Use(s.recoverer, s.observe, s.rateLimit, checkQuery, s.limitBody, checkContentType, h.auth.enforceScopes)
+	e.Use(s.recoverer, s.observe, s.rateLimit, checkQuery, s.limitBody, h.auth.enforceScopes, checkContentType)
 	e.NoRoute(func(c *gin.Context) {
 		c.AbortWithStatusJSON(http.StatusNotFound, &apiError{Message: "no such endpoint"})
 	})
