@@ -6,7 +6,7 @@ LDFLAGS := -X main.version=$(VERSION)
 # Tests share two cores and start real servers: one package at a time keeps timings honest.
 TESTFLAGS ?= -count=1 -p 1 -timeout 20m
 
-.PHONY: build run test vet bench-collector bench-query clean
+.PHONY: build run test vet fuzz bench-collector bench-query clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/wardops
@@ -23,6 +23,29 @@ vet:
 test: vet
 	@scripts/deps.sh test
 	$(GO) test $(TESTFLAGS) ./...
+	@$(MAKE) --no-print-directory fuzz
+
+# A short run of every fuzz target, one after another (go test -fuzz takes one target at a time),
+# about 90 s in all with the instrumented builds. Budgets are execution counts, not durations: on
+# Go 1.26 a duration -fuzztime can end in a bare "context deadline exceeded" with no crasher, a race
+# in the fuzz coordinator at the deadline. Each count is a few seconds of that target on two cores; seeds
+# are committed under each package's testdata/fuzz/, and a failure writes its input there too.
+FUZZ_TARGETS := \
+	./collector/spool:FuzzReadSegment:20000 \
+	./collector/sink:FuzzDecodePingBlock:20000 \
+	./collector/snmp:FuzzPollFaultyAgent:700 \
+	./inventory:FuzzParseCSV:20000 \
+	./inventory:FuzzParseYAML:5000 \
+	./query:FuzzParseTime:10000 \
+	./query:FuzzQueryString:5000 \
+	./query:FuzzPathID:5000 \
+	./query:FuzzDeviceBody:5000
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; rest=$${t#*:}; name=$${rest%%:*}; n=$${rest##*:}; \
+		echo "fuzz $$name ($$pkg, $${n} runs)"; \
+		$(GO) test -count=1 -run='^$$' -fuzz="^$$name\$$" -fuzztime=$${n}x $$pkg; \
+	done
 
 clean:
 	rm -rf bin

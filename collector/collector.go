@@ -3,6 +3,7 @@ package collector
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/wardops/wardops/collector/sink"
 	"github.com/wardops/wardops/collector/spool"
+	"github.com/wardops/wardops/internal/httpsec"
 )
 
 // Options configures Run. Run fills the Log, Metrics and sink fields of the parts itself.
@@ -31,6 +33,11 @@ type Options struct {
 	// Group, when set, shares the fleet with the other collectors on the same database
 	// (membership.go); nil probes every enabled device.
 	Group *MembershipOptions
+	// PprofListen serves /debug/pprof on a listener of its own; "" (the default) serves no
+	// profiles: a goroutine dump or a 40 s CPU profile is nothing to offer beside /metrics.
+	PprofListen  string
+	TLS          *tls.Config // nil: plain HTTP on both listeners
+	AllowedHosts []string    // Host names answered besides IP literals and localhost
 	// DataDir holds the durable spools, DataDir/vm and DataDir/ping_results, where samples and rows
 	// wait while their backend is down and which a restart replays. "" keeps them in memory only
 	// (lost at exit, counted as dropped). A Queue already set in VM or Pings wins.
@@ -92,25 +99,57 @@ func Run(ctx context.Context, o Options) error {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var srv *http.Server
-	var srvErr error
+	var servers []*http.Server
+	var srvErrs []error
+	var srvMu sync.Mutex
 	var srvDone sync.WaitGroup
-	if o.Listen != "" {
-		ln, err := net.Listen("tcp", o.Listen)
+	serve := func(what, addr string, h http.Handler) error {
+		ln, err := net.Listen("tcp", addr)
 		if err != nil {
-			closeSpools()
-			return fmt.Errorf("cannot listen on %s for /metrics: %w", o.Listen, err)
+			return fmt.Errorf("cannot listen on %s for %s: %w", addr, what, err)
 		}
-		srv = &http.Server{Handler: metricsHandler(o.Metrics, o.Help), ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second}
+		srv := &http.Server{Handler: httpsec.Wrap(h, httpsec.NewHosts(o.AllowedHosts)), TLSConfig: o.TLS,
+			ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second}
+		servers = append(servers, srv)
 		srvDone.Add(1)
 		go func() {
 			defer srvDone.Done()
-			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-				srvErr = fmt.Errorf("collector /metrics server on %s: %w", o.Listen, err)
+			var err error
+			if o.TLS != nil {
+				err = srv.ServeTLS(ln, "", "")
+			} else {
+				err = srv.Serve(ln)
+			}
+			if !errors.Is(err, http.ErrServerClosed) {
+				srvMu.Lock()
+				srvErrs = append(srvErrs, fmt.Errorf("collector %s server on %s: %w", what, addr, err))
+				srvMu.Unlock()
 				cancel() // a collector nobody can watch should not run silently
 			}
 		}()
-		o.Log.Info("collector metrics listening", "addr", ln.Addr().String())
+		o.Log.Info("collector "+what+" listening", "addr", ln.Addr().String(), "tls", o.TLS != nil)
+		return nil
+	}
+	stopServers := func() {
+		sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		for _, srv := range servers {
+			_ = srv.Shutdown(sctx)
+		}
+		scancel()
+		srvDone.Wait()
+	}
+	if o.Listen != "" {
+		if err := serve("/metrics", o.Listen, metricsHandler(o.Metrics, o.Help)); err != nil {
+			closeSpools()
+			return err
+		}
+	}
+	if o.PprofListen != "" {
+		if err := serve("/debug/pprof", o.PprofListen, pprofHandler()); err != nil {
+			stopServers()
+			closeSpools()
+			return err
+		}
 	}
 
 	// The writers outlive ctx: they must still take what the last probes produce, then flush.
@@ -134,18 +173,13 @@ func Run(ctx context.Context, o Options) error {
 	o.Log.Info("collector started", "engine", o.Schedule.Engine.Name(), "vm", sink.ImportURL(o.VM.URL))
 	schedErr := sched.Run(ctx)
 
-	if srv != nil {
-		sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		_ = srv.Shutdown(sctx)
-		scancel()
-		srvDone.Wait()
-	}
+	stopServers()
 	stopMember()
 	member.Wait()
 	stopWriters()
 	writers.Wait()
 	o.Log.Info("collector stopped")
-	return errors.Join(srvErr, schedErr, vmErr, pgErr)
+	return errors.Join(errors.Join(srvErrs...), schedErr, vmErr, pgErr)
 }
 
 // openSpools opens the spools under o.DataDir into the writers' options. The writers close them at
@@ -215,8 +249,13 @@ func metricsHandler(set *metrics.Set, extraHelp map[string]string) http.Handler 
 			}
 		}
 	})
-	// Profiles beside /metrics, as VictoriaMetrics serves them: the first thing wanted when a
-	// collector burns CPU at 3 AM. Bind WARDOPS_COLLECTOR_LISTEN to loopback where that matters.
+	return mux
+}
+
+// pprofHandler is the profiles, served only on WARDOPS_PPROF_LISTEN: the first thing wanted when
+// a collector burns CPU at 3 AM, and nothing to expose on the metrics port by default.
+func pprofHandler() http.Handler {
+	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)

@@ -39,6 +39,7 @@ type schedMetrics struct {
 	reloadErrors   *metrics.Counter
 	reloadsSkipped *metrics.Counter
 	samples        *metrics.Counter
+	refused        *metrics.Counter // devices skipped by the probe target policy, per reload
 }
 
 func newSchedMetrics(set *metrics.Set, targets func(kind string) int) *schedMetrics {
@@ -48,6 +49,7 @@ func newSchedMetrics(set *metrics.Set, targets func(kind string) int) *schedMetr
 		reloads:        set.NewCounter(`wardops_collector_inventory_reloads_total`),
 		reloadErrors:   set.NewCounter(`wardops_collector_inventory_reload_errors_total`),
 		reloadsSkipped: set.NewCounter(`wardops_collector_inventory_reloads_skipped_total`),
+		refused:        set.NewCounter(`wardops_collector_targets_refused_total`),
 		samples:        set.NewCounter(`wardops_collector_samples_total`),
 	}
 	for _, k := range []string{kindICMP, kindSNMP} {

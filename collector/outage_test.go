@@ -54,7 +54,7 @@ func TestCollectorOutages(t *testing.T) {
 	testStart := time.Now()
 	ctx := context.Background()
 	pg := testenv.PrivatePostgres(t)
-	st, err := store.Open(ctx, store.Options{URL: pg.URL, MaxConns: 8, ConnectTimeout: 2 * time.Second})
+	st, err := store.Open(ctx, store.Options{URL: pg.URL, MaxConns: 8, ConnectTimeout: 2 * time.Second, Keys: testenv.Keys(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -68,6 +68,9 @@ type SchedulerOptions struct {
 	SNMPWorkers     int             // SNMP polls in flight at most
 	InventoryReload time.Duration   // how often the fleet is re-read
 	Reload          <-chan struct{} // optional: reload at once (the collector group changed)
+	// Targets is checked again here, after the importer and the API: a row written by hand (or
+	// before the policy changed) is skipped, logged and counted, never probed.
+	Targets model.TargetPolicy
 
 	Samples func(ss ...sample.Sample)    // where samples go (the VictoriaMetrics sink)
 	Pings   func(rs ...model.PingResult) // where ping_results rows go (the ping_results sink)
@@ -202,6 +205,11 @@ func (s *Scheduler) apply(f *model.Fleet, now time.Time) {
 	seenPing := make(map[int64]bool, len(f.Devices))
 	seenSNMP := map[string]bool{}
 	for _, d := range f.Devices {
+		if err := s.o.Targets.Check(d.IP); err != nil {
+			s.m.refused.Inc()
+			s.reloadLog.Log(s.o.Log, slog.LevelWarn, "device not probed", "device_id", d.ID, "err", err)
+			continue // not seen: a target it had is removed below
+		}
 		seenPing[d.ID] = true
 		info := &deviceInfo{dev: d, labels: DeviceLabels(d)}
 		iv := d.PingInterval

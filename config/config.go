@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -31,6 +32,11 @@ type Config struct {
 
 	Listen          string
 	CollectorListen string
+	PprofListen     string // "": profiling off
+	TLSCertFile     string // both HTTP listeners serve TLS when set (with TLSKeyFile)
+	TLSKeyFile      string
+	AllowedHosts    []string // Host header names accepted besides IP literals and localhost; "*" accepts any
+	TrustedProxies  []string // CIDRs whose X-Forwarded-For is believed for the client address
 	DataDir         string
 	ProfilesDir     string
 
@@ -87,6 +93,12 @@ type Config struct {
 	AlertmanagerTimeout   time.Duration
 	AlertmanagerGroupWait time.Duration
 	ExternalURL           string
+	// Secrets at rest: the AES-256 keys sealing SNMP communities and v3 keys in PostgreSQL.
+	SecretKey     Secret // key list itself (see README, Security)
+	SecretKeyFile string // or a file holding it
+
+	ProbeAllow []netip.Prefix // empty: every address the deny list does not name
+	ProbeDeny  []netip.Prefix
 
 	// wardops sim: the fleet simulator.
 	SimAddrs      string // address list/ranges; overrides SimBase+SimCount
@@ -204,13 +216,35 @@ func settings() []setting {
 			return nil
 		}
 	}
+	list := func(dst func(*Config) *[]string) func(*Config, string) error {
+		return func(c *Config, v string) error {
+			*dst(c) = nil
+			for _, f := range strings.Split(v, ",") {
+				if f = strings.TrimSpace(f); f != "" {
+					*dst(c) = append(*dst(c), strings.ToLower(f))
+				}
+			}
+			return nil
+		}
+	}
 	return []setting{
 		{pDB, "database-url", "WARDOPS_DATABASE_URL", "", "PostgreSQL URL (postgres://user@host:5432/db)", func(c *Config, v string) error { c.DatabaseURL = Secret(v); return nil }},
 		{pDB, "database-password-file", "WARDOPS_DATABASE_PASSWORD_FILE", "", "file holding the PostgreSQL password (a compose secret); the URL then carries only the user", str(func(c *Config) *string { return &c.DatabasePasswordFile })},
 		{pCollector | pQuery, "vm-url", "WARDOPS_VM_URL", "", "VictoriaMetrics base URL for writes (http://127.0.0.1:8428 or a vminsert .../insert/0/prometheus)", str(func(c *Config) *string { return &c.VMURL })},
 		{pQuery | pAlerter, "vm-query-url", "WARDOPS_VM_QUERY_URL", "", "VictoriaMetrics URL for reads (default: WARDOPS_VM_URL; a vmselect .../select/0/prometheus for a cluster)", str(func(c *Config) *string { return &c.VMQueryURL })},
-		{pQuery, "listen", "WARDOPS_LISTEN", ":5001", "query service listen address", str(func(c *Config) *string { return &c.Listen })},
-		{pCollector, "collector-listen", "WARDOPS_COLLECTOR_LISTEN", ":5002", "collector /metrics listen address", str(func(c *Config) *string { return &c.CollectorListen })},
+		{pQuery, "listen", "WARDOPS_LISTEN", "127.0.0.1:5001", "query service listen address (loopback unless set)", str(func(c *Config) *string { return &c.Listen })},
+		{pCollector, "collector-listen", "WARDOPS_COLLECTOR_LISTEN", "127.0.0.1:5002", "collector /metrics listen address (loopback unless set)", str(func(c *Config) *string { return &c.CollectorListen })},
+		{pCollector, "pprof-listen", "WARDOPS_PPROF_LISTEN", "", "collector /debug/pprof listen address, a listener of its own (empty: profiling off)", str(func(c *Config) *string { return &c.PprofListen })},
+		{pCollector | pQuery, "tls-cert-file", "WARDOPS_TLS_CERT_FILE", "", "PEM certificate for both HTTP listeners (with WARDOPS_TLS_KEY_FILE; re-read on SIGHUP)", str(func(c *Config) *string { return &c.TLSCertFile })},
+		{pCollector | pQuery, "tls-key-file", "WARDOPS_TLS_KEY_FILE", "", "PEM private key matching WARDOPS_TLS_CERT_FILE", str(func(c *Config) *string { return &c.TLSKeyFile })},
+		{pCollector | pQuery, "allowed-hosts", "WARDOPS_ALLOWED_HOSTS", "", "comma-separated Host header names accepted besides IP literals and localhost (* accepts any)", list(func(c *Config) *[]string { return &c.AllowedHosts })},
+		{pQuery, "trusted-proxies", "WARDOPS_TRUSTED_PROXIES", "", "comma-separated proxy CIDRs whose X-Forwarded-For names the client (rate limit); empty trusts none", func(c *Config, v string) error {
+			ps, err := prefixes(v)
+			for _, p := range ps {
+				c.TrustedProxies = append(c.TrustedProxies, p.String())
+			}
+			return err
+		}},
 		{pCollector, "data-dir", "WARDOPS_DATA_DIR", "./var/data", "local state (spool files)", str(func(c *Config) *string { return &c.DataDir })},
 		{pImport | pQuery, "profiles-dir", "WARDOPS_PROFILES_DIR", "", "extra SNMP profile YAML files (added to the built-in ones)", str(func(c *Config) *string { return &c.ProfilesDir })},
 		{pCollector | pQuery | pAlerter, "ping-interval", "WARDOPS_PING_INTERVAL", "30s", "default ICMP probe interval", dur(func(c *Config) *time.Duration { return &c.PingInterval })},
@@ -284,7 +318,7 @@ func settings() []setting {
 			c.RateLimit = f
 			return nil
 		}},
-		{pQuery, "rate-limit-loopback", "WARDOPS_RATE_LIMIT_LOOPBACK", "false", "rate-limit loopback clients too", boolean(func(c *Config) *bool { return &c.RateLimitLocal })},
+		{pQuery, "rate-limit-loopback", "WARDOPS_RATE_LIMIT_LOOPBACK", "true", "rate-limit loopback clients too (false exempts them: only without a proxy on the same host)", boolean(func(c *Config) *bool { return &c.RateLimitLocal })},
 		{pQuery, "cache-ttl", "WARDOPS_CACHE_TTL", "1s", "dashboard cache lifetime", dur(func(c *Config) *time.Duration { return &c.CacheTTL })},
 		{pAlerter | pQuery, "alertmanager-url", "WARDOPS_ALERTMANAGER_URL", "", "Alertmanager base URLs, comma-separated; each gets every notification and mirrors acknowledgements as silences (empty: alerts are recorded only)", func(c *Config, v string) error {
 			c.AlertmanagerURLs = nil
@@ -300,7 +334,7 @@ func settings() []setting {
 			}
 			return nil
 		}},
-		{pAlerter, "alerter-listen", "WARDOPS_ALERTER_LISTEN", ":5003", "alerter /metrics listen address", str(func(c *Config) *string { return &c.AlerterListen })},
+		{pAlerter, "alerter-listen", "WARDOPS_ALERTER_LISTEN", "127.0.0.1:5003", "alerter /metrics listen address (loopback unless set)", str(func(c *Config) *string { return &c.AlerterListen })},
 		{pAlerter, "alert-down-interval", "WARDOPS_ALERT_DOWN_INTERVAL", "2s", "how often down detection reads the probes that landed in ping_results", dur(func(c *Config) *time.Duration { return &c.AlertDownInterval })},
 		{pAlerter, "alert-eval-interval", "WARDOPS_ALERT_EVAL_INTERVAL", "30s", "how often the threshold rules query VictoriaMetrics", dur(func(c *Config) *time.Duration { return &c.AlertEvalInterval })},
 		{pAlerter, "alert-resend-interval", "WARDOPS_ALERT_RESEND_INTERVAL", "60s", "how often firing alerts are re-sent to Alertmanager", dur(func(c *Config) *time.Duration { return &c.AlertResendInterval })},
@@ -308,6 +342,18 @@ func settings() []setting {
 		{pAlerter, "alertmanager-timeout", "WARDOPS_ALERTMANAGER_TIMEOUT", "10s", "per-request timeout to each Alertmanager (and per VictoriaMetrics rule query)", dur(func(c *Config) *time.Duration { return &c.AlertmanagerTimeout })},
 		{pAlerter, "alertmanager-group-wait", "WARDOPS_ALERTMANAGER_GROUP_WAIT", "30s", "the Alertmanager route's group_wait: a resolution is held this long after its firing was delivered so both are notified", dur(func(c *Config) *time.Duration { return &c.AlertmanagerGroupWait })},
 		{pAlerter, "external-url", "WARDOPS_EXTERNAL_URL", "http://127.0.0.1:5001", "the query service's URL as people reach it, for links in alerts", str(func(c *Config) *string { return &c.ExternalURL })},
+		{pDB, "secret-key", "WARDOPS_SECRET_KEY", "", "keys sealing SNMP secrets in the database: ID:BASE64 entries (32 bytes each), comma-separated, the first encrypts", func(c *Config, v string) error { c.SecretKey = Secret(v); return nil }},
+		{pDB, "secret-key-file", "WARDOPS_SECRET_KEY_FILE", "", "file holding WARDOPS_SECRET_KEY's value, one entry a line", str(func(c *Config) *string { return &c.SecretKeyFile })},
+		{pCollector | pQuery | pImport, "probe-allow", "WARDOPS_PROBE_ALLOW", "", "comma-separated networks SNMP and ICMP may be sent to (empty: all but the deny list)", func(c *Config, v string) error {
+			ps, err := prefixes(v)
+			c.ProbeAllow = ps
+			return err
+		}},
+		{pCollector | pQuery | pImport, "probe-deny", "WARDOPS_PROBE_DENY", "169.254.0.0/16,fe80::/10", "comma-separated networks SNMP and ICMP are never sent to (wins over the allow list)", func(c *Config, v string) error {
+			ps, err := prefixes(v)
+			c.ProbeDeny = ps
+			return err
+		}},
 		{pSim, "sim-addrs", "WARDOPS_SIM_ADDRS", "", "sim: loopback addresses and ranges, e.g. 127.20.0.1-127.20.3.90 (overrides --sim-base/--sim-count)", str(func(c *Config) *string { return &c.SimAddrs })},
 		{pSim, "sim-base", "WARDOPS_SIM_BASE", "127.20.0.1", "sim: first address of --sim-count consecutive devices", str(func(c *Config) *string { return &c.SimBase })},
 		{pSim, "sim-count", "WARDOPS_SIM_COUNT", "875", "sim: number of devices from --sim-base", num(func(c *Config) *int { return &c.SimCount }, 1)},
@@ -424,6 +470,22 @@ func (c *Config) validate(uses part) error {
 	check(pQuery, func() error { return validListen("WARDOPS_LISTEN", c.Listen) })
 	check(pCollector, func() error { return validListen("WARDOPS_COLLECTOR_LISTEN", c.CollectorListen) })
 	check(pCollector, c.validateProbing)
+	check(pCollector|pQuery, c.validateTLS)
+	check(pCollector, func() error {
+		if c.PprofListen == "" {
+			return nil
+		}
+		if c.PprofListen == c.CollectorListen {
+			return fmt.Errorf("WARDOPS_PPROF_LISTEN=%q: must differ from WARDOPS_COLLECTOR_LISTEN", c.PprofListen)
+		}
+		return validListen("WARDOPS_PPROF_LISTEN", c.PprofListen)
+	})
+	check(pDB, func() error {
+		if c.SecretKey != "" && c.SecretKeyFile != "" {
+			return errors.New("WARDOPS_SECRET_KEY and WARDOPS_SECRET_KEY_FILE: set one, not both")
+		}
+		return nil
+	})
 	check(pCommon, c.validateLog)
 	// One error at a time: the first is the one to fix, and the message names its setting.
 	if len(errs) > 0 {
@@ -525,6 +587,34 @@ func (c *Config) validateProbing() error {
 		return fmt.Errorf("a probe (WARDOPS_PING_COUNT-1 × WARDOPS_PING_ECHO_INTERVAL + WARDOPS_PING_TIMEOUT = %s) must be shorter than WARDOPS_PING_INTERVAL (%s)", probe, c.PingInterval)
 	}
 	return nil
+}
+
+func (c *Config) validateTLS() error {
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		return errors.New("WARDOPS_TLS_CERT_FILE and WARDOPS_TLS_KEY_FILE: set both or neither")
+	}
+	return nil
+}
+
+// prefixes parses a comma-separated list of networks; a bare address is a network of one.
+func prefixes(v string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(v, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			a, aerr := netip.ParseAddr(f)
+			if aerr != nil {
+				return nil, fmt.Errorf("%q is not a network (CIDR) or address", f)
+			}
+			p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 func (c *Config) validateLog() error {

@@ -152,3 +152,36 @@ func TestRetentionSchedule(t *testing.T) {
 		}
 	}
 }
+
+// TestSecureDefaults: listeners bind loopback, profiling is off, loopback clients are rate-limited,
+// and the link-local range (cloud metadata at 169.254.169.254) is never probed, unless configured.
+func TestSecureDefaults(t *testing.T) {
+	c := Defaults()
+	if c.Listen != "127.0.0.1:5001" || c.CollectorListen != "127.0.0.1:5002" {
+		t.Fatalf("listeners must default to loopback: %q %q", c.Listen, c.CollectorListen)
+	}
+	if c.PprofListen != "" {
+		t.Fatalf("pprof must be off by default: %q", c.PprofListen)
+	}
+	if !c.RateLimitLocal {
+		t.Fatal("loopback clients must be rate-limited by default")
+	}
+	deny := map[string]bool{}
+	for _, p := range c.ProbeDeny {
+		deny[p.String()] = true
+	}
+	if !deny["169.254.0.0/16"] || !deny["fe80::/10"] {
+		t.Fatalf("link-local must be denied by default: %v", c.ProbeDeny)
+	}
+	if _, _, err := Parse("collector", nil, env(map[string]string{"WARDOPS_PPROF_LISTEN": "127.0.0.1:5002"}), io.Discard); err == nil ||
+		!strings.Contains(err.Error(), "WARDOPS_PPROF_LISTEN") {
+		t.Fatalf("pprof on the metrics listener must be refused: %v", err)
+	}
+	if _, _, err := Parse("query", nil, env(map[string]string{"WARDOPS_TLS_CERT_FILE": "x.pem"}), io.Discard); err == nil {
+		t.Fatal("a certificate without a key must be refused")
+	}
+	if _, _, err := Parse("collector", nil, env(map[string]string{"WARDOPS_PROBE_DENY": "10.0.0.0/33"}), io.Discard); err == nil ||
+		!strings.Contains(err.Error(), "WARDOPS_PROBE_DENY") {
+		t.Fatalf("a bad network must be refused naming its setting: %v", err)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/wardops/wardops/internal/testenv"
 	"github.com/wardops/wardops/inventory"
@@ -207,11 +208,48 @@ func FuzzParseCSV(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Fuzz(func(t *testing.T, b []byte) {
-		doc, err := inventory.Parse(bytes.NewReader(b), "csv")
-		if err != nil {
-			return
+	f.Fuzz(func(t *testing.T, b []byte) { checkParse(t, ps, b, "csv") })
+}
+
+func FuzzParseYAML(f *testing.F) {
+	f.Add([]byte("devices:\n  - {branch: b, name: n, ip: 127.0.0.1, snmp_version: 2c, snmp_community: c, snmp_profiles: [system]}\n"))
+	f.Add([]byte("credentials:\n  - {name: c3, version: \"3\", username: u, auth_protocol: SHA, auth_key: authpass1, priv_protocol: AES, priv_key: privpass1}\n" +
+		"devices:\n  - {branch: b, name: n, ip: 127.0.0.2, snmp_version: \"3\", snmp_credential: c3, parent: p}\n"))
+	f.Add([]byte("devices: [&a {name: *a}]\n"))
+	f.Add([]byte("a: &a [*a, *a, *a]\n"))
+	ps, err := inventory.LoadProfiles("")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) { checkParse(t, ps, b, "yaml") })
+}
+
+// checkParse is both inventory fuzz targets: a file either parses and builds into rows that all
+// pass the API's text rules, or fails with an error and returns nothing (no partial import).
+func checkParse(t *testing.T, ps inventory.Profiles, b []byte, format string) {
+	doc, err := inventory.Parse(bytes.NewReader(b), format)
+	if err != nil {
+		if err.Error() == "" {
+			t.Fatal("empty parse error")
 		}
-		_, _, _ = inventory.Build(doc, ps)
-	})
+		return
+	}
+	creds, devs, err := inventory.Build(doc, ps)
+	if err != nil {
+		var le *model.LinesError
+		if !errors.As(err, &le) || len(le.Lines) == 0 || creds != nil || devs != nil {
+			t.Fatalf("build error %T %v with %d creds %d devs", err, err, len(creds), len(devs))
+		}
+		return
+	}
+	for _, d := range devs {
+		for _, v := range []string{d.Name, d.Branch, d.Region, d.Vendor, d.DeviceType, d.Parent} {
+			if strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) || !utf8.ValidString(v) {
+				t.Fatalf("row with a control character or bad UTF-8 accepted: %q", v)
+			}
+		}
+		if _, err := netip.ParseAddr(d.IP); err != nil || d.Name == "" || d.Branch == "" {
+			t.Fatalf("bad row accepted: %+v", d)
+		}
+	}
 }

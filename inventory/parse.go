@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/wardops/wardops/internal/usm"
 	"github.com/wardops/wardops/model"
@@ -272,6 +274,17 @@ func buildRow(r Row, ps Profiles) (model.ImportDevice, *model.ImportCredential, 
 	if r.Branch == "" {
 		errs = append(errs, "branch is empty")
 	}
+	// The same rules as the API's text fields: a name with a control character (a newline, an
+	// escape sequence) would forge lines in logs and terminals wherever it is printed.
+	for _, f := range []struct {
+		name, v string
+		max     int
+	}{{"name", r.Name, 200}, {"branch", r.Branch, 200}, {"region", r.Region, 200}, {"vendor", r.Vendor, 100},
+		{"device_type", r.DeviceType, 100}, {"parent", r.Parent, 200}, {"snmp_credential", r.SNMPCredential, 200}} {
+		if err := checkText(f.v, f.max); err != "" {
+			errs = append(errs, f.name+" "+err)
+		}
+	}
 	ip, err := netip.ParseAddr(r.IP)
 	if err != nil || ip.Zone() != "" {
 		errs = append(errs, fmt.Sprintf("invalid ip %q", r.IP))
@@ -326,6 +339,38 @@ func buildRow(r Row, ps Profiles) (model.ImportDevice, *model.ImportCredential, 
 		}
 	}
 	return d, cred, errs
+}
+
+// checkText is the API's free-text rule; "" when v passes.
+func checkText(v string, maxLen int) string {
+	switch {
+	case len(v) > maxLen:
+		return fmt.Sprintf("longer than %d bytes", maxLen)
+	case !utf8.ValidString(v):
+		return "not valid UTF-8"
+	case strings.IndexFunc(v, unicode.IsControl) >= 0:
+		return "contains control characters"
+	}
+	return ""
+}
+
+// CheckTargets refuses devices whose address the probe target policy refuses, all bad lines
+// together, so an import is refused whole before anything is written.
+func CheckTargets(devs []model.ImportDevice, p model.TargetPolicy) error {
+	var bad []model.LineError
+	for _, d := range devs {
+		ip, err := netip.ParseAddr(d.IP)
+		if err == nil {
+			err = p.Check(ip)
+		}
+		if err != nil {
+			bad = append(bad, model.LineError{Line: d.Line, Reason: err.Error()})
+		}
+	}
+	if len(bad) > 0 {
+		return &model.LinesError{Lines: bad}
+	}
+	return nil
 }
 
 func profileList(v any) []string {

@@ -70,6 +70,7 @@ type DeviceChange struct {
 	ParentID            *int64
 	SNMPVersion         string
 	SNMPCommunity       Secret
+	KeepSecret          bool // update only: leave the stored community as it is (SNMPCommunity is ignored)
 	SNMPPort            int
 	Credential          string // snmp_credentials name, "" for none
 	Profiles            []string

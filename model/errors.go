@@ -56,3 +56,7 @@ func (e *LinesError) Error() string {
 	}
 	return b.String()
 }
+
+// ErrNoSecretKey is a write of an SNMP secret to a store that has no key to seal it with:
+// secrets are stored only encrypted (WARDOPS_SECRET_KEY_FILE).
+var ErrNoSecretKey = errors.New("no secret key configured (WARDOPS_SECRET_KEY_FILE or WARDOPS_SECRET_KEY): SNMP secrets are stored only encrypted")

@@ -16,9 +16,10 @@ import (
 // next read shows it.
 type deviceWrites struct {
 	responder
-	st     DeviceWriter
-	snaps  *snapshots
-	expand Expander // nil: snmp_profiles cannot be given
+	st      DeviceWriter
+	snaps   *snapshots
+	expand  Expander // nil: snmp_profiles cannot be given
+	targets model.TargetPolicy
 }
 
 // snmpBody is a device's SNMP access as written. Community is accepted but never returned.
@@ -67,6 +68,9 @@ func (h *deviceWrites) apply(b *deviceBody, in *model.DeviceChange, create bool)
 		ip, err := netip.ParseAddr(*b.IP)
 		if err != nil || ip.Zone() != "" {
 			return badParam("ip", "must be an IPv4 or IPv6 address")
+		}
+		if err := h.targets.Check(ip); err != nil {
+			return badParam("ip", "%v", err)
 		}
 		in.IP = ip.Unmap()
 	}
@@ -187,6 +191,10 @@ func (h *deviceWrites) create(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
+	if namesCredential(&body) && !hasScope(c, scopeAdmin) {
+		h.fail(c, needAdmin("snmp.credential", "attaching a stored SNMP credential aims its secrets at this device's address"))
+		return
+	}
 	ctx := c.Request.Context()
 	id, err := h.st.CreateDevice(ctx, in)
 	if err != nil {
@@ -231,6 +239,10 @@ func (h *deviceWrites) update(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
+	if err := checkSNMPChange(c, cur, &body, &in); err != nil {
+		h.fail(c, err)
+		return
+	}
 	err = h.st.UpdateDevice(ctx, id, in)
 	if errors.Is(err, model.ErrNotFound) {
 		err = notFound("device", id)
@@ -260,15 +272,60 @@ func (h *deviceWrites) delete(c *gin.Context) {
 	c.Status(http.StatusNoContent)
 }
 
-// inputOf turns a stored device back into a write, for a partial update to merge onto. A device
-// on a shared credential keeps the reference; the credential's community is not copied onto it.
+// namesCredential says whether the body attaches a stored credential.
+func namesCredential(b *deviceBody) bool {
+	return b.SNMP != nil && b.SNMP.Credential != nil && *b.SNMP.Credential != ""
+}
+
+func needAdmin(param, why string) *apiError {
+	return &apiError{Status: http.StatusForbidden, Param: param, Message: param + ": needs an admin token: " + why}
+}
+
+// checkSNMPChange guards the SNMP secret of a device being updated. The collector sends the
+// community (in clear, for v1/v2c) or uses the v3 keys against whatever address the device has,
+// so a write token that could move a device, or change how it is polled, without knowing its
+// secret could aim that secret at an address it listens on. So:
+//   - attaching a stored credential needs admin;
+//   - changing the address of a device with SNMP access needs its secret given again
+//     (snmp.community, or snmp.credential with admin): the stored one is never carried over;
+//   - changing the SNMP version or port needs admin or the community given again.
+//
+// Otherwise the stored community is kept as it is (the API never reads it back).
+func checkSNMPChange(c *gin.Context, cur model.Device, b *deviceBody, in *model.DeviceChange) error {
+	communityGiven := b.SNMP != nil && b.SNMP.Community != nil
+	if namesCredential(b) && !hasScope(c, scopeAdmin) {
+		return needAdmin("snmp.credential", "attaching a stored SNMP credential aims its secrets at this device's address")
+	}
+	hadSNMP := cur.SNMP.Version != ""
+	if in.IP != cur.IP && hadSNMP && in.SNMPVersion != "" && !communityGiven && !namesCredential(b) {
+		return badParam("ip", "moving a device with SNMP access needs its secret again (snmp.community, or snmp.credential "+
+			"with an admin token): the stored one is not carried to a new address")
+	}
+	// Dropping SNMP (version "") aims nothing anywhere and needs no more than write.
+	if (in.SNMPVersion != cur.SNMP.Version || in.SNMPPort != cur.SNMP.Port) && hadSNMP && in.SNMPVersion != "" &&
+		!communityGiven && !hasScope(c, scopeAdmin) {
+		return needAdmin("snmp", "changing the SNMP version or port of a device needs admin or snmp.community given again")
+	}
+	switch {
+	case communityGiven:
+	case in.IP != cur.IP || in.SNMPVersion == "":
+		in.SNMPCommunity = "" // a moved device, or one without SNMP, keeps no community
+	default:
+		in.KeepSecret = true
+	}
+	if namesCredential(b) || (in.Credential != "" && !communityGiven) {
+		in.KeepSecret, in.SNMPCommunity = false, "" // on a credential, the device's own community is unused
+	}
+	return nil
+}
+
+// inputOf turns a stored device back into a write, for a partial update to merge onto. The
+// stored device carries no secret (the store never reads one out for the API); checkSNMPChange
+// decides whether the stored community stays.
 func inputOf(d model.Device) model.DeviceChange {
 	in := model.DeviceChange{Name: d.Name, IP: d.IP, Vendor: d.Vendor, DeviceType: d.DeviceType, BranchID: d.BranchID,
 		Enabled: d.Enabled, ParentID: d.ParentID, SNMPVersion: d.SNMP.Version, SNMPPort: d.SNMP.Port,
 		Credential: d.SNMP.Credential, Profiles: d.Profiles}
-	if d.SNMP.Credential == "" {
-		in.SNMPCommunity = d.SNMP.Community
-	}
 	if d.PingInterval > 0 {
 		sec := int(d.PingInterval / time.Second)
 		in.PingIntervalSeconds = &sec

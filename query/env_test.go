@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/wardops/wardops/config"
 	"github.com/wardops/wardops/internal/testenv"
 	"github.com/wardops/wardops/model"
 	"github.com/wardops/wardops/store"
@@ -39,7 +40,7 @@ func newEnv(t *testing.T, tweak func(*Options)) *env {
 	vm := testenv.VictoriaMetrics(t)
 	o := Options{VMQueryURL: vm.URL, PingInterval: 30 * time.Second, CacheTTL: 100 * time.Millisecond, Listen: "127.0.0.1:0",
 		Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Registry: prometheus.NewRegistry(),
-		Version: "test", Profiles: testExpander}
+		Version: "test", Profiles: testExpander, Targets: model.TargetPolicy{Deny: config.Defaults().ProbeDeny}}
 	if tweak != nil {
 		tweak(&o)
 	}
@@ -172,6 +173,9 @@ func (e *env) do(method, path, token string, body any, out any) int {
 	req, _ := http.NewRequest(method, e.ts.URL+path, rd)
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

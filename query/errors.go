@@ -47,6 +47,10 @@ func (r responder) classify(c *gin.Context, err error) (int, *apiError) {
 	case errors.As(err, &ae):
 	case errors.As(err, &re):
 		ae = &apiError{Status: http.StatusBadRequest, Param: re.Field, Message: re.Error()}
+	case errors.Is(err, model.ErrNoSecretKey):
+		r.log.Error("SNMP secret refused: no secret key configured", "route", c.FullPath())
+		ae = &apiError{Status: http.StatusServiceUnavailable, Param: "snmp",
+			Message: "this server has no secret key configured, so it stores no SNMP secret"}
 	case errors.Is(err, model.ErrNotFound):
 		ae = &apiError{Status: http.StatusNotFound, Message: "not found"}
 	case errors.As(err, &ce):

@@ -20,7 +20,11 @@ func queryParams(c *gin.Context, known ...string) (*params, error) {
 	if c.Request.URL.RawQuery == "" {
 		return &params{}, nil // the common case of a polling screen: nothing to parse
 	}
-	v := c.Request.URL.Query()
+	// ParseQuery, not URL.Query: a ";" or a bad escape is an error to report, not a part to drop.
+	v, err := url.ParseQuery(c.Request.URL.RawQuery)
+	if err != nil {
+		return nil, badParam("query", "malformed query string (use & between parameters and valid %%-escapes)")
+	}
 	ok := make(map[string]bool, len(known))
 	for _, k := range known {
 		ok[k] = true

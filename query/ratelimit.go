@@ -66,7 +66,7 @@ func (s *Server) rateLimit(c *gin.Context) {
 		c.Next()
 		return
 	}
-	ip, err := netip.ParseAddr(c.RemoteIP())
+	ip, err := netip.ParseAddr(c.ClientIP()) // the connection's address unless it is a trusted proxy
 	if err == nil && !s.limiter.allow(ip.Unmap(), time.Now()) {
 		s.m.rateLimited.Inc()
 		c.Header("Retry-After", "1")

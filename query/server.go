@@ -5,17 +5,21 @@ package query
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/wardops/wardops/internal/httpsec"
 	"github.com/wardops/wardops/model"
 )
 
@@ -25,13 +29,17 @@ type Expander func(profiles []string) ([]model.ItemTemplate, error)
 // Options are the service's settings (cmd/wardops builds them from the configuration) and its
 // dependencies.
 type Options struct {
-	Listen            string        // host:port of the API
-	VMQueryURL        string        // VictoriaMetrics read URL; empty: live state from ping_results only
-	PingInterval      time.Duration // a device's probe interval when it has none of its own
-	CacheTTL          time.Duration // how long a built snapshot is served; see snapshots
-	RequireReadToken  bool          // reads need a token too
-	RateLimit         float64       // requests per second per client; 0 disables
-	RateLimitLoopback bool          // apply the rate limit to loopback clients too
+	Listen            string             // host:port of the API
+	VMQueryURL        string             // VictoriaMetrics read URL; empty: live state from ping_results only
+	PingInterval      time.Duration      // a device's probe interval when it has none of its own
+	CacheTTL          time.Duration      // how long a built snapshot is served; see snapshots
+	RequireReadToken  bool               // reads need a token too
+	RateLimit         float64            // requests per second per client; 0 disables
+	RateLimitLoopback bool               // apply the rate limit to loopback clients too
+	TrustedProxies    []string           // CIDRs whose X-Forwarded-For names the client; none by default
+	AllowedHosts      []string           // Host names answered besides IP literals and localhost; "*": any
+	TLS               *tls.Config        // nil: plain HTTP
+	Targets           model.TargetPolicy // addresses a device may be given
 
 	Store    Store
 	Logger   *slog.Logger
@@ -45,6 +53,8 @@ type Options struct {
 // Server is the query service. Build it with New, serve it with Run or mount Handler.
 type Server struct {
 	listen  string
+	tls     *tls.Config
+	handler http.Handler // engine behind the security headers and Host check
 	log     *slog.Logger
 	m       *metrics
 	limiter *clientLimiter
@@ -72,18 +82,18 @@ func New(o Options) (*Server, error) {
 		}
 		vm = r
 	}
-	b := &fleetBuilder{st: o.Store, vm: vm, m: m, pingInterval: o.PingInterval}
-	s := &Server{listen: o.Listen, log: o.Logger, m: m,
+	b := &fleetBuilder{st: o.Store, vm: vm, m: m, pingInterval: o.PingInterval, log: o.Logger}
+	s := &Server{listen: o.Listen, tls: o.TLS, log: o.Logger, m: m,
 		snaps: newSnapshots(b.build, o.CacheTTL, defaultBuildDeadline, m)}
 	if o.RateLimit > 0 {
 		s.limiter = newClientLimiter(o.RateLimit, o.RateLimitLoopback)
 	}
 	rsp := responder{log: o.Logger}
-	s.engine = s.routes(routeSet{
+	s.engine = s.routes(o.TrustedProxies, routeSet{
 		auth:    newAuthenticator(rsp, o.Store, o.RequireReadToken),
 		dash:    &dashboardHandlers{responder: rsp, snaps: s.snaps},
 		reads:   &deviceReads{responder: rsp, st: o.Store, snaps: s.snaps, vm: vm},
-		writes:  &deviceWrites{responder: rsp, st: o.Store, snaps: s.snaps, expand: o.Profiles},
+		writes:  &deviceWrites{responder: rsp, st: o.Store, snaps: s.snaps, expand: o.Profiles, targets: o.Targets},
 		branch:  &branchHandlers{responder: rsp, st: o.Store, snaps: s.snaps},
 		coll:    &collectorHandlers{responder: rsp, st: o.Store, snaps: s.snaps},
 		health:  &healthHandler{st: o.Store, vm: vm, snaps: s.snaps, version: o.Version},
@@ -91,6 +101,10 @@ func New(o Options) (*Server, error) {
 		alerts:  newAlertGroups(rsp, o.Store, s.snaps, o.AlertmanagerURLs, o.Logger),
 		metrics: promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{Registry: o.Registry}),
 	})
+	if s.engine == nil {
+		return nil, fmt.Errorf("query: WARDOPS_TRUSTED_PROXIES %v: not a list of networks", o.TrustedProxies)
+	}
+	s.handler = httpsec.Wrap(s.engine, httpsec.NewHosts(o.AllowedHosts))
 	return s, nil
 }
 
@@ -108,14 +122,16 @@ type routeSet struct {
 	metrics http.Handler
 }
 
-func (s *Server) routes(h routeSet) *gin.Engine {
+func (s *Server) routes(trustedProxies []string, h routeSet) *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
-	// Client IPs come from the connection only: no proxy is trusted to set X-Forwarded-For, so a
-	// client cannot dodge its rate limit by inventing one.
-	_ = e.SetTrustedProxies(nil)
+	// Client IPs come from the connection unless it is from a configured proxy: a client must not
+	// dodge its rate limit by inventing an X-Forwarded-For.
+	if err := e.SetTrustedProxies(trustedProxies); err != nil {
+		return nil
+	}
 	e.HandleMethodNotAllowed = true
-	e.Use(s.recoverer, s.observe, s.rateLimit, s.limitBody)
+	e.Use(s.recoverer, s.observe, s.rateLimit, checkQuery, s.limitBody, h.auth.enforceScopes, checkContentType)
 	e.NoRoute(func(c *gin.Context) {
 		c.AbortWithStatusJSON(http.StatusNotFound, &apiError{Message: "no such endpoint"})
 	})
@@ -128,7 +144,8 @@ func (s *Server) routes(h routeSet) *gin.Engine {
 	e.GET("/metrics", gin.WrapH(h.metrics))
 	e.GET("/api/v1/health", h.health.health)
 
-	r := e.Group("/api/v1", h.auth.require(scopeRead))
+	// Each route's scope is in routeScopes (scopes.go), which enforceScopes applies to all.
+	r := e.Group("/api/v1")
 	r.GET("/dashboard", h.dash.dashboard)
 	r.GET("/devices", h.reads.list)
 	r.GET("/devices/:id", h.reads.get)
@@ -139,7 +156,7 @@ func (s *Server) routes(h routeSet) *gin.Engine {
 	r.GET("/collectors", h.coll.list)
 	h.alerts.readRoutes(r)
 
-	w := e.Group("/api/v1", h.auth.require(scopeWrite))
+	w := e.Group("/api/v1")
 	w.POST("/devices", h.writes.create)
 	w.PATCH("/devices/:id", h.writes.update)
 	w.DELETE("/devices/:id", h.writes.delete)
@@ -150,8 +167,9 @@ func (s *Server) routes(h routeSet) *gin.Engine {
 	return e
 }
 
-// Handler is the whole HTTP API, for tests and for mounting elsewhere.
-func (s *Server) Handler() http.Handler { return s.engine }
+// Handler is the whole HTTP API behind its security headers and Host check, for tests and for
+// mounting elsewhere.
+func (s *Server) Handler() http.Handler { return s.handler }
 
 // Close stops snapshot builds and waits for them.
 func (s *Server) Close() { s.snaps.close() }
@@ -170,7 +188,8 @@ func (s *Server) Run(ctx context.Context) error {
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	defer s.Close()
 	hs := &http.Server{
-		Handler:           s.engine,
+		Handler:           s.handler,
+		TLSConfig:         s.tls,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -178,9 +197,15 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
-	s.log.Info("query service listening", "addr", l.Addr().String())
+	s.log.Info("query service listening", "addr", l.Addr().String(), "tls", s.tls != nil)
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(l) }()
+	go func() {
+		if s.tls != nil {
+			errc <- hs.ServeTLS(l, "", "") // the certificate comes from TLSConfig.GetCertificate
+			return
+		}
+		errc <- hs.Serve(l)
+	}()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("query service on %s stopped: %w", l.Addr(), err)
@@ -216,7 +241,53 @@ func (s *Server) observe(c *gin.Context) {
 	if route == "" {
 		route = "unmatched"
 	}
-	s.m.request(route, c.Request.Method, c.Writer.Status(), time.Since(start))
+	s.m.request(route, methodLabel(c.Request.Method), c.Writer.Status(), time.Since(start))
+}
+
+// methodLabel bounds the method label: any client can send any token as its method, and each
+// would otherwise become a series of its own.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions:
+		return m
+	}
+	return "other"
+}
+
+// checkQuery refuses a query string that does not parse (a ";" separator, a bad %-escape)
+// instead of letting net/url drop the bad part silently and answer as if it were not there.
+func checkQuery(c *gin.Context) {
+	if q := c.Request.URL.RawQuery; q != "" {
+		if _, err := url.ParseQuery(q); err != nil {
+			c.AbortWithStatusJSON(http.StatusBadRequest, &apiError{Param: "query",
+				Message: "query: malformed query string (use & between parameters and valid %-escapes)"})
+			return
+		}
+	}
+	c.Next()
+}
+
+// checkContentType asks writes that carry a body for JSON: a form post from another origin (which
+// a browser sends without a CORS preflight) is refused before any handler reads it.
+func checkContentType(c *gin.Context) {
+	switch c.Request.Method {
+	case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+	default:
+		c.Next()
+		return
+	}
+	if c.Request.ContentLength == 0 && c.GetHeader("Content-Type") == "" {
+		c.Next() // no body (a DELETE): nothing to interpret
+		return
+	}
+	mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
+	if err != nil || mt != "application/json" {
+		c.AbortWithStatusJSON(http.StatusUnsupportedMediaType, &apiError{Param: "Content-Type",
+			Message: "Content-Type: must be application/json"})
+		return
+	}
+	c.Next()
 }
 
 // limitBody refuses bodies over maxBody: announced ones at once, chunked ones when read.

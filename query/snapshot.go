@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -148,6 +149,14 @@ type fleetBuilder struct {
 	m            *metrics
 	pingInterval time.Duration // for devices without an interval of their own
 	inv          inventoryCache
+	log          *slog.Logger
+}
+
+// problem records a backend failure on the snapshot in generic words and logs its detail: the
+// error text carries database users, hosts and ports, which readers of the dashboard must not see.
+func (s *fleetBuilder) problem(snap *snapshot, what string, err error) {
+	s.log.Warn("snapshot built around a backend failure", "problem", what, "err", err)
+	snap.Problems = append(snap.Problems, what+" (backend error; details in the service log)")
 }
 
 // build reads the backends and joins them: a cheap fingerprint and, when it moved or a write came
@@ -178,21 +187,21 @@ func (s *fleetBuilder) build(ctx context.Context, gen uint64) (*snapshot, error)
 	}
 	if invErr != nil {
 		snap.InventoryStale = true
-		snap.Problems = append(snap.Problems, "postgres: inventory from cache: "+invErr.Error())
+		s.problem(snap, "postgres: inventory from cache", invErr)
 	}
 	if alertErr != nil {
 		snap.AlertsStale = true
-		snap.Problems = append(snap.Problems, "postgres: alerts from cache: "+alertErr.Error())
+		s.problem(snap, "postgres: alerts from cache", alertErr)
 	}
 
 	var since map[int64]time.Time
 	if vmErr != nil {
 		snap.Source, snap.Degraded = sourcePostgres, true
-		snap.Problems = append(snap.Problems, "victoriametrics: "+vmErr.Error())
+		s.problem(snap, "victoriametrics: live state from ping_results", vmErr)
 		var err error
 		live, since, err = s.latestFromPostgres(ctx, now)
 		if err != nil {
-			snap.Problems = append(snap.Problems, "postgres: latest pings: "+err.Error())
+			s.problem(snap, "postgres: latest pings", err)
 			live = nil
 		}
 	}
@@ -216,7 +225,7 @@ func (s *fleetBuilder) build(ctx context.Context, gen uint64) (*snapshot, error)
 		var err error
 		since, err = s.downSince(ctx, down, now)
 		if err != nil {
-			snap.Problems = append(snap.Problems, "postgres: down since: "+err.Error())
+			s.problem(snap, "postgres: down since", err)
 		}
 	}
 	for _, id := range down {

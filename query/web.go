@@ -22,7 +22,6 @@ func (h webHandlers) page(c *gin.Context) {
 		return
 	}
 	c.Header("Cache-Control", "no-cache")
-	c.Header("Content-Security-Policy", "default-src 'self'; style-src 'self'; script-src 'self'; connect-src 'self'")
 	c.Data(http.StatusOK, "text/html; charset=utf-8", b)
 }
 

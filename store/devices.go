@@ -14,36 +14,80 @@ import (
 const deviceColumns = `d.id, d.name, d.ip, d.vendor, d.device_type, COALESCE(d.branch_id, 0), COALESCE(b.name, ''),
 	COALESCE(b.region, ''), d.enabled, d.parent_device_id,
 	COALESCE(c.version, d.snmp_version), d.snmp_port, COALESCE(c.name, ''),
-	CASE WHEN c.id IS NULL THEN d.snmp_community ELSE c.community END,
-	COALESCE(c.username, ''), COALESCE(c.auth_protocol, ''), COALESCE(c.auth_key, ''),
-	COALESCE(c.priv_protocol, ''), COALESCE(c.priv_key, ''),
+	COALESCE(c.username, ''), COALESCE(c.auth_protocol, ''), COALESCE(c.priv_protocol, ''),
 	d.snmp_profiles, COALESCE(d.ping_interval_seconds, 0), d.created_at, d.updated_at`
+
+// secretColumns are the sealed SNMP secrets and their key ids. Only LoadFleet, for the collector,
+// selects them: lists and details never carry a secret out of PostgreSQL, even sealed.
+const secretColumns = `, d.snmp_community, d.secret_key_id, c.id IS NOT NULL,
+	COALESCE(c.community, ''), COALESCE(c.auth_key, ''), COALESCE(c.priv_key, ''), c.secret_key_id`
 
 const deviceFrom = `standalone_devices d
 	LEFT JOIN branches b ON b.id = d.branch_id
 	LEFT JOIN snmp_credentials c ON c.id = d.snmp_credential_id`
 
 func scanDevice(row pgx.Row) (model.Device, error) {
-	var d model.Device
-	var ip netip.Prefix
-	var pingSec int
-	err := row.Scan(&d.ID, &d.Name, &ip, &d.Vendor, &d.DeviceType, &d.BranchID, &d.Branch, &d.Region,
-		&d.Enabled, &d.ParentID, &d.SNMP.Version, &d.SNMP.Port, &d.SNMP.Credential, &d.SNMP.Community,
-		&d.SNMP.Username, &d.SNMP.AuthProtocol, &d.SNMP.AuthKey, &d.SNMP.PrivProtocol, &d.SNMP.PrivKey,
-		&d.Profiles, &pingSec, &d.CreatedAt, &d.UpdatedAt)
-	d.IP = ip.Addr()
-	d.PingInterval = time.Duration(pingSec) * time.Second
+	d, dest := deviceDest()
+	err := row.Scan(dest...)
+	d.finish()
+	return d.Device, err
+}
+
+// scannedDevice is a device row being scanned, with the fields that need converting after.
+type scannedDevice struct {
+	model.Device
+	ip      netip.Prefix
+	pingSec int
+}
+
+func deviceDest() (*scannedDevice, []any) {
+	d := &scannedDevice{}
+	return d, []any{&d.ID, &d.Name, &d.ip, &d.Vendor, &d.DeviceType, &d.BranchID, &d.Branch, &d.Region,
+		&d.Enabled, &d.ParentID, &d.SNMP.Version, &d.SNMP.Port, &d.SNMP.Credential,
+		&d.SNMP.Username, &d.SNMP.AuthProtocol, &d.SNMP.PrivProtocol,
+		&d.Profiles, &d.pingSec, &d.CreatedAt, &d.UpdatedAt}
+}
+
+func (d *scannedDevice) finish() {
+	d.IP = d.ip.Addr()
+	d.PingInterval = time.Duration(d.pingSec) * time.Second
 	d.CreatedAt, d.UpdatedAt = d.CreatedAt.UTC(), d.UpdatedAt.UTC()
-	return d, err
+}
+
+// scanFleetDevice scans a device with its secretColumns and opens the secrets.
+func (s *Store) scanFleetDevice(row pgx.CollectableRow) (model.Device, error) {
+	d, dest := deviceDest()
+	var devComm, credComm, credAuth, credPriv string
+	var devKey, credKey *string
+	var onCred bool
+	if err := row.Scan(append(dest, &devComm, &devKey, &onCred, &credComm, &credAuth, &credPriv, &credKey)...); err != nil {
+		return model.Device{}, err
+	}
+	d.finish()
+	if !onCred {
+		c, err := s.openSecrets(devKey, field{"standalone_devices.snmp_community", devComm})
+		if err != nil {
+			return model.Device{}, fmt.Errorf("device %d: %w", d.ID, err)
+		}
+		d.SNMP.Community = model.Secret(c[0])
+		return d.Device, nil
+	}
+	c, err := s.openSecrets(credKey, field{"snmp_credentials.community", credComm},
+		field{"snmp_credentials.auth_key", credAuth}, field{"snmp_credentials.priv_key", credPriv})
+	if err != nil {
+		return model.Device{}, fmt.Errorf("credential %q of device %d: %w", d.SNMP.Credential, d.ID, err)
+	}
+	d.SNMP.Community, d.SNMP.AuthKey, d.SNMP.PrivKey = model.Secret(c[0]), model.Secret(c[1]), model.Secret(c[2])
+	return d.Device, nil
 }
 
 // LoadFleet reads every enabled device and its enabled items in two queries, whatever the fleet size.
 func (s *Store) LoadFleet(ctx context.Context) (*model.Fleet, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+deviceColumns+` FROM `+deviceFrom+` WHERE d.enabled ORDER BY d.id`)
+	rows, err := s.pool.Query(ctx, `SELECT `+deviceColumns+secretColumns+` FROM `+deviceFrom+` WHERE d.enabled ORDER BY d.id`)
 	if err != nil {
 		return nil, fmt.Errorf("cannot load devices: %w", err)
 	}
-	devs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (model.Device, error) { return scanDevice(r) })
+	devs, err := pgx.CollectRows(rows, s.scanFleetDevice)
 	if err != nil {
 		return nil, fmt.Errorf("cannot load devices: %w", err)
 	}
@@ -83,7 +127,7 @@ func scanItem(r pgx.CollectableRow) (model.Item, error) {
 	return it, nil
 }
 
-// ListDevices returns every device, enabled or not, ordered by id.
+// ListDevices returns every device, enabled or not, ordered by id, without its SNMP secrets.
 func (s *Store) ListDevices(ctx context.Context) ([]model.Device, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+deviceColumns+` FROM `+deviceFrom+` ORDER BY d.id`)
 	if err != nil {
@@ -96,7 +140,7 @@ func (s *Store) ListDevices(ctx context.Context) ([]model.Device, error) {
 	return devs, nil
 }
 
-// GetDevice returns one device or model.ErrNotFound.
+// GetDevice returns one device, without its SNMP secrets, or model.ErrNotFound.
 func (s *Store) GetDevice(ctx context.Context, id int64) (model.Device, error) {
 	d, err := scanDevice(s.pool.QueryRow(ctx, `SELECT `+deviceColumns+` FROM `+deviceFrom+` WHERE d.id = $1`, id))
 	if err != nil {

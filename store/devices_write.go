@@ -19,11 +19,16 @@ func (s *Store) CreateDevice(ctx context.Context, in model.DeviceChange) (int64,
 		if err != nil {
 			return err
 		}
+		kid, sealed, err := s.sealSecrets(field{"standalone_devices.snmp_community", in.SNMPCommunity.Reveal()})
+		if err != nil {
+			return err
+		}
 		err = tx.QueryRow(ctx, `INSERT INTO standalone_devices (name, ip, vendor, device_type, branch_id, enabled,
-				parent_device_id, snmp_version, snmp_community, snmp_port, snmp_credential_id, snmp_profiles, ping_interval_seconds)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id`,
+				parent_device_id, snmp_version, snmp_community, snmp_port, snmp_credential_id, snmp_profiles, ping_interval_seconds,
+				secret_key_id)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id`,
 			in.Name, prefixOf(in.IP), in.Vendor, in.DeviceType, in.BranchID, in.Enabled, in.ParentID, in.SNMPVersion,
-			in.SNMPCommunity.Reveal(), in.SNMPPort, credID, profilesOrEmpty(in.Profiles), in.PingIntervalSeconds).Scan(&id)
+			sealed[0], in.SNMPPort, credID, profilesOrEmpty(in.Profiles), in.PingIntervalSeconds, kid).Scan(&id)
 		if err != nil {
 			return interpretError(err)
 		}
@@ -43,12 +48,19 @@ func (s *Store) UpdateDevice(ctx context.Context, id int64, in model.DeviceChang
 		if err != nil {
 			return err
 		}
+		kid, sealed, err := s.sealSecrets(field{"standalone_devices.snmp_community", in.SNMPCommunity.Reveal()})
+		if err != nil {
+			return err
+		}
+		// KeepSecret leaves the stored community and its key id as they are ($16).
 		tag, err := tx.Exec(ctx, `UPDATE standalone_devices SET name = $2, ip = $3, vendor = $4, device_type = $5,
-				branch_id = $6, enabled = $7, parent_device_id = $8, snmp_version = $9, snmp_community = $10,
+				branch_id = $6, enabled = $7, parent_device_id = $8, snmp_version = $9,
+				snmp_community = CASE WHEN $16 THEN snmp_community ELSE $10 END,
+				secret_key_id = CASE WHEN $16 THEN secret_key_id ELSE $15 END,
 				snmp_port = $11, snmp_credential_id = $12, snmp_profiles = $13, ping_interval_seconds = $14, updated_at = now()
 			WHERE id = $1`,
 			id, in.Name, prefixOf(in.IP), in.Vendor, in.DeviceType, in.BranchID, in.Enabled, in.ParentID, in.SNMPVersion,
-			in.SNMPCommunity.Reveal(), in.SNMPPort, credID, profilesOrEmpty(in.Profiles), in.PingIntervalSeconds)
+			sealed[0], in.SNMPPort, credID, profilesOrEmpty(in.Profiles), in.PingIntervalSeconds, kid, in.KeepSecret)
 		if err != nil {
 			return interpretError(err)
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -21,7 +22,7 @@ var errDryRun = errors.New("dry run: rolled back")
 func (s *Store) ImportInventory(ctx context.Context, creds []model.ImportCredential, devs []model.ImportDevice, dryRun bool) (model.ImportStats, error) {
 	var st model.ImportStats
 	err := s.WithTx(ctx, func(tx pgx.Tx) error {
-		if err := upsertCredentials(ctx, tx, creds); err != nil {
+		if err := s.upsertCredentials(ctx, tx, creds); err != nil {
 			return err
 		}
 		if err := checkNameConflicts(ctx, tx, devs); err != nil {
@@ -32,7 +33,7 @@ func (s *Store) ImportInventory(ctx context.Context, creds []model.ImportCredent
 			return err
 		}
 		st.BranchesCreated = n
-		if st.DevicesCreated, st.DevicesUpdated, err = upsertDevices(ctx, tx, devs); err != nil {
+		if st.DevicesCreated, st.DevicesUpdated, err = s.upsertDevices(ctx, tx, devs); err != nil {
 			return err
 		}
 		st.DevicesUnchanged = len(devs) - st.DevicesCreated - st.DevicesUpdated
@@ -56,24 +57,62 @@ func (s *Store) ImportInventory(ctx context.Context, creds []model.ImportCredent
 	return st, nil
 }
 
-func upsertCredentials(ctx context.Context, tx pgx.Tx, creds []model.ImportCredential) error {
+func (s *Store) upsertCredentials(ctx context.Context, tx pgx.Tx, creds []model.ImportCredential) error {
 	for _, c := range creds {
-		_, err := tx.Exec(ctx, `INSERT INTO snmp_credentials (name, version, community, username, auth_protocol, auth_key, priv_protocol, priv_key)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+		fs := []field{{"snmp_credentials.community", c.Community.Reveal()}, {"snmp_credentials.auth_key", c.AuthKey.Reveal()},
+			{"snmp_credentials.priv_key", c.PrivKey.Reveal()}}
+		kid, sealed, err := s.keepOrSeal(ctx, tx, `SELECT secret_key_id, community, auth_key, priv_key FROM snmp_credentials WHERE name = $1`, c.Name, fs)
+		if err != nil {
+			return fmt.Errorf("cannot seal credential %q: %w", c.Name, err)
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO snmp_credentials (name, version, community, username, auth_protocol, auth_key, priv_protocol, priv_key, secret_key_id)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 			ON CONFLICT (name) DO UPDATE SET version = excluded.version, community = excluded.community,
 				username = excluded.username, auth_protocol = excluded.auth_protocol, auth_key = excluded.auth_key,
-				priv_protocol = excluded.priv_protocol, priv_key = excluded.priv_key, updated_at = now()
+				priv_protocol = excluded.priv_protocol, priv_key = excluded.priv_key, secret_key_id = excluded.secret_key_id, updated_at = now()
 			WHERE (snmp_credentials.version, snmp_credentials.community, snmp_credentials.username,
-				snmp_credentials.auth_protocol, snmp_credentials.auth_key, snmp_credentials.priv_protocol, snmp_credentials.priv_key)
+				snmp_credentials.auth_protocol, snmp_credentials.auth_key, snmp_credentials.priv_protocol, snmp_credentials.priv_key,
+				snmp_credentials.secret_key_id)
 				IS DISTINCT FROM (excluded.version, excluded.community, excluded.username, excluded.auth_protocol,
-				excluded.auth_key, excluded.priv_protocol, excluded.priv_key)`,
-			c.Name, c.Version, c.Community.Reveal(), c.Username, c.AuthProtocol, c.AuthKey.Reveal(), c.PrivProtocol, c.PrivKey.Reveal())
+				excluded.auth_key, excluded.priv_protocol, excluded.priv_key, excluded.secret_key_id)`,
+			c.Name, c.Version, sealed[0], c.Username, c.AuthProtocol, sealed[1], c.PrivProtocol, sealed[2], kid)
 		if err != nil {
 			// Never echo the secret values: name the credential only.
 			return fmt.Errorf("cannot upsert credential %q: %w", c.Name, interpretError(err))
 		}
 	}
 	return nil
+}
+
+// keepOrSeal seals fs for a row, reusing the stored ciphertext when the stored secrets open to the
+// same values: sealing draws a fresh nonce, so re-sealing unchanged secrets would make every
+// import rewrite every row (and move updated_at, which makes the collector reload).
+func (s *Store) keepOrSeal(ctx context.Context, tx pgx.Tx, sel string, key any, fs []field) (*string, []string, error) {
+	var kid *string
+	stored := make([]string, len(fs))
+	dest := []any{&kid}
+	for i := range stored {
+		dest = append(dest, &stored[i])
+	}
+	err := tx.QueryRow(ctx, sel, key).Scan(dest...)
+	if err == nil && (kid != nil || s.keys == nil) {
+		cur := make([]field, len(fs))
+		for i, f := range fs {
+			cur[i] = field{f.name, stored[i]}
+		}
+		if plain, oerr := s.openSecrets(kid, cur...); oerr == nil && (kid == nil || *kid == s.keys.Current()) {
+			same := true
+			for i := range fs {
+				same = same && plain[i] == fs[i].value
+			}
+			if same {
+				return kid, stored, nil
+			}
+		}
+	} else if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil, err
+	}
+	return s.sealSecrets(fs...)
 }
 
 // checkNameConflicts rejects rows whose name already belongs to a device with another IP, and rows
@@ -151,33 +190,41 @@ func upsertBranches(ctx context.Context, tx pgx.Tx, devs []model.ImportDevice) (
 	return n, nil
 }
 
-func upsertDevices(ctx context.Context, tx pgx.Tx, devs []model.ImportDevice) (created, updated int, err error) {
+func (s *Store) upsertDevices(ctx context.Context, tx pgx.Tx, devs []model.ImportDevice) (created, updated int, err error) {
 	var name, ip, vendor, typ, branch, ver, comm, cred, profiles []string
+	var kids []*string
 	var enabled []bool
 	var port []int32
-	for _, d := range devs {
+	sealed, err := s.sealDeviceCommunities(ctx, tx, devs)
+	if err != nil {
+		return 0, 0, err
+	}
+	for i, d := range devs {
 		name, ip, vendor, typ = append(name, d.Name), append(ip, d.IP), append(vendor, d.Vendor), append(typ, d.DeviceType)
-		branch, ver, comm, cred = append(branch, d.Branch), append(ver, d.SNMPVersion), append(comm, d.SNMPCommunity.Reveal()), append(cred, d.Credential)
+		branch, ver, comm, cred = append(branch, d.Branch), append(ver, d.SNMPVersion), append(comm, sealed[i].value), append(cred, d.Credential)
+		kids = append(kids, sealed[i].kid)
 		profiles = append(profiles, strings.Join(d.Profiles, ";"))
 		enabled, port = append(enabled, d.Enabled), append(port, int32(d.SNMPPort))
 	}
 	rows, err := tx.Query(ctx, `INSERT INTO standalone_devices AS t (name, ip, vendor, device_type, branch_id, enabled,
-			snmp_version, snmp_community, snmp_port, snmp_credential_id, snmp_profiles)
+			snmp_version, snmp_community, snmp_port, snmp_credential_id, snmp_profiles, secret_key_id)
 		SELECT x.name, x.ip::inet, x.vendor, x.typ, b.id, x.enabled, x.ver, x.comm, x.port, c.id,
-			CASE WHEN x.profiles = '' THEN '{}'::text[] ELSE string_to_array(x.profiles, ';') END
+			CASE WHEN x.profiles = '' THEN '{}'::text[] ELSE string_to_array(x.profiles, ';') END, x.kid
 		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bool[], $7::text[], $8::text[],
-			$9::int[], $10::text[], $11::text[]) AS x(name, ip, vendor, typ, branch, enabled, ver, comm, port, cred, profiles)
+			$9::int[], $10::text[], $11::text[], $12::text[]) AS x(name, ip, vendor, typ, branch, enabled, ver, comm, port, cred, profiles, kid)
 		JOIN branches b ON b.name = x.branch
 		LEFT JOIN snmp_credentials c ON c.name = x.cred AND x.cred <> ''
 		ON CONFLICT (ip) DO UPDATE SET name = excluded.name, vendor = excluded.vendor, device_type = excluded.device_type,
 			branch_id = excluded.branch_id, enabled = excluded.enabled, snmp_version = excluded.snmp_version,
 			snmp_community = excluded.snmp_community, snmp_port = excluded.snmp_port,
-			snmp_credential_id = excluded.snmp_credential_id, snmp_profiles = excluded.snmp_profiles, updated_at = now()
+			snmp_credential_id = excluded.snmp_credential_id, snmp_profiles = excluded.snmp_profiles,
+			secret_key_id = excluded.secret_key_id, updated_at = now()
 		WHERE (t.name, t.vendor, t.device_type, t.branch_id, t.enabled, t.snmp_version, t.snmp_community,
-			t.snmp_port, t.snmp_credential_id, t.snmp_profiles)
+			t.snmp_port, t.snmp_credential_id, t.snmp_profiles, t.secret_key_id)
 		IS DISTINCT FROM (excluded.name, excluded.vendor, excluded.device_type, excluded.branch_id, excluded.enabled,
-			excluded.snmp_version, excluded.snmp_community, excluded.snmp_port, excluded.snmp_credential_id, excluded.snmp_profiles)
-		RETURNING (xmax = 0)`, name, ip, vendor, typ, branch, enabled, ver, comm, port, cred, profiles)
+			excluded.snmp_version, excluded.snmp_community, excluded.snmp_port, excluded.snmp_credential_id, excluded.snmp_profiles,
+			excluded.secret_key_id)
+		RETURNING (xmax = 0)`, name, ip, vendor, typ, branch, enabled, ver, comm, port, cred, profiles, kids)
 	if err != nil {
 		return 0, 0, fmt.Errorf("cannot upsert devices: %w", interpretError(err))
 	}
@@ -193,6 +240,55 @@ func upsertDevices(ctx context.Context, tx pgx.Tx, devs []model.ImportDevice) (c
 		}
 	}
 	return created, updated, nil
+}
+
+type sealedValue struct {
+	kid   *string
+	value string
+}
+
+// sealDeviceCommunities seals each device's community, keeping the stored ciphertext of a device
+// (by IP) whose community did not change; one query for the stored ones, whatever the fleet size.
+func (s *Store) sealDeviceCommunities(ctx context.Context, tx pgx.Tx, devs []model.ImportDevice) ([]sealedValue, error) {
+	ips := make([]string, len(devs))
+	for i, d := range devs {
+		ips[i] = d.IP
+	}
+	rows, err := tx.Query(ctx, `SELECT host(ip), secret_key_id, snmp_community FROM standalone_devices WHERE ip = ANY($1::inet[])`, ips)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read stored communities: %w", err)
+	}
+	stored := map[string]sealedValue{}
+	var ip string
+	var sv sealedValue
+	if _, err := pgx.ForEachRow(rows, []any{&ip, &sv.kid, &sv.value}, func() error { stored[ip] = sv; return nil }); err != nil {
+		return nil, fmt.Errorf("cannot read stored communities: %w", err)
+	}
+	const col = "standalone_devices.snmp_community"
+	out := make([]sealedValue, len(devs))
+	for i, d := range devs {
+		want := d.SNMPCommunity.Reveal()
+		if old, ok := stored[normIP(d.IP)]; ok && (old.kid == nil) == (s.keys == nil) && (old.kid == nil || *old.kid == s.keys.Current()) {
+			if plain, err := s.openSecrets(old.kid, field{col, old.value}); err == nil && plain[0] == want {
+				out[i] = old
+				continue
+			}
+		}
+		kid, sealed, err := s.sealSecrets(field{col, want})
+		if err != nil {
+			return nil, fmt.Errorf("cannot seal the community of %s: %w", d.IP, err)
+		}
+		out[i] = sealedValue{kid, sealed[0]}
+	}
+	return out, nil
+}
+
+// normIP is an address as PostgreSQL's host() prints it.
+func normIP(s string) string {
+	if a, err := netip.ParseAddr(s); err == nil {
+		return a.Unmap().String()
+	}
+	return s
 }
 
 func setParents(ctx context.Context, tx pgx.Tx, devs []model.ImportDevice) error {

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/wardops/wardops/internal/seal"
 	"github.com/wardops/wardops/model"
 )
 
@@ -27,11 +28,15 @@ type Options struct {
 	StatementTimeout  time.Duration
 	IdleInTxTimeout   time.Duration
 	ApplicationName   string // "" is "wardops"
+	// Keys seal SNMP secrets on write and open them for LoadFleet. nil: a write carrying a secret
+	// fails with model.ErrNoSecretKey, and sealed rows cannot be loaded.
+	Keys *seal.Keyring
 }
 
 // Store wraps the pool. All methods are safe for concurrent use.
 type Store struct {
 	pool *pgxpool.Pool
+	keys *seal.Keyring
 }
 
 // Open builds the pool and checks that the server answers.
@@ -79,7 +84,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("cannot connect to database %s:%d: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, err)
 	}
-	return &Store{pool: pool}, nil
+	return &Store{pool: pool, keys: o.Keys}, nil
 }
 
 // Close waits for acquired connections to be released and closes the pool.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 
@@ -36,6 +37,10 @@ func serveCollector(ctx context.Context, cfg *config.Config, st *store.Store, lo
 		return err
 	}
 	defer eng.Close()
+	tlsConf, err := serverTLS(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
 	set := metrics.NewSet()
 	registerBuildInfo(set)
 	poller, err := snmp.NewPoller(snmp.Options{Timeout: cfg.SNMPTimeout, Retries: cfg.SNMPRetries, Log: log.With("part", "snmp"), Metrics: set})
@@ -54,11 +59,11 @@ func serveCollector(ctx context.Context, cfg *config.Config, st *store.Store, lo
 		}
 		g.Go(func() error { return job.Run(ctx) })
 	}
-	g.Go(func() error { return runCollectorLoop(ctx, cfg, st, log, eng, poller, set, help) })
+	g.Go(func() error { return runCollectorLoop(ctx, cfg, st, log, eng, poller, set, help, tlsConf) })
 	return g.Wait()
 }
 
-func runCollectorLoop(ctx context.Context, cfg *config.Config, st *store.Store, log *slog.Logger, eng icmp.Engine, poller *snmp.Poller, set *metrics.Set, help map[string]string) error {
+func runCollectorLoop(ctx context.Context, cfg *config.Config, st *store.Store, log *slog.Logger, eng icmp.Engine, poller *snmp.Poller, set *metrics.Set, help map[string]string, tlsConf *tls.Config) error {
 	return collector.Run(ctx, collector.Options{
 		Schedule: collector.SchedulerOptions{
 			Fleet:           st,
@@ -72,10 +77,14 @@ func runCollectorLoop(ctx context.Context, cfg *config.Config, st *store.Store, 
 			ProbeWorkers:    cfg.ProbeWorkers,
 			SNMPWorkers:     cfg.SNMPWorkers,
 			InventoryReload: cfg.InventoryReload,
+			Targets:         targetPolicy(cfg),
 		},
-		VM:     sink.VMOptions{URL: cfg.VMURL, ReplaySpan: cfg.VMReplaySpan, Options: sink.Options{Batch: cfg.PushBatch, Interval: cfg.PushInterval}},
-		Pings:  sink.PingResultsOptions{Store: st, Options: sink.Options{Batch: cfg.PushBatch, Interval: cfg.PushInterval}},
-		Listen: cfg.CollectorListen,
+		VM:           sink.VMOptions{URL: cfg.VMURL, ReplaySpan: cfg.VMReplaySpan, Options: sink.Options{Batch: cfg.PushBatch, Interval: cfg.PushInterval}},
+		Pings:        sink.PingResultsOptions{Store: st, Options: sink.Options{Batch: cfg.PushBatch, Interval: cfg.PushInterval}},
+		Listen:       cfg.CollectorListen,
+		PprofListen:  cfg.PprofListen,
+		TLS:          tlsConf,
+		AllowedHosts: cfg.AllowedHosts,
 		// Collectors on one database share its fleet; alone, this one owns every device.
 		Group: &collector.MembershipOptions{Store: st, ID: cfg.CollectorID, Zone: cfg.CollectorZone, Lease: cfg.CollectorLease},
 		// Samples and rows wait here while their backend is down; a restart replays them.

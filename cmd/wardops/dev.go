@@ -29,6 +29,11 @@ func runDev(ctx context.Context, cfg *config.Config, _ []string, log *slog.Logge
 	if cfg.VMURL == "" {
 		cfg.VMURL, cfg.VMQueryURL = b.VMURL, b.VMURL
 	}
+	if cfg.SecretKey == "" && cfg.SecretKeyFile == "" {
+		if cfg.SecretKeyFile, err = devSecretKeyFile("./var", log); err != nil {
+			return err
+		}
+	}
 	st, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return err

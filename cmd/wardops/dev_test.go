@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/wardops/wardops/internal/seal"
 	"net"
 	"net/http"
 	"os"
@@ -21,6 +22,15 @@ import (
 func TestMain(m *testing.M) {
 	if os.Getenv("WARDOPS_TEST_MAIN") == "1" {
 		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	// Every command run by these tests, in-process or as a child, seals SNMP secrets under one
+	// fresh key, as a production deployment does under its key file.
+	if os.Getenv("WARDOPS_SECRET_KEY") == "" && os.Getenv("WARDOPS_SECRET_KEY_FILE") == "" {
+		e, err := seal.NewEntry("cmdtest")
+		if err != nil {
+			panic(err)
+		}
+		os.Setenv("WARDOPS_SECRET_KEY", e)
 	}
 	os.Exit(m.Run())
 }

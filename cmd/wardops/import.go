@@ -56,6 +56,9 @@ func importFile(ctx context.Context, cfg *config.Config, path string, log *slog.
 		return model.ImportStats{}, fmt.Errorf("%s: %w", path, err)
 	}
 	creds, devs, err := inventory.Build(doc, profiles)
+	if err == nil {
+		err = inventory.CheckTargets(devs, targetPolicy(cfg))
+	}
 	if err != nil {
 		return model.ImportStats{}, fmt.Errorf("%s: %w", path, err)
 	}

@@ -35,7 +35,7 @@ func commands() map[string]command {
 		"alerter":     {"evaluate alert rules and notify Alertmanager (one leads, others stand by)", runAlerter},
 		"run":         {"run every component in one process", runAll},
 		"dev":         {"private PostgreSQL + VictoriaMetrics under ./var, demo fleet, every component", runDev},
-		"maintenance": {"create ping_results partitions ahead and drop those past retention", runMaintenance},
+		"maintenance": {"create ping_results partitions ahead and drop those past retention; maintenance rotate-key re-seals SNMP secrets under the current key", runMaintenance},
 		"token":       {"manage API tokens: token create --name NAME --scope read|write|admin", runToken},
 		"audit":       {"check the audit log's hash chain: audit verify", runAudit},
 		"healthcheck": {"exit 0 if URL answers 2xx (container healthchecks): healthcheck URL", runHealthcheck},

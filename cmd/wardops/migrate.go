@@ -6,7 +6,10 @@ import (
 	"log/slog"
 	"time"
 
+	"os"
+
 	"github.com/wardops/wardops/config"
+	"github.com/wardops/wardops/internal/seal"
 	"github.com/wardops/wardops/store"
 )
 
@@ -24,39 +27,65 @@ func storeOptions(cfg *config.Config) store.Options {
 
 // openStore connects and applies pending migrations, as every service does at start-up.
 func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (*store.Store, error) {
+	st, _, err := openStoreKeys(ctx, cfg, log)
+	return st, err
+}
+
+func openStoreKeys(ctx context.Context, cfg *config.Config, log *slog.Logger) (*store.Store, *seal.Keyring, error) {
 	if err := cfg.RequireDatabase(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	st, err := store.Open(ctx, storeOptions(cfg))
+	keys, err := secretKeys(cfg)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	o := storeOptions(cfg)
+	o.Keys = keys
+	st, err := store.Open(ctx, o)
+	if err != nil {
+		return nil, nil, err
 	}
 	applied, err := st.Migrate(ctx)
 	if err != nil {
 		st.Close()
-		return nil, err
+		return nil, nil, err
 	}
 	if len(applied) > 0 {
 		log.Info("applied migrations", "versions", applied)
 	}
+	if err := sealOrWarn(ctx, st, keys, log); err != nil {
+		st.Close()
+		return nil, nil, err
+	}
 	if _, err := st.EnsurePingPartitions(ctx, time.Now().AddDate(0, 0, -1), 9); err != nil {
 		st.Close()
-		return nil, err
+		return nil, nil, err
 	}
-	return st, nil
+	return st, keys, nil
 }
 
 func runMigrate(ctx context.Context, cfg *config.Config, _ []string, log *slog.Logger) error {
 	if err := cfg.RequireDatabase(); err != nil {
 		return err
 	}
-	st, err := store.Open(ctx, storeOptions(cfg))
+	keys, err := secretKeys(cfg)
+	if err != nil {
+		return err
+	}
+	o := storeOptions(cfg)
+	o.Keys = keys
+	st, err := store.Open(ctx, o)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	applied, err := st.Migrate(ctx)
 	if err != nil {
+		return err
+	}
+	// Rows from before encryption at rest are sealed here, so a migrated database holds no
+	// plaintext secret once a key is configured.
+	if err := sealOrWarn(ctx, st, keys, log); err != nil {
 		return err
 	}
 	v, err := st.SchemaVersion(ctx)
@@ -71,7 +100,13 @@ func runMigrate(ctx context.Context, cfg *config.Config, _ []string, log *slog.L
 	return nil
 }
 
-func runMaintenance(ctx context.Context, cfg *config.Config, _ []string, log *slog.Logger) error {
+func runMaintenance(ctx context.Context, cfg *config.Config, args []string, log *slog.Logger) error {
+	switch {
+	case len(args) == 1 && args[0] == "rotate-key":
+		return rotateKey(ctx, cfg, log, os.Stdout)
+	case len(args) > 0:
+		return fmt.Errorf("%w: usage: wardops maintenance [rotate-key]", config.ErrUsage)
+	}
 	st, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return err

@@ -32,6 +32,9 @@ func serveQuery(ctx context.Context, cfg *config.Config, st *store.Store, log *s
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfoCollector())
 	o := queryOptions(cfg)
+	if o.TLS, err = serverTLS(ctx, cfg, log); err != nil {
+		return err
+	}
 	o.Store, o.Logger, o.Registry, o.Version, o.Profiles = st, log, reg, version, profileExpander(profiles)
 	srv, err := query.New(o)
 	if err != nil {
@@ -51,6 +54,9 @@ func queryOptions(cfg *config.Config) query.Options {
 		AlertmanagerURLs:  cfg.AlertmanagerURLs,
 		RateLimit:         cfg.RateLimit,
 		RateLimitLoopback: cfg.RateLimitLocal,
+		TrustedProxies:    cfg.TrustedProxies,
+		AllowedHosts:      cfg.AllowedHosts,
+		Targets:           targetPolicy(cfg),
 	}
 }
 

@@ -93,8 +93,8 @@ func listTokens(ctx context.Context, cfg *config.Config, args []string, log *slo
 	return nil
 }
 
-// revokeToken revokes by name. The query service caches a looked-up token for a few seconds,
-// so a revoked token may still be accepted that long (README, Security).
+// revokeToken revokes by name. The query service caches a looked-up token for one second, so a
+// revoked token is refused within a second (README, Security).
 func revokeToken(ctx context.Context, cfg *config.Config, args []string, log *slog.Logger, out io.Writer) error {
 	fs := flag.NewFlagSet("wardops token revoke", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)

@@ -22,6 +22,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/wardops/wardops/internal/seal"
 	"github.com/wardops/wardops/store"
 )
 
@@ -73,7 +74,7 @@ func Store(t testing.TB) (*store.Store, string) {
 	t.Helper()
 	dbURL := Database(t)
 	ctx := context.Background()
-	s, err := store.Open(ctx, store.Options{URL: dbURL, MaxConns: 8})
+	s, err := store.Open(ctx, store.Options{URL: dbURL, MaxConns: 8, Keys: Keys(t)})
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
@@ -82,6 +83,20 @@ func Store(t testing.TB) (*store.Store, string) {
 		t.Fatalf("migrate: %v", err)
 	}
 	return s, dbURL
+}
+
+// Keys is a fresh secret keyring (one key, id "test") for a store that must seal SNMP secrets.
+func Keys(t testing.TB) *seal.Keyring {
+	t.Helper()
+	e, err := seal.NewEntry("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := seal.Parse(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }
 
 func randHex(n int) string {

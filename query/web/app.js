@@ -50,20 +50,22 @@
 
   function renderTiles() {
     var q = filterBox.value.trim().toLowerCase();
-    var groups = {};
+    // A Map, not a plain object: a branch named "constructor" or "__proto__" would otherwise hit
+    // Object.prototype's own members and break the page.
+    var groups = new Map();
     var order = [];
     lastDevices.forEach(function (d) {
       if (!matches(d, q)) return;
-      if (!groups[d.branch]) { groups[d.branch] = []; order.push(d.branch); }
-      groups[d.branch].push(d);
+      if (!groups.has(d.branch)) { groups.set(d.branch, []); order.push(d.branch); }
+      groups.get(d.branch).push(d);
     });
     order.sort();
     var root = document.getElementById("branches");
     var frag = document.createDocumentFragment();
     order.forEach(function (b) {
-      var ds = groups[b];
+      var ds = groups.get(b);
       var c = { up: 0, down: 0, unknown: 0, disabled: 0 };
-      ds.forEach(function (d) { c[d.status]++; });
+      ds.forEach(function (d) { if (Object.prototype.hasOwnProperty.call(c, d.status)) c[d.status]++; });
       var sec = el("div", "branch");
       sec.dataset.branch = b;
       var h = el("h3", "", b || "(no branch)");
