@@ -18,8 +18,8 @@ func TestParseDefaultsAndOverrides(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.PingInterval != 10*time.Second || c.SNMPInterval != 60*time.Second || c.Listen != ":5001" ||
-		c.CollectorListen != ":5002" || c.DataDir != "./var/data" || len(rest) != 1 {
+	if c.PingInterval != 10*time.Second || c.SNMPInterval != 60*time.Second || c.Listen != "127.0.0.1:5001" ||
+		c.CollectorListen != "127.0.0.1:5002" || c.DataDir != "./var/data" || len(rest) != 1 {
 		t.Fatalf("flag should beat env, defaults apply: %+v %v", c, rest)
 	}
 	if c.VMQueryURL != "http://127.0.0.1:8480/select/3/prometheus" {

@@ -189,6 +189,7 @@ func TestWebhookDatabaseDown(t *testing.T) {
 	pg.Stop()
 	req, _ := http.NewRequest("POST", ts.URL+"/api/v1/webhooks/alertmanager", bytes.NewReader(mustJSON(body)))
 	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
