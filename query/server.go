@@ -89,6 +89,7 @@ func New(o Options) (*Server, error) {
 		health:  &healthHandler{st: o.Store, vm: vm, snaps: s.snaps, version: o.Version},
 		web:     webHandlers{responder: rsp},
 		alerts:  newAlertGroups(rsp, o.Store, s.snaps, o.AlertmanagerURLs, o.Logger),
+		reports: &reportHandlers{responder: rsp, st: o.Store, vm: vm, pingInterval: o.PingInterval},
 		metrics: promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{Registry: o.Registry}),
 	})
 	return s, nil
@@ -105,6 +106,7 @@ type routeSet struct {
 	health  *healthHandler
 	web     webHandlers
 	alerts  alertGroups
+	reports *reportHandlers
 	metrics http.Handler
 }
 
@@ -137,6 +139,7 @@ func (s *Server) routes(h routeSet) *gin.Engine {
 	r.GET("/branches", h.branch.list)
 	r.GET("/branches/:id", h.branch.get)
 	r.GET("/collectors", h.coll.list)
+	r.GET("/reports/availability", h.reports.availability)
 	h.alerts.readRoutes(r)
 
 	w := e.Group("/api/v1", h.auth.require(scopeWrite))
