@@ -126,6 +126,7 @@ func (s *Server) routes(h routeSet) *gin.Engine {
 	})
 
 	e.GET("/", h.web.page)
+	e.GET("/wall", h.web.wall)
 	e.GET("/static/*file", h.web.static)
 	e.GET("/metrics", gin.WrapH(h.metrics))
 	e.GET("/api/v1/health", h.health.health)
