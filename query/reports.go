@@ -54,12 +54,17 @@ type reportRow struct {
 }
 
 type reportWindow struct {
-	ID          int64            `json:"id"`
-	ScopeKind   string           `json:"scope_kind"`
-	ScopeValue  string           `json:"scope_value"`
-	Reason      string           `json:"reason"`
-	Devices     int              `json:"devices"`
-	Occurrences []model.Interval `json:"occurrences"`
+	ID          int64      `json:"id"`
+	ScopeKind   string     `json:"scope_kind"`
+	ScopeValue  string     `json:"scope_value"`
+	Reason      string     `json:"reason"`
+	Devices     int        `json:"devices"`
+	Occurrences []spanView `json:"occurrences"`
+}
+
+type spanView struct {
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
 }
 
 type availabilityReport struct {
@@ -174,7 +179,10 @@ func maintenanceSpans(devs []model.DeviceSummary, ws []model.MaintenanceWindow, 
 		if len(occ) == 0 {
 			continue
 		}
-		rw := reportWindow{ID: w.ID, ScopeKind: w.ScopeKind, ScopeValue: w.ScopeValue, Reason: w.Reason, Occurrences: occ}
+		rw := reportWindow{ID: w.ID, ScopeKind: w.ScopeKind, ScopeValue: w.ScopeValue, Reason: w.Reason}
+		for _, o := range occ {
+			rw.Occurrences = append(rw.Occurrences, spanView{Start: o.Start, End: o.End})
+		}
 		for _, d := range devs {
 			var hit bool
 			switch w.ScopeKind {
