@@ -48,7 +48,7 @@
   // unknown one, each group by name, so the eye lands on trouble.
   function render(devices) {
     var groups = new Map();
-    var totals = { devices: 0, up: 0, down: 0, unknown: 0, disabled: 0 };
+    var totals = new Map([["up", 0], ["down", 0], ["unknown", 0], ["disabled", 0]]);
     byID = new Map();
     devices.forEach(function (d) {
       byID.set(String(d.id), d);
@@ -58,8 +58,7 @@
       if (d.status === "down") g.down++;
       if (d.status === "unknown") g.unknown++;
       if (d.status === "up") g.up++;
-      totals.devices++;
-      if (Object.prototype.hasOwnProperty.call(totals, d.status)) totals[d.status]++;
+      if (totals.has(d.status)) totals.set(d.status, totals.get(d.status) + 1);
     });
     var list = Array.from(groups.values()).sort(cmp);
     var frag = document.createDocumentFragment();
@@ -85,8 +84,8 @@
       frag.appendChild(b);
     });
     document.getElementById("wall").replaceChildren(frag);
-    setText("w-devices", totals.devices); setText("w-up", totals.up); setText("w-down", totals.down);
-    setText("w-unknown", totals.unknown); setText("w-disabled", totals.disabled);
+    setText("w-devices", devices.length);
+    totals.forEach(function (n, state) { setText("w-" + state, n); });
     fit();
   }
 
@@ -107,7 +106,7 @@
     request("GET", "/api/v1/devices?limit=5000").then(function (r) {
       render(r.items);
       var more = r.total > r.items.length ? " · showing " + r.items.length + " of " + r.total : "";
-      setText("w-status", "updated " + new Date().toLocaleTimeString() + more);
+      if (!document.body.classList.contains("overfull")) setText("w-status", "updated " + new Date().toLocaleTimeString() + more);
       document.body.dataset.updated = String(Date.now());
       if (openID) loadAlerts(openID);
     }).catch(function (e) { setText("w-status", "update failed: " + e.message); })
