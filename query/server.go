@@ -99,6 +99,7 @@ func New(o Options) (*Server, error) {
 		health:  &healthHandler{st: o.Store, vm: vm, snaps: s.snaps, version: o.Version},
 		web:     webHandlers{responder: rsp},
 		alerts:  newAlertGroups(rsp, o.Store, s.snaps, o.AlertmanagerURLs, o.Logger),
+		reports: &reportHandlers{responder: rsp, st: o.Store, vm: vm, pingInterval: o.PingInterval},
 		metrics: promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{Registry: o.Registry}),
 	})
 	if s.engine == nil {
@@ -119,6 +120,7 @@ type routeSet struct {
 	health  *healthHandler
 	web     webHandlers
 	alerts  alertGroups
+	reports *reportHandlers
 	metrics http.Handler
 }
 
@@ -140,6 +142,7 @@ func (s *Server) routes(trustedProxies []string, h routeSet) *gin.Engine {
 	})
 
 	e.GET("/", h.web.page)
+	e.GET("/wall", h.web.wall)
 	e.GET("/static/*file", h.web.static)
 	e.GET("/metrics", gin.WrapH(h.metrics))
 	e.GET("/api/v1/health", h.health.health)
@@ -154,6 +157,7 @@ func (s *Server) routes(trustedProxies []string, h routeSet) *gin.Engine {
 	r.GET("/branches", h.branch.list)
 	r.GET("/branches/:id", h.branch.get)
 	r.GET("/collectors", h.coll.list)
+	r.GET("/reports/availability", h.reports.availability)
 	h.alerts.readRoutes(r)
 
 	w := e.Group("/api/v1")

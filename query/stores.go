@@ -103,4 +103,5 @@ type Store interface {
 	WebhookStore
 	RuleStore
 	MaintenanceStore
+	ReportStore
 }

@@ -3,7 +3,8 @@ package web
 
 import "embed"
 
-// FS is index.html, app.js and style.css.
+// FS is the NOC page (index.html, app.js, style.css) and the wall screen (wall.html, wall.js,
+// wall.css).
 //
-//go:embed index.html app.js style.css
+//go:embed index.html app.js style.css wall.html wall.js wall.css
 var FS embed.FS
