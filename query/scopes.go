@@ -22,6 +22,7 @@ var routeScopes = map[string]string{
 	"GET /":              scopePublic,
 	"GET /static/*file":  scopePublic,
 	"GET /api/v1/health": scopePublic,
+	"GET /wall":          scopePublic,
 	"GET /metrics":       scopeRead,
 
 	"GET /api/v1/dashboard":                scopeRead,
@@ -32,6 +33,7 @@ var routeScopes = map[string]string{
 	"GET /api/v1/branches":                 scopeRead,
 	"GET /api/v1/branches/:id":             scopeRead,
 	"GET /api/v1/collectors":               scopeRead,
+	"GET /api/v1/reports/availability":     scopeRead,
 	"GET /api/v1/alerts":                   scopeRead,
 	"GET /api/v1/alerts/:id":               scopeRead,
 	"GET /api/v1/alert-rules":              scopeRead,
