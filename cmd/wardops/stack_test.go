@@ -18,10 +18,12 @@ import (
 	"github.com/VictoriaMetrics/metricsql"
 
 	"github.com/wardops/wardops/dashboards"
+	"github.com/wardops/wardops/internal/seal"
 	"github.com/wardops/wardops/internal/testenv"
 	"github.com/wardops/wardops/inventory"
 	"github.com/wardops/wardops/model"
 	"github.com/wardops/wardops/sim"
+	"github.com/wardops/wardops/store"
 )
 
 // stack is the whole deployment on loopback, as compose runs it: `wardops run` (collector and
@@ -51,9 +53,23 @@ const (
 func startStack(t *testing.T) *stack {
 	t.Helper()
 	vmagentBin := testenv.LookBinary(t, "vmagent", "victoria-metrics")
-	st, dbURL := testenv.Store(t)
-	vm := testenv.VictoriaMetrics(t)
+	// The store seals the simulator's community under the key the child processes get
+	// (TestMain's), so the collector can open it.
+	dbURL := testenv.Database(t)
+	keys, err := seal.Parse(os.Getenv("WARDOPS_SECRET_KEY"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx := context.Background()
+	st, err := store.Open(ctx, store.Options{URL: dbURL, MaxConns: 8, Keys: keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Close)
+	if _, err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	vm := testenv.VictoriaMetrics(t)
 
 	snmpPort := freeUDPPort(t)
 	base := netip.MustParseAddr("127.21.190.1")
