@@ -4,7 +4,7 @@
 set -euo pipefail
 case "${1:-run}" in
   run)   pkgs="postgresql victoria-metrics" ;;
-  test)  pkgs="postgresql victoria-metrics snmpd nftables chromium prometheus-alertmanager fping" ;;
+  test)  pkgs="postgresql victoria-metrics snmpd snmp nftables chromium prometheus-alertmanager fping" ;;
   bench) pkgs="postgresql victoria-metrics snmpd nftables fping prometheus-blackbox-exporter prometheus-snmp-exporter wrk" ;;
   *) echo "deps.sh: unknown group $1" >&2; exit 2 ;;
 esac

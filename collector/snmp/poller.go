@@ -388,7 +388,13 @@ func (p *Poller) walk(s *session, st *deviceState, roots []string, dev model.Dev
 // wardops_snmp_<name>_info 1 with the text in label "value".
 func (p *Poller) itemSample(st *deviceState, it model.Item, v gosnmp.SnmpPDU, labels []sample.Label, ts int64) (sample.Sample, bool) {
 	if it.ValueType == "info" {
-		labels = append(labels, sample.Label{Name: "value", Value: text(v)})
+		val := ""
+		if b, ok := v.Value.([]byte); ok && physAddressColumns[dotted(it.OID)] {
+			val = hexColon(b)
+		} else {
+			val = text(v)
+		}
+		labels = append(labels, sample.Label{Name: "value", Value: val})
 		return sample.Sample{Name: model.MetricSNMPPrefix + it.Name + "_info", Labels: labels, Value: 1, Timestamp: ts}, true
 	}
 	f, ok := number(v)
