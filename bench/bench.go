@@ -204,12 +204,12 @@ func (b *bench) runSize(ctx context.Context, size int) (*Table, error) {
 func (b *bench) runEngines(ctx context.Context, f *fleet, dir string, side map[string]int, add func(*Result)) error {
 	db := fmt.Sprintf("wardops_bench_%d_%d_ping", os.Getpid(), f.size)
 	defer b.dropDB(ctx, db)
-	url, err := b.importFleet(ctx, f, dir, db, false)
+	url, err := b.importFleet(ctx, f, dir, db, "")
 	if err != nil {
 		return err
 	}
 	for _, e := range b.o.Engines {
-		add(b.runWardops(ctx, f, dir, url, e, "ping", side))
+		add(b.runWardops(ctx, f, dir, url, e, "ping", "", side))
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -224,15 +224,14 @@ func (b *bench) dropDB(ctx context.Context, db string) {
 	}
 }
 
-// runSNMP starts the simulator for the fleet and measures wardops (first engine) and
-// snmp_exporter + vmagent against it. The simulator's CPU is reported beside, never counted.
+// snmpProfiles are the wardops profiles measured on the SNMP fleet: if-mib, the operator's
+// default, and if-mib-full, which reads what snmp_exporter's stock if_mib module reads.
+var snmpProfiles = []string{"if-mib", "if-mib-full"}
+
+// runSNMP starts the simulator for the fleet and measures wardops (first engine) with each of
+// snmpProfiles and snmp_exporter + vmagent against it. The simulator's CPU is reported beside,
+// never counted.
 func (b *bench) runSNMP(ctx context.Context, t *Table, f *fleet, dir string, side map[string]int, add func(*Result)) error {
-	db := fmt.Sprintf("wardops_bench_%d_%d_snmp", os.Getpid(), f.size)
-	defer b.dropDB(ctx, db)
-	url, err := b.importFleet(ctx, f, dir, db, true)
-	if err != nil {
-		return err
-	}
 	cs := &children{log: b.log}
 	defer cs.stopAll()
 	sim, err := b.startSim(ctx, cs, dir, f)
@@ -245,14 +244,23 @@ func (b *bench) runSNMP(ctx context.Context, t *Table, f *fleet, dir string, sid
 	if len(b.o.Engines) > 0 {
 		engine = b.o.Engines[0]
 	}
-	add(b.runWardops(ctx, f, dir, url, engine, "snmp", side))
-	if err := ctx.Err(); err != nil {
-		return err
+	for _, profile := range snmpProfiles {
+		db := fmt.Sprintf("wardops_bench_%d_%d_%s", os.Getpid(), f.size, strings.ReplaceAll(profile, "-", "_"))
+		url, err := b.importFleet(ctx, f, dir, db, profile)
+		if err != nil {
+			return err
+		}
+		r := b.runWardops(ctx, f, dir, url, engine, "snmp", profile, side)
+		b.dropDB(ctx, db)
+		add(r)
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 	}
 	add(b.runExporter(ctx, f, dir, exporterRun{
 		name: "snmp_exporter + vmagent", kind: "snmp", bin: b.o.SNMPExporterBin, config: snmpYML, cfgFlag: "--config.file",
 		job: "snmp", module: "if_mib", path: "/snmp", port: b.o.SNMPPort,
-		notes: []string{"snmp_exporter 0.21, module if_mib of bench/testdata/snmp.yml (same columns as the if-mib profile)"},
+		notes: []string{"snmp_exporter 0.21, stock module if_mib (bench/testdata/snmp.yml: interfaces group + ifXTable, the columns of the if-mib-full profile)"},
 	}, side))
 	return ctx.Err()
 }
@@ -294,18 +302,19 @@ func snmpAnswers(addr netip.Addr, port int) bool {
 	return err == nil
 }
 
-// importFleet creates a database and imports the fleet into it with `wardops import`.
-func (b *bench) importFleet(ctx context.Context, f *fleet, dir, db string, withSNMP bool) (string, error) {
+// importFleet creates a database and imports the fleet into it with `wardops import`, every
+// device with the SNMP profile given ("": ping only).
+func (b *bench) importFleet(ctx context.Context, f *fleet, dir, db string, profile string) (string, error) {
 	url, err := b.pg.create(ctx, db)
 	if err != nil {
 		return "", err
 	}
 	kind := "ping"
-	if withSNMP {
-		kind = "snmp"
+	if profile != "" {
+		kind = profile
 	}
 	csv := filepath.Join(dir, "fleet-"+kind+".csv")
-	if err := f.writeCSV(csv, b.o.SNMPPort, withSNMP); err != nil {
+	if err := f.writeCSV(csv, b.o.SNMPPort, profile); err != nil {
 		return "", err
 	}
 	start := time.Now()
@@ -317,7 +326,7 @@ func (b *bench) importFleet(ctx context.Context, f *fleet, dir, db string, withS
 	if err != nil {
 		return "", fmt.Errorf("cannot import %s: %w: %s", csv, err, strings.TrimSpace(string(out)))
 	}
-	b.log.Info("fleet imported", "devices", f.size, "snmp", withSNMP, "took", time.Since(start).Round(time.Millisecond))
+	b.log.Info("fleet imported", "devices", f.size, "snmp", profile, "took", time.Since(start).Round(time.Millisecond))
 	return url, nil
 }
 

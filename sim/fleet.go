@@ -44,6 +44,10 @@ type Options struct {
 	// NoIfXRows lists the ifIndexes (from 1) without an ifXTable row, as on agents that extend only
 	// some interfaces; their counters exist only in ifTable.
 	NoIfXRows []int
+	// TooBigAbove, when positive, answers a request whose response would carry more varbinds
+	// with error-status tooBig and no varbinds, as an agent whose message size is small does
+	// (RFC 3416 4.2.1), instead of truncating a GETBULK.
+	TooBigAbove int
 	// Clock is the agents' time, from which uptime and every counter follow; default time.Now.
 	// A test that stops it gets the same values from every request, to compare them exactly.
 	Clock func() time.Time
@@ -70,6 +74,8 @@ type device struct {
 	conn   *net.UDPConn
 	silent atomic.Bool
 	clock  func() time.Time
+
+	tooBigAbove int // see Options.TooBigAbove
 
 	mu    sync.Mutex
 	boot  time.Time
@@ -129,6 +135,7 @@ func Start(opts Options) (*Fleet, error) {
 		b4 := a.As4()
 		d := &device{
 			addr: a, name: fmt.Sprintf("sim-%d-%d-%d-%d", b4[0], b4[1], b4[2], b4[3]), ifaces: opts.Interfaces, conn: conn, clock: opts.Clock,
+			tooBigAbove: opts.TooBigAbove,
 			// Devices booted at staggered times in the past, so uptimes and counters differ.
 			boot:  now.Add(-time.Duration(1+int(b4[2])*256+int(b4[3])) * time.Minute),
 			boots: 1,

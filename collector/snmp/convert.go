@@ -60,7 +60,7 @@ func text(v gosnmp.SnmpPDU) string {
 // their values are rendered as colon hex. wardops reads no MIB files, so the textual conventions
 // it honours are listed here, for the columns its profiles read.
 var physAddressColumns = map[string]bool{
-	".1.3.6.1.2.1.2.2.1.6": true, // ifPhysAddress (RFC 2863)
+	"1.3.6.1.2.1.2.2.1.6": true, // ifPhysAddress (RFC 2863)
 }
 
 // hexColon renders bytes as snmp_exporter renders a PhysAddress48: 52:54:00:12:34:56.
