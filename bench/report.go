@@ -85,7 +85,7 @@ func (r *Result) verdict() string {
 	}
 	var parts []string
 	parts = append(parts, fmt.Sprintf("≤%.2f/1k %s", limit, passMiss(r.perK() <= limit)))
-	if r.Size >= onTimeSize && r.Kind == "ping" {
+	if r.Size >= onTimeSize {
 		parts = append(parts, "on time "+passMiss(r.onTime()))
 	}
 	return strings.Join(parts, ", ")
