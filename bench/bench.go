@@ -20,19 +20,19 @@ import (
 
 // Options configure Run and Soak. cmd/wardops-bench fills them from flags.
 type Options struct {
-	Sizes       []int         // fleet sizes to measure
-	SNMPSizes   []int         // sizes that also get the SNMP runs (the simulator holds one socket per device)
-	Cycles      int           // measured cycles per pipeline, after one warm-up cycle
-	Interval    time.Duration // ping / SNMP / scrape interval (30 s)
-	Warmup      time.Duration // 0: one interval
-	Engines     []string      // wardops ICMP engines to measure in turn
-	Pipelines   []string      // subset of fping, wardops, blackbox, snmp, snmp-wardops (empty: all)
+	Sizes     []int         // fleet sizes to measure
+	SNMPSizes []int         // sizes that also get the SNMP runs (the simulator holds one socket per device)
+	Cycles    int           // measured cycles per pipeline, after one warm-up cycle
+	Interval  time.Duration // ping / SNMP / scrape interval (30 s)
+	Warmup    time.Duration // 0: one interval
+	Engines   []string      // wardops ICMP engines to measure in turn
+	Pipelines []string      // subset of fping, wardops, blackbox, snmp, snmp-wardops (empty: all)
 	// SNMPProfiles are the wardops profiles measured on SNMP fleets (empty: if-mib, if-mib-full).
 	SNMPProfiles []string
-	Base        netip.Addr    // first device address, in 127.0.0.0/8
-	SNMPPort    int           // UDP port of the simulated agents
-	FreshSample int           // devices whose probe→queryable delay is tracked
-	Timeout     time.Duration // hard bound on the whole run
+	Base         netip.Addr    // first device address, in 127.0.0.0/8
+	SNMPPort     int           // UDP port of the simulated agents
+	FreshSample  int           // devices whose probe→queryable delay is tracked
+	Timeout      time.Duration // hard bound on the whole run
 
 	PostgresURL  string   // maintenance database URL (databases are created beside it)
 	CollectorEnv []string // extra KEY=VALUE for the collector (e.g. WARDOPS_PROBE_WORKERS=2048)
