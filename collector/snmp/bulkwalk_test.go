@@ -53,7 +53,7 @@ func bulkwalk(t *testing.T, port int, root string) []walked {
 		case "STRING":
 			w.value = strings.TrimSuffix(strings.TrimPrefix(w.value, `"`), `"`)
 		case "Hex-STRING":
-			w.value = strings.ToLower(strings.Join(strings.Fields(w.value), ":"))
+			w.value = strings.Join(strings.Fields(w.value), ":")
 		case "OID":
 			w.value = strings.TrimPrefix(w.value, ".")
 		}

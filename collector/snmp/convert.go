@@ -63,9 +63,9 @@ var physAddressColumns = map[string]bool{
 	"1.3.6.1.2.1.2.2.1.6": true, // ifPhysAddress (RFC 2863)
 }
 
-// hexColon renders bytes as snmp_exporter renders a PhysAddress48: 52:54:00:12:34:56.
+// hexColon renders bytes as snmp_exporter renders a PhysAddress48: 52:54:00:AB:CD:EF.
 func hexColon(b []byte) string {
-	const digits = "0123456789abcdef"
+	const digits = "0123456789ABCDEF"
 	out := make([]byte, 0, 3*len(b))
 	for i, c := range b {
 		if i > 0 {
