@@ -108,6 +108,7 @@ func (b *bench) runWardops(ctx context.Context, f *fleet, dir, dbURL, engine, ki
 		return r
 	}
 	label := map[string]string{"kind": kindLabel(kind)}
+	var own []ownCount
 	metric := "wardops_ping_up"
 	if kind == "snmp" {
 		metric = "wardops_snmp_up" // one series per device and poll, like vmagent's up
@@ -123,6 +124,12 @@ func (b *bench) runWardops(ctx context.Context, f *fleet, dir, dbURL, engine, ki
 			if err != nil {
 				return nil, err
 			}
+			// Read at the window's two ends: the collector's own count of what it did, which a
+			// VictoriaMetrics that falls behind ingesting cannot understate.
+			var c ownCount
+			c.probes, _ = ps.sum("wardops_collector_probes_total", label)
+			c.skipped, _ = ps.sum("wardops_collector_probes_skipped_total", label)
+			own = append(own, c)
 			return ps.vmBuckets("wardops_collector_scheduler_lag_seconds", label), nil
 		},
 		fresh: newFreshness(b.vm, metric, "", "ip", f.sample(b.o.FreshSample), b.log),
@@ -134,6 +141,11 @@ func (b *bench) runWardops(ctx context.Context, f *fleet, dir, dbURL, engine, ki
 	}
 	b.fill(r, m)
 	r.Notes = append(r.Notes, w.fresh.note()...)
+	if len(own) >= 2 {
+		first, last := own[0], own[len(own)-1]
+		r.Notes = append(r.Notes, fmt.Sprintf("the collector's own counters over the window: %.0f polls/probes done (%.0f expected), %.0f rounds skipped",
+			last.probes-first.probes, r.Expected, last.skipped-first.skipped))
+	}
 	if kind == "snmp" {
 		re := strings.Join(f.sample(b.o.FreshSample), "|")
 		b.perPoll(ctx, r, m, `{__name__=~"wardops_snmp_.+",ip=~"`+re+`"}`, `wardops_snmp_up{ip=~"`+re+`"}`, "")
@@ -232,3 +244,6 @@ func (b *bench) perPoll(ctx context.Context, r *Result, m *measurement, samplesS
 		r.Notes = append(r.Notes, "samples per poll not counted: "+err.Error())
 	}
 }
+
+// ownCount is the collector's own probe counters at one instant.
+type ownCount struct{ probes, skipped float64 }
