@@ -30,17 +30,17 @@ func newFleet(base netip.Addr, size int) (*fleet, error) {
 	return &fleet{size: size, addrs: as}, nil
 }
 
-// writeCSV writes the fleet in the import format. Ping fleets have no SNMP at all, so a collector
-// with a poller wired in spends nothing on SNMP; SNMP fleets give every device the if-mib profile.
-func (f *fleet) writeCSV(path string, snmpPort int, withSNMP bool) error {
+// writeCSV writes the fleet in the import format. Ping fleets (profile "") have no SNMP at all, so
+// a collector with a poller wired in spends nothing on SNMP; SNMP fleets give every device profile.
+func (f *fleet) writeCSV(path string, snmpPort int, profile string) error {
 	doc, err := inventory.Demo(inventory.DemoOptions{Devices: f.size, Base: f.addrs[0], SNMPPort: snmpPort, Community: "public"})
 	if err != nil {
 		return fmt.Errorf("cannot build fleet of %d: %w", f.size, err)
 	}
 	for i := range doc.Rows {
 		r := &doc.Rows[i]
-		if withSNMP {
-			r.SNMPVersion, r.SNMPCommunity, r.SNMPPort, r.SNMPProfiles = "2c", "public", strconv.Itoa(snmpPort), "if-mib"
+		if profile != "" {
+			r.SNMPVersion, r.SNMPCommunity, r.SNMPPort, r.SNMPProfiles = "2c", "public", strconv.Itoa(snmpPort), profile
 		} else {
 			r.SNMPVersion, r.SNMPCommunity, r.SNMPPort, r.SNMPProfiles = "", "", "", ""
 		}

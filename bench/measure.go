@@ -28,6 +28,8 @@ type window struct {
 
 // measurement is what a window saw.
 type measurement struct {
+	start    time.Time // the window's first and last instants
+	end      time.Time
 	probes   float64
 	elapsed  time.Duration
 	cpu      time.Duration
@@ -108,7 +110,7 @@ func (w *window) run(ctx context.Context) (*measurement, error) {
 		}
 		series = append(series, point{time.Since(t0), p - p0})
 	}
-	m := &measurement{elapsed: time.Since(t0), side: map[string]time.Duration{}}
+	m := &measurement{start: t0, end: end, elapsed: time.Since(t0), side: map[string]time.Duration{}}
 	c1, err := cpuOf(w.pids)
 	if err != nil {
 		return nil, err

@@ -197,6 +197,11 @@ func (b *bench) runExporter(ctx context.Context, f *fleet, dir string, e exporte
 	}
 	b.fill(r, m)
 	r.Notes = append(r.Notes, w.fresh.note()...)
+	if e.kind == "snmp" {
+		re := strings.Join(f.sample(b.o.FreshSample), "|")
+		sel := `job="` + e.job + `",instance=~"` + re + `"`
+		b.perPoll(ctx, r, m, "{"+sel+"}", "up{"+sel+"}", "snmp_scrape_packets_sent{"+sel+"}")
+	}
 	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if ps, err := scrape(sctx, vaURL); err == nil {

@@ -15,6 +15,9 @@ const (
 	targetSNMPCPU = 2.0  // CPU-s per 1,000 if-mib polls
 	onTimeSize    = 100_000
 	onTimeSlack   = 1.05 // a cycle within 5% of the interval is on time (1 s counter sampling)
+	// targetSameWork is if-mib-full's CPU per sample as a fraction of snmp_exporter + vmagent's,
+	// which reads the same columns.
+	targetSameWork = 0.25
 )
 
 // Result is one pipeline's figures on one fleet. Err set means it could not be measured.
@@ -33,8 +36,12 @@ type Result struct {
 	Interval   time.Duration
 	Lag        []float64 // scheduler lag p50, p99 in seconds; nil when the pipeline has none
 	Fresh      []time.Duration
-	Notes      []string
-	Err        error
+	// SNMP only: samples written per poll and SNMP requests per poll, counted in
+	// VictoriaMetrics for the sampled devices (requests: the collector's counter since start).
+	SamplesPerPoll float64
+	Requests       float64
+	Notes          []string
+	Err            error
 }
 
 // perK is CPU-seconds per 1,000 probes, NaN when nothing completed.
@@ -43,6 +50,14 @@ func (r *Result) perK() float64 {
 		return math.NaN()
 	}
 	return r.CPU.Seconds() / r.Probes * 1000
+}
+
+// perKSamples is CPU-seconds per 1,000 samples written, NaN when not counted.
+func (r *Result) perKSamples() float64 {
+	if r.Probes <= 0 || r.SamplesPerPoll <= 0 {
+		return math.NaN()
+	}
+	return r.CPU.Seconds() / (r.Probes * r.SamplesPerPoll) * 1000
 }
 
 // onTime reports whether every cycle of the window completed within the interval (plus slack)
@@ -70,7 +85,7 @@ func (r *Result) verdict() string {
 	}
 	var parts []string
 	parts = append(parts, fmt.Sprintf("≤%.2f/1k %s", limit, passMiss(r.perK() <= limit)))
-	if r.Size >= onTimeSize && r.Kind == "ping" {
+	if r.Size >= onTimeSize {
 		parts = append(parts, "on time "+passMiss(r.onTime()))
 	}
 	return strings.Join(parts, ", ")
@@ -123,6 +138,7 @@ func (t *Table) Write(w io.Writer) {
 		}
 	}
 	tw.Flush()
+	t.writeSameWork(w)
 	fmt.Fprintln(w, "ratio: ping rows against fping (3 echoes per probe), SNMP rows against snmp_exporter + vmagent.")
 	fmt.Fprintln(w, "cycle: time to complete one fleet's worth of probes (counted in VictoriaMetrics by sample timestamp; fping: wall time of one run).")
 	fmt.Fprintln(w, "lag: the collector's scheduler lag histogram (bucket upper bounds). probe→queryable: sample timestamp (probe start) to first")
@@ -188,4 +204,63 @@ func thousands(n int) string {
 		b.WriteRune(c)
 	}
 	return b.String()
+}
+
+// writeSameWork prints the SNMP rows per poll and per sample written, with ratios against
+// snmp_exporter + vmagent: per poll compares unequal work (if-mib reads 9 columns, the stock
+// module 38), per sample compares the cost of each value delivered.
+func (t *Table) writeSameWork(w io.Writer) {
+	var ref *Result
+	var rows []*Result
+	for _, r := range t.Results {
+		if r.Kind == "snmp" && r.Err == nil {
+			rows = append(rows, r)
+			if r.Reference {
+				ref = r
+			}
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nSNMP per poll and per sample written, %s devices:\n", thousands(t.Size))
+	tw := tabwriter.NewWriter(w, 2, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "pipeline\tpolls\tsamples/poll\trequests/poll\tCPU-s/1k polls\tratio\tCPU-s/1k samples\tµs/sample\tratio\ttarget\t")
+	ratio := func(a, b float64) string {
+		if ref == nil || math.IsNaN(a) || math.IsNaN(b) || b <= 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%.2f×", a/b)
+	}
+	for _, r := range rows {
+		verdict := "-"
+		if r.Wardops && ref != nil && strings.Contains(r.Pipeline, "if-mib-full") {
+			ok := r.perKSamples() <= targetSameWork*ref.perKSamples()
+			verdict = fmt.Sprintf("≤%.2f× %s", targetSameWork, passMiss(ok))
+			if ref.Requests > 0 && r.Requests > 0 {
+				verdict += ", requests " + passMiss(r.Requests <= ref.Requests)
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%.0f\t%.1f\t%.2f\t%.3f\t%s\t%.4f\t%.2f\t%s\t%s\t\n", r.Pipeline, r.Probes, r.SamplesPerPoll, r.Requests,
+			r.perK(), ratio(r.perK(), refPerK(ref)), r.perKSamples(), r.perKSamples()*1000, ratio(r.perKSamples(), refPerKSamples(ref)), verdict)
+	}
+	tw.Flush()
+	fmt.Fprintln(w, "samples/poll: every sample the pipeline wrote to VictoriaMetrics for the sampled devices over the window, divided")
+	fmt.Fprintln(w, "  by their polls (wardops_snmp_* series; vmagent: the job's series, its own up and scrape_* included).")
+	fmt.Fprintln(w, "requests/poll: wardops_collector_snmp_requests_total / polls since start (first polls walk the label columns too);")
+	fmt.Fprintln(w, "  snmp_exporter: its snmp_scrape_packets_sent per scrape.")
+}
+
+func refPerK(r *Result) float64 {
+	if r == nil {
+		return math.NaN()
+	}
+	return r.perK()
+}
+
+func refPerKSamples(r *Result) float64 {
+	if r == nil {
+		return math.NaN()
+	}
+	return r.perKSamples()
 }

@@ -61,7 +61,7 @@ func Soak(ctx context.Context, o Options) (*SoakReport, error) {
 	}
 	db := fmt.Sprintf("wardops_bench_%d_soak", os.Getpid())
 	defer b.dropDB(ctx, db)
-	url, err := b.importFleet(ctx, f, b.work, db, false)
+	url, err := b.importFleet(ctx, f, b.work, db, "")
 	if err != nil {
 		return nil, err
 	}

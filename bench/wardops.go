@@ -88,18 +88,18 @@ func kindLabel(kind string) string {
 	return "snmp"
 }
 
-// runWardops measures `wardops collector` on the fleet in dbURL. side holds processes measured
-// but excluded (VictoriaMetrics, the simulator).
-func (b *bench) runWardops(ctx context.Context, f *fleet, dir, dbURL, engine, kind string, side map[string]int) *Result {
+// runWardops measures `wardops collector` on the fleet in dbURL, whose SNMP devices have profile.
+// side holds processes measured but excluded (VictoriaMetrics, the simulator).
+func (b *bench) runWardops(ctx context.Context, f *fleet, dir, dbURL, engine, kind, profile string, side map[string]int) *Result {
 	name := "wardops " + engine
 	if kind == "snmp" {
-		name = "wardops if-mib (" + engine + ")"
+		name = "wardops " + profile + " (" + engine + ")"
 	}
 	r := &Result{Size: f.size, Pipeline: name, Kind: kind, Wardops: true, Expected: float64(f.size * b.o.Cycles),
 		WantCycles: b.o.Cycles, Interval: b.o.Interval}
 	cs := &children{log: b.log}
 	defer cs.stopAll()
-	run, err := b.startCollector(ctx, cs, dir, "collector-"+kind+"-"+engine, dbURL, engine, kind)
+	run, err := b.startCollector(ctx, cs, dir, "collector-"+kind+profile+"-"+engine, dbURL, engine, kind)
 	if err != nil {
 		r.Err = err
 		return r
@@ -108,6 +108,7 @@ func (b *bench) runWardops(ctx context.Context, f *fleet, dir, dbURL, engine, ki
 		return r
 	}
 	label := map[string]string{"kind": kindLabel(kind)}
+	var own []ownCount
 	metric := "wardops_ping_up"
 	if kind == "snmp" {
 		metric = "wardops_snmp_up" // one series per device and poll, like vmagent's up
@@ -123,6 +124,12 @@ func (b *bench) runWardops(ctx context.Context, f *fleet, dir, dbURL, engine, ki
 			if err != nil {
 				return nil, err
 			}
+			// Read at the window's two ends: the collector's own count of what it did, which a
+			// VictoriaMetrics that falls behind ingesting cannot understate.
+			var c ownCount
+			c.probes, _ = ps.sum("wardops_collector_probes_total", label)
+			c.skipped, _ = ps.sum("wardops_collector_probes_skipped_total", label)
+			own = append(own, c)
 			return ps.vmBuckets("wardops_collector_scheduler_lag_seconds", label), nil
 		},
 		fresh: newFreshness(b.vm, metric, "", "ip", f.sample(b.o.FreshSample), b.log),
@@ -134,8 +141,25 @@ func (b *bench) runWardops(ctx context.Context, f *fleet, dir, dbURL, engine, ki
 	}
 	b.fill(r, m)
 	r.Notes = append(r.Notes, w.fresh.note()...)
+	if len(own) >= 2 {
+		first, last := own[0], own[len(own)-1]
+		r.Notes = append(r.Notes, fmt.Sprintf("the collector's own counters over the window: %.0f polls/probes done (%.0f expected), %.0f rounds skipped",
+			last.probes-first.probes, r.Expected, last.skipped-first.skipped))
+	}
+	if kind == "snmp" {
+		re := strings.Join(f.sample(b.o.FreshSample), "|")
+		b.perPoll(ctx, r, m, `{__name__=~"wardops_snmp_.+",ip=~"`+re+`"}`, `wardops_snmp_up{ip=~"`+re+`"}`, "")
+	}
 	if ps, err := scrape(ctx, run.metricsURL); err == nil {
 		r.Notes = append(r.Notes, collectorNotes(ps, kind)...)
+		if kind == "snmp" {
+			req, _ := ps.sum("wardops_collector_snmp_requests_total", nil)
+			polls, _ := ps.sum("wardops_collector_snmp_polls_total", nil)
+			if polls > 0 {
+				// Since start: includes each device's first poll, which also walks the label columns.
+				r.Requests = req / polls
+			}
+		}
 	}
 	return r
 }
@@ -187,3 +211,39 @@ func (b *bench) fill(r *Result, m *measurement) {
 		r.Notes = append(r.Notes, "excluded, measured over the same window: "+strings.Join(side, ", "))
 	}
 }
+
+// perPoll fills a result's samples per poll (and, with requestsSel, SNMP requests per poll) from
+// VictoriaMetrics, over the window, for the devices the freshness sampler tracks: every sample the
+// pipeline wrote for them (samplesSel), divided by their polls (pollsSel, one up sample per poll).
+// A sample of devices, not the fleet: counting every series of 10,000 devices (over three
+// million) in one query would cost VictoriaMetrics more than the window it measures.
+func (b *bench) perPoll(ctx context.Context, r *Result, m *measurement, samplesSel, pollsSel, requestsSel string) {
+	win := m.end.Sub(m.start).Milliseconds()
+	q := func(expr string) (float64, error) {
+		res, err := b.vm.queryAt(ctx, fmt.Sprintf(expr, win), m.end)
+		if err != nil || len(res) == 0 {
+			return 0, fmt.Errorf("cannot count %q: %v", expr, err)
+		}
+		v, _ := res[0].value()
+		return v, nil
+	}
+	polls, err := q(`sum(count_over_time(` + pollsSel + `[%dms]))`)
+	if err == nil && polls > 0 {
+		var samples float64
+		if samples, err = q(`sum(count_over_time(` + samplesSel + `[%dms]))`); err == nil {
+			r.SamplesPerPoll = samples / polls
+		}
+	}
+	if err == nil && requestsSel != "" && polls > 0 {
+		var req float64
+		if req, err = q(`sum(sum_over_time(` + requestsSel + `[%dms]))`); err == nil {
+			r.Requests = req / polls
+		}
+	}
+	if err != nil {
+		r.Notes = append(r.Notes, "samples per poll not counted: "+err.Error())
+	}
+}
+
+// ownCount is the collector's own probe counters at one instant.
+type ownCount struct{ probes, skipped float64 }

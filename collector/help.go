@@ -64,6 +64,7 @@ var help = map[string]string{
 	"wardops_collector_members":                             "Collectors alive in this collector's group (sharing one database's fleet).",
 	"wardops_collector_lease_valid":                         "1 while this collector's heartbeat lease in PostgreSQL is valid.",
 	"wardops_collector_owned_devices":                       "Devices this collector probes (its share of the fleet).",
+	"wardops_collector_snmp_toobig_retries_total":           "GETBULK requests retried with fewer repetitions after an agent answered tooBig.",
 	"wardops_collector_targets_refused_total":               "Devices skipped at inventory load because the probe target policy (WARDOPS_PROBE_ALLOW/DENY) refuses their address.",
 	"wardops_collector_push_replayed_blocks_total":          "Acknowledged blocks re-sent after a connection failure, since VictoriaMetrics may have lost them.",
 	"wardops_collector_push_replayed_bytes_total":           "Bytes of acknowledged blocks re-sent after a connection failure.",

@@ -26,6 +26,13 @@ type SNMPPoller interface {
 	Poll(ctx context.Context, dev model.Device, items []model.Item) ([]sample.Sample, error)
 }
 
+// labelledPoller is implemented by pollers that put the device labels in front of every
+// sample's own themselves (snmp.Poller, which reuses each series' label block across polls), so
+// the scheduler need not build a label slice per sample.
+type labelledPoller interface {
+	PollLabelled(ctx context.Context, dev model.Device, items []model.Item, base []sample.Label) ([]sample.Sample, error)
+}
+
 // forgetter is implemented by pollers that keep per-device state (snmp.Poller: cached labels,
 // last uptime): a device gone from the inventory is forgotten at once, not swept hours later.
 type forgetter interface {
@@ -336,7 +343,14 @@ func (s *Scheduler) pollSNMP(ctx context.Context, t *target, _ time.Time) {
 	info, items := t.dev.Load(), t.items.Load()
 	km := s.m.kinds[kindSNMP]
 	start := time.Now()
-	ss, err := s.o.SNMP.Poll(ctx, info.dev, items.items)
+	var ss []sample.Sample
+	var err error
+	lp, labelled := s.o.SNMP.(labelledPoller)
+	if labelled {
+		ss, err = lp.PollLabelled(ctx, info.dev, items.items, info.labels)
+	} else {
+		ss, err = s.o.SNMP.Poll(ctx, info.dev, items.items)
+	}
 	km.probes.Inc()
 	km.duration.UpdateDuration(start)
 	if err != nil {
@@ -348,7 +362,9 @@ func (s *Scheduler) pollSNMP(ctx context.Context, t *target, _ time.Time) {
 	}
 	ts := start.UnixMilli()
 	for i := range ss {
-		ss[i].Labels = slices.Concat(info.labels, ss[i].Labels)
+		if !labelled {
+			ss[i].Labels = slices.Concat(info.labels, ss[i].Labels)
+		}
 		if ss[i].Timestamp == 0 {
 			ss[i].Timestamp = ts
 		}

@@ -4,7 +4,7 @@
 set -euo pipefail
 case "${1:-run}" in
   run)   pkgs="postgresql victoria-metrics" ;;
-  test)  pkgs="postgresql postgresql-client victoria-metrics snmpd nftables chromium prometheus-alertmanager fping prometheus docker-compose" ;;
+  test)  pkgs="postgresql postgresql-client victoria-metrics snmpd snmp nftables chromium prometheus-alertmanager fping prometheus docker-compose" ;;
   bench) pkgs="postgresql victoria-metrics snmpd nftables fping prometheus-blackbox-exporter prometheus-snmp-exporter wrk" ;;
   *) echo "deps.sh: unknown group $1" >&2; exit 2 ;;
 esac

@@ -4,8 +4,9 @@
 // (requests dropped) at run time. Tests, demos and benchmarks use it instead of real gear.
 //
 // Limits: one UDP socket and one goroutine per address, so the open-file limit (ulimit -n) bounds
-// the fleet size; about 10,000 addresses work with a raised limit. Only loopback addresses are
-// accepted, so the simulator can never answer for, or send to, a real network.
+// the fleet size; about 10,000 addresses work with a raised limit. Larger fleets (or
+// Options.SharedSocket) share one wildcard socket and a few goroutines instead. Only loopback
+// addresses are accepted, so the simulator can never answer for, or send to, a real network.
 package sim
 
 import (
@@ -16,9 +17,11 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gosnmp/gosnmp"
+	"golang.org/x/net/ipv4"
 )
 
 // V3User is the single USM user every simulated device accepts. An empty PrivProtocol means
@@ -44,6 +47,16 @@ type Options struct {
 	// NoIfXRows lists the ifIndexes (from 1) without an ifXTable row, as on agents that extend only
 	// some interfaces; their counters exist only in ifTable.
 	NoIfXRows []int
+	// SharedSocket answers every device on one socket bound to the wildcard address on Port,
+	// telling devices apart by each request's destination address (IP_PKTINFO) and answering from
+	// it, instead of one socket per address. Fleets larger than the open-file limit allows
+	// (100,000 devices) get it whatever this says. Only loopback traffic reaches the fleet's
+	// addresses, and requests to any other address are dropped.
+	SharedSocket bool
+	// TooBigAbove, when positive, answers a request whose response would carry more varbinds
+	// with error-status tooBig and no varbinds, as an agent whose message size is small does
+	// (RFC 3416 4.2.1), instead of truncating a GETBULK.
+	TooBigAbove int
 	// Clock is the agents' time, from which uptime and every counter follow; default time.Now.
 	// A test that stops it gets the same values from every request, to compare them exactly.
 	Clock func() time.Time
@@ -60,6 +73,7 @@ type Fleet struct {
 	wg      sync.WaitGroup
 	served  atomic.Uint64
 	closeMu sync.Once
+	shared  *ipv4.PacketConn // SharedSocket: every device's requests; nil with a socket per device
 }
 
 // device is one simulated agent and its socket.
@@ -70,6 +84,8 @@ type device struct {
 	conn   *net.UDPConn
 	silent atomic.Bool
 	clock  func() time.Time
+
+	tooBigAbove int // see Options.TooBigAbove
 
 	mu    sync.Mutex
 	boot  time.Time
@@ -109,6 +125,12 @@ func Start(opts Options) (*Fleet, error) {
 	}
 	f := &Fleet{port: opts.Port, log: opts.Log, layout: newLayout(opts.Interfaces, omit, noIfX), devices: make(map[netip.Addr]*device, len(opts.Addrs))}
 	now := opts.Clock()
+	shared := opts.SharedSocket || len(opts.Addrs)+1000 > openFileLimit()
+	if shared {
+		if err := f.listenShared(); err != nil {
+			return nil, err
+		}
+	}
 	for _, a := range opts.Addrs {
 		a = a.Unmap()
 		if !a.Is4() || !netip.MustParsePrefix("127.0.0.0/8").Contains(a) {
@@ -118,17 +140,22 @@ func Start(opts Options) (*Fleet, error) {
 		if _, dup := f.devices[a]; dup {
 			continue
 		}
-		conn, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(a, uint16(f.port))))
-		if err != nil {
-			f.Close()
-			return nil, fmt.Errorf("sim: cannot listen on %s:%d: %w", a, f.port, err)
-		}
-		if f.port == 0 {
-			f.port = conn.LocalAddr().(*net.UDPAddr).Port
+		var conn *net.UDPConn
+		if !shared {
+			var err error
+			conn, err = net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(a, uint16(f.port))))
+			if err != nil {
+				f.Close()
+				return nil, fmt.Errorf("sim: cannot listen on %s:%d: %w", a, f.port, err)
+			}
+			if f.port == 0 {
+				f.port = conn.LocalAddr().(*net.UDPAddr).Port
+			}
 		}
 		b4 := a.As4()
 		d := &device{
 			addr: a, name: fmt.Sprintf("sim-%d-%d-%d-%d", b4[0], b4[1], b4[2], b4[3]), ifaces: opts.Interfaces, conn: conn, clock: opts.Clock,
+			tooBigAbove: opts.TooBigAbove,
 			// Devices booted at staggered times in the past, so uptimes and counters differ.
 			boot:  now.Add(-time.Duration(1+int(b4[2])*256+int(b4[3])) * time.Minute),
 			boots: 1,
@@ -138,7 +165,9 @@ func Start(opts Options) (*Fleet, error) {
 		if opts.V3 != nil {
 			v, err := newV3Agent(*opts.V3, d.engineID)
 			if err != nil {
-				conn.Close()
+				if conn != nil {
+					conn.Close()
+				}
 				f.Close()
 				return nil, err
 			}
@@ -146,8 +175,17 @@ func Start(opts Options) (*Fleet, error) {
 		}
 		f.devices[a] = d
 		f.order = append(f.order, a)
-		f.wg.Add(1)
-		go f.serve(d, opts.Community)
+		if !shared {
+			f.wg.Add(1)
+			go f.serve(d, opts.Community)
+		}
+	}
+	if shared {
+		// A few readers: one socket's requests are then answered on both cores.
+		for range sharedReaders {
+			f.wg.Add(1)
+			go f.serveShared(opts.Community)
+		}
 	}
 	f.log.Info("simulator listening", "devices", len(f.order), "port", f.port, "interfaces", opts.Interfaces, "v3", opts.V3 != nil)
 	return f, nil
@@ -190,7 +228,12 @@ func (f *Fleet) SetSilent(addr netip.Addr, silent bool) error {
 func (f *Fleet) Close() error {
 	f.closeMu.Do(func() {
 		for _, d := range f.devices {
-			d.conn.Close()
+			if d.conn != nil {
+				d.conn.Close()
+			}
+		}
+		if f.shared != nil {
+			f.shared.Close()
 		}
 		f.wg.Wait()
 	})
@@ -286,4 +329,69 @@ func messageVersion(msg []byte) (gosnmp.SnmpVersion, bool) {
 		return v, true
 	}
 	return 0, false
+}
+
+// sharedReaders is how many goroutines read the shared socket.
+const sharedReaders = 4
+
+// openFileLimit is the soft open-file limit, which bounds a socket-per-device fleet.
+func openFileLimit() int {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+		return 1024
+	}
+	return int(min(rl.Cur, 1<<30))
+}
+
+// listenShared binds the wildcard socket of a SharedSocket fleet and asks for each datagram's
+// destination address.
+func (f *Fleet) listenShared() error {
+	pc, err := net.ListenPacket("udp4", fmt.Sprintf("0.0.0.0:%d", f.port))
+	if err != nil {
+		return fmt.Errorf("sim: cannot listen on port %d: %w", f.port, err)
+	}
+	p := ipv4.NewPacketConn(pc)
+	if err := p.SetControlMessage(ipv4.FlagDst, true); err != nil {
+		pc.Close()
+		return fmt.Errorf("sim: cannot ask for destination addresses: %w", err)
+	}
+	f.shared = p
+	f.port = pc.LocalAddr().(*net.UDPAddr).Port
+	return nil
+}
+
+// serveShared answers requests on the shared socket until it is closed: the device is the one
+// the request was addressed to, and the answer leaves from that address.
+func (f *Fleet) serveShared(community string) {
+	defer f.wg.Done()
+	buf := make([]byte, 65536)
+	for {
+		n, cm, from, err := f.shared.ReadFrom(buf)
+		if err != nil {
+			if !errors.Is(err, net.ErrClosed) {
+				f.log.Warn("simulator read failed", "err", err)
+			}
+			return
+		}
+		if cm == nil {
+			continue
+		}
+		dst, ok := netip.AddrFromSlice(cm.Dst.To4())
+		if !ok {
+			continue
+		}
+		d := f.devices[dst]
+		if d == nil || d.silent.Load() {
+			continue
+		}
+		out := f.handle(d, community, buf[:n])
+		if out == nil {
+			continue
+		}
+		if _, err := f.shared.WriteTo(out, &ipv4.ControlMessage{Src: cm.Dst}, from); err != nil {
+			f.log.Debug("simulator write failed", "addr", d.addr, "err", err)
+			continue
+		}
+		f.served.Add(1)
+	}
 }

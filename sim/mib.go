@@ -37,6 +37,30 @@ const (
 	colIfHCOutUcastPkts
 	colIfHighSpeed
 	colIfAlias
+	// The rest of ifTable and ifXTable, so a walk of the whole tables (snmp_exporter's stock
+	// if_mib module, the if-mib-full profile) does the work it does on a real agent.
+	colIfMtu
+	colIfPhysAddress
+	colIfAdminStatus
+	colIfLastChange
+	colIfInNUcastPkts
+	colIfInUnknownProtos
+	colIfOutNUcastPkts
+	colIfOutDiscards
+	colIfOutQLen
+	colIfSpecific
+	colIfInMulticastPkts
+	colIfInBroadcastPkts
+	colIfOutMulticastPkts
+	colIfOutBroadcastPkts
+	colIfHCInMulticastPkts
+	colIfHCInBroadcastPkts
+	colIfHCOutMulticastPkts
+	colIfHCOutBroadcastPkts
+	colIfLinkUpDownTrapEnable
+	colIfPromiscuousMode
+	colIfConnectorPresent
+	colIfCounterDiscontinuityTime
 	colHrProcessorLoad
 	colHrStorageIndex
 	colHrStorageDescr
@@ -91,6 +115,14 @@ func newLayout(ifaces int, omit map[string]bool, noIfX map[int]bool) *layout {
 		{ifEntry, 17, colIfOutUcastPkts}, {ifEntry, 20, colIfOutErrors},
 		{ifX, 1, colIfName}, {ifX, 6, colIfHCInOctets}, {ifX, 7, colIfHCInUcastPkts}, {ifX, 10, colIfHCOutOctets},
 		{ifX, 11, colIfHCOutUcastPkts}, {ifX, 15, colIfHighSpeed}, {ifX, 18, colIfAlias},
+		{ifEntry, 4, colIfMtu}, {ifEntry, 6, colIfPhysAddress}, {ifEntry, 7, colIfAdminStatus},
+		{ifEntry, 9, colIfLastChange}, {ifEntry, 12, colIfInNUcastPkts}, {ifEntry, 15, colIfInUnknownProtos},
+		{ifEntry, 18, colIfOutNUcastPkts}, {ifEntry, 19, colIfOutDiscards}, {ifEntry, 21, colIfOutQLen},
+		{ifEntry, 22, colIfSpecific},
+		{ifX, 2, colIfInMulticastPkts}, {ifX, 3, colIfInBroadcastPkts}, {ifX, 4, colIfOutMulticastPkts},
+		{ifX, 5, colIfOutBroadcastPkts}, {ifX, 8, colIfHCInMulticastPkts}, {ifX, 9, colIfHCInBroadcastPkts},
+		{ifX, 12, colIfHCOutMulticastPkts}, {ifX, 13, colIfHCOutBroadcastPkts}, {ifX, 14, colIfLinkUpDownTrapEnable},
+		{ifX, 16, colIfPromiscuousMode}, {ifX, 17, colIfConnectorPresent}, {ifX, 19, colIfCounterDiscontinuityTime},
 	} {
 		isX := c.base.compare(ifX) == 0
 		if isX && omit["ifXTable"] || !isX && omit["ifTable"] {
@@ -209,6 +241,37 @@ func (d *device) value(e entry, now time.Time) gosnmp.SnmpPDU {
 			return str("") // unlabelled ports are normal
 		}
 		return str("link-" + strconv.Itoa(e.row) + " to " + d.name)
+	case colIfMtu:
+		return integer(1500)
+	case colIfPhysAddress:
+		a := d.addr.As4()
+		return gosnmp.SnmpPDU{Name: name, Type: gosnmp.OctetString, Value: []byte{0x52, 0x54, a[1], a[2], a[3], byte(e.row)}}
+	case colIfAdminStatus, colIfLinkUpDownTrapEnable, colIfConnectorPresent:
+		return integer(1) // up; enabled; true
+	case colIfPromiscuousMode:
+		return integer(2) // false
+	case colIfLastChange, colIfCounterDiscontinuityTime:
+		return gosnmp.SnmpPDU{Name: name, Type: gosnmp.TimeTicks, Value: uint32(0)}
+	case colIfOutQLen:
+		return gauge(0)
+	case colIfSpecific:
+		return gosnmp.SnmpPDU{Name: name, Type: gosnmp.ObjectIdentifier, Value: ".0.0"}
+	case colIfInUnknownProtos:
+		return c32(secs * d.rate(e.row, 6) * 1e-7)
+	case colIfOutDiscards:
+		return c32(secs * d.rate(e.row, 7) * 1e-6)
+	case colIfInMulticastPkts, colIfHCInMulticastPkts:
+		return d.nonUnicast(name, e, secs, ifaceDown, 1, 50)
+	case colIfInBroadcastPkts, colIfHCInBroadcastPkts:
+		return d.nonUnicast(name, e, secs, ifaceDown, 1, 200)
+	case colIfOutMulticastPkts, colIfHCOutMulticastPkts:
+		return d.nonUnicast(name, e, secs, ifaceDown, 2, 50)
+	case colIfOutBroadcastPkts, colIfHCOutBroadcastPkts:
+		return d.nonUnicast(name, e, secs, ifaceDown, 2, 200)
+	case colIfInNUcastPkts:
+		return c32(float64(d.nonUnicastCount(e.row, secs, ifaceDown, 1, 50) + d.nonUnicastCount(e.row, secs, ifaceDown, 1, 200)))
+	case colIfOutNUcastPkts:
+		return c32(float64(d.nonUnicastCount(e.row, secs, ifaceDown, 2, 50) + d.nonUnicastCount(e.row, secs, ifaceDown, 2, 200)))
 	case colHrProcessorLoad:
 		base := 10 + float64(d.hash(uint64(e.row), 7)%50)
 		return integer(int(base + 20*math.Sin(secs/120+float64(e.row))))
@@ -259,6 +322,27 @@ func (d *device) traffic(e entry, secs float64, down bool) uint64 {
 		n /= 200 + d.hash(uint64(e.row), salt+10)%1200
 	}
 	return n
+}
+
+// nonUnicastCount is a multicast (div 50) or broadcast (div 200) packet count: a fixed share of
+// the interface's packets in one direction (salt 1 in, 2 out).
+func (d *device) nonUnicastCount(row int, secs float64, down bool, salt, div uint64) uint64 {
+	if down {
+		return 0
+	}
+	n := uint64(octets(d.rate(row, salt), secs, float64(row)))
+	return n / (200 + d.hash(uint64(row), salt+10)%1200) / div
+}
+
+// nonUnicast serves a multicast or broadcast column: Counter64 in ifXTable's HC columns, else
+// the low 32 bits of the same count as Counter32.
+func (d *device) nonUnicast(name string, e entry, secs float64, down bool, salt, div uint64) gosnmp.SnmpPDU {
+	n := d.nonUnicastCount(e.row, secs, down, salt, div)
+	switch e.col {
+	case colIfHCInMulticastPkts, colIfHCInBroadcastPkts, colIfHCOutMulticastPkts, colIfHCOutBroadcastPkts:
+		return gosnmp.SnmpPDU{Name: name, Type: gosnmp.Counter64, Value: n}
+	}
+	return gosnmp.SnmpPDU{Name: name, Type: gosnmp.Counter32, Value: uint32(n)}
 }
 
 // octets integrates a traffic rate that swings ±50% around r bytes/s with a five-minute period:

@@ -65,6 +65,9 @@ func respond(d *device, l *layout, req *gosnmp.SnmpPacket) *gosnmp.SnmpPacket {
 	default:
 		return nil
 	}
+	if d.tooBigAbove > 0 && len(resp.Variables) > d.tooBigAbove {
+		resp.Error, resp.ErrorIndex, resp.Variables = gosnmp.TooBig, 0, nil
+	}
 	return resp
 }
 

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"fmt"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -198,5 +199,37 @@ func TestOmittedTables(t *testing.T) {
 	})
 	if _, err := Start(Options{Addrs: []netip.Addr{netip.MustParseAddr("127.22.3.1")}, Community: "public", Omit: []string{"ipTable"}}); err == nil || !strings.Contains(err.Error(), `unknown table "ipTable"`) {
 		t.Errorf("unknown table accepted: %v", err)
+	}
+}
+
+// TestSharedSocket serves three devices on one wildcard socket: each answers as itself, from
+// its own address (the client's connected socket accepts nothing else), over v2c and v3, and an
+// address outside the fleet gets no answer.
+func TestSharedSocket(t *testing.T) {
+	addrs, _ := ParseAddrs("127.22.7.1-127.22.7.3")
+	user := &V3User{Username: "u", AuthProtocol: "SHA", AuthKey: "authpass123", PrivProtocol: "AES", PrivKey: "privpass123"}
+	f, err := Start(Options{Addrs: addrs, Community: "public", V3: user, SharedSocket: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, a := range addrs {
+		for _, v := range []gosnmp.SnmpVersion{gosnmp.Version2c, gosnmp.Version3} {
+			var u *V3User
+			if v == gosnmp.Version3 {
+				u = user
+			}
+			r, err := client(t, f, a, v, u).Get([]string{"1.3.6.1.2.1.1.5.0"})
+			if err != nil {
+				t.Fatalf("%s v%s: %v", a, v, err)
+			}
+			b := a.As4()
+			if got, want := string(r.Variables[0].Value.([]byte)), fmt.Sprintf("sim-%d-%d-%d-%d", b[0], b[1], b[2], b[3]); got != want {
+				t.Errorf("%s sysName = %q, want %q", a, got, want)
+			}
+		}
+	}
+	if _, err := client(t, f, netip.MustParseAddr("127.22.7.9"), gosnmp.Version2c, nil).Get([]string{"1.3.6.1.2.1.1.5.0"}); err == nil {
+		t.Error("an address outside the fleet answered")
 	}
 }

@@ -61,7 +61,8 @@ func parse(args []string, stderr io.Writer) (bench.Options, bool, error) {
 	sizes := fs.String("sizes", "875,10000,100000", "fleet sizes to measure")
 	snmpSizes := fs.String("snmp-sizes", "875,10000", "sizes that also get the SNMP runs (one simulator socket per device)")
 	engines := fs.String("engines", "probing,shared", "wardops ICMP engines, measured in turn")
-	pipelines := fs.String("pipelines", "", "subset of fping,wardops,blackbox,snmp (default: all)")
+	pipelines := fs.String("pipelines", "", "subset of fping,wardops,blackbox,snmp,snmp-wardops (snmp without the peer) (default: all)")
+	snmpProfiles := fs.String("snmp-profiles", "if-mib,if-mib-full", "wardops SNMP profiles measured in turn on SNMP fleets")
 	base := fs.String("base", "127.30.0.1", "first device address (127.0.0.0/8 only)")
 	var collectorEnv multi
 	fs.Var(&collectorEnv, "collector-env", "extra KEY=VALUE for the collector, repeatable (e.g. WARDOPS_PROBE_WORKERS=2048)")
@@ -107,6 +108,7 @@ func parse(args []string, stderr io.Writer) (bench.Options, bool, error) {
 	}
 	o.Engines = list(*engines)
 	o.Pipelines = list(*pipelines)
+	o.SNMPProfiles = list(*snmpProfiles)
 	o.CollectorEnv = collectorEnv
 	return o, *verbose, nil
 }

@@ -56,6 +56,26 @@ func text(v gosnmp.SnmpPDU) string {
 	return ""
 }
 
+// physAddressColumns are the columns whose syntax is PhysAddress (RFC 2579): bytes, not text, so
+// their values are rendered as colon hex. wardops reads no MIB files, so the textual conventions
+// it honours are listed here, for the columns its profiles read.
+var physAddressColumns = map[string]bool{
+	"1.3.6.1.2.1.2.2.1.6": true, // ifPhysAddress (RFC 2863)
+}
+
+// hexColon renders bytes as snmp_exporter renders a PhysAddress48: 52:54:00:AB:CD:EF.
+func hexColon(b []byte) string {
+	const digits = "0123456789ABCDEF"
+	out := make([]byte, 0, 3*len(b))
+	for i, c := range b {
+		if i > 0 {
+			out = append(out, ':')
+		}
+		out = append(out, digits[c>>4], digits[c&15])
+	}
+	return string(out)
+}
+
 func isException(t gosnmp.Asn1BER) bool {
 	return t == gosnmp.NoSuchObject || t == gosnmp.NoSuchInstance || t == gosnmp.EndOfMibView || t == gosnmp.Null
 }

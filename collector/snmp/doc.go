@@ -7,6 +7,8 @@
 // multi-column walk of every table column: GETBULK with one varbind per column, sized from the
 // rows seen last time, so a cached if-mib poll is two requests (v3 adds engine discovery).
 // SNMPv1, and agents whose GETBULK fails right after a successful GET, are walked with GETNEXT.
+// A request asks for at most 500 varbinds (columns × max-repetitions); an agent that answers
+// tooBig gets half as many, remembered per device, instead of losing GETBULK.
 // Label columns (ifName, ifAlias, ifDescr, hrStorageDescr) are cached per device and walked
 // again after a reboot, every LabelRefresh (30 min), or within a minute when a row had none.
 //
@@ -82,12 +84,20 @@
 //	wardops_collector_snmp_label_refreshes_total  label-column walks
 //	wardops_collector_snmp_reboots_detected_total
 //	wardops_collector_snmp_bulk_fallbacks_total   devices switched from GETBULK to GETNEXT
+//	wardops_collector_snmp_toobig_retries_total   requests asked again smaller after tooBig
 //
 // Communities and v3 passphrases never reach a log line or an error: gosnmp's own debug logger,
 // which prints communities, is never installed.
 //
-// Cost, measured by BenchmarkPoll (simulator in a separate process, 300 devices, system + if-mib,
-// 8 interfaces, labels cached): about 0.35 CPU-seconds per 1,000 v2c polls and 0.42 per 1,000 v3
-// authPriv polls on this 2-core machine. Measured before if-mib gained its two unicast-packet
-// columns (nine columns instead of seven, still one GETBULK); not measured again since.
+// # Cost per sample
+//
+// PollLabelled (what the scheduler calls) puts the device labels in front of each series' own
+// and keeps the resulting label slice per device and series, rebuilt only when the label columns
+// are walked again or the device's labels change: a steady-state poll builds no label slice and
+// no metric name. v1/v2c sessions reuse pooled gosnmp.GoSNMP values, so the 64 KiB receive buffer
+// gosnmp's Connect allocates is allocated once per pool entry, not once per poll. What remains is
+// mostly gosnmp's BER decoding, which allocates about 11 objects per varbind (OID string,
+// boxed value, raw field) and cannot be avoided without a fork: about 80% of the poller's
+// allocations. BenchmarkPoll (simulator in a child process, 300 devices, 8 interfaces) and the
+// README's performance notes give the figures.
 package snmp

@@ -195,3 +195,41 @@ func TestPollEmptyTables(t *testing.T) {
 		t.Errorf("collector empty_table = %d, want 6", got)
 	}
 }
+
+// TestPollTooBig polls an agent that answers tooBig above 100 varbinds with if-mib-full (41
+// columns of 8 rows): the poller halves its request size until the agent answers, gets every
+// sample with GETBULK still, and starts the next poll at the size that worked.
+func TestPollTooBig(t *testing.T) {
+	const addr = "127.23.9.1"
+	f := frozenSim(t, addr, sim.Options{TooBigAbove: 100})
+	items := profileItems(t, "if-mib-full")
+	p, set := newTestPoller(time.Second, 0)
+	d := device(1, netip.MustParseAddr(addr), f.Port(), "2c")
+	want := 38*8 + 2 + 4 + 4 + 2 // columns × rows, sysUpTime and ifNumber, status, errors, table rows
+	first := poll(t, p, d, items)
+	if one(t, first, "wardops_snmp_up").Value != 1 || len(first) != want {
+		t.Fatalf("first poll: up %v, %d samples, want %d", one(t, first, "wardops_snmp_up").Value, len(first), want)
+	}
+	retries := counterValue(set, "wardops_collector_snmp_toobig_retries_total")
+	if retries == 0 {
+		t.Fatal("no tooBig retry counted")
+	}
+	if n := counterValue(set, `wardops_collector_snmp_requests_total{type="getnext"}`); n != 0 {
+		t.Errorf("%d GETNEXT requests: tooBig must not end bulk walking", n)
+	}
+	second := poll(t, p, d, items)
+	if len(second) != want {
+		t.Errorf("second poll: %d samples, want %d", len(second), want)
+	}
+	if n := counterValue(set, "wardops_collector_snmp_toobig_retries_total"); n != retries {
+		t.Errorf("second poll retried tooBig again (%d → %d): the working size was not remembered", retries, n)
+	}
+	for _, s := range first {
+		if s.Name == "wardops_snmp_ifHCInOctets" && label(s, "index") == "1" {
+			v := agentGet(t, addr, f.Port(), gosnmp.Version2c, "1.3.6.1.2.1.31.1.1.1.6.1")
+			if got, _ := number(v[0]); got != s.Value {
+				t.Errorf("ifHCInOctets.1 = %v, agent %v", s.Value, got)
+			}
+		}
+	}
+}

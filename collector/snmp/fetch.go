@@ -43,10 +43,11 @@ func (s *session) getScalars(oids []string) (map[string]gosnmp.SnmpPDU, error) {
 
 // column is one table column being walked.
 type column struct {
-	root string // dotted with a leading dot
-	last string // last OID returned, where the next request continues
-	done bool
-	rows []gosnmp.SnmpPDU
+	root   string // dotted with a leading dot
+	prefix string // root + ".", what every instance of the column starts with
+	last   string // last OID returned, where the next request continues
+	done   bool
+	rows   []gosnmp.SnmpPDU
 }
 
 // walkColumns walks several table columns at once: every GETBULK (or GETNEXT for v1 and agents
@@ -56,10 +57,12 @@ type column struct {
 func (s *session) walkColumns(roots []string, reps uint32) (map[string][]gosnmp.SnmpPDU, error) {
 	cols := make([]*column, len(roots))
 	for i, r := range roots {
-		cols[i] = &column{root: r, last: r}
+		cols[i] = &column{root: r, prefix: r + ".", last: r, rows: make([]gosnmp.SnmpPDU, 0, reps)}
 	}
+	active := make([]*column, 0, len(cols))
+	oids := make([]string, 0, min(len(cols), s.g.MaxOids))
 	for total := 0; total < maxRows; {
-		var active []*column
+		active = active[:0]
 		for _, c := range cols {
 			if !c.done {
 				active = append(active, c)
@@ -71,21 +74,31 @@ func (s *session) walkColumns(roots []string, reps uint32) (map[string][]gosnmp.
 		if len(active) > s.g.MaxOids {
 			active = active[:s.g.MaxOids]
 		}
-		oids := make([]string, len(active))
-		for i, c := range active {
-			oids[i] = c.last
+		if len(active) > s.maxVarbinds {
+			active = active[:s.maxVarbinds]
+		}
+		oids = oids[:0]
+		for _, c := range active {
+			oids = append(oids, c.last)
 		}
 		var r *gosnmp.SnmpPacket
 		var err error
 		if s.noBulk {
 			r, err = s.getNext(oids)
 		} else {
-			// Keep a response under ~500 varbinds whatever the column count.
-			n := max(1, min(reps, uint32(500/len(active))))
+			// Keep a response under maxVarbinds whatever the column count.
+			n := max(1, min(reps, uint32(s.maxVarbinds/len(active))))
 			r, err = s.getBulk(oids, n)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("cannot walk %s on %s: %w", strings.Join(roots, ","), s.g.Target, err)
+		}
+		if r.Error == gosnmp.TooBig && s.maxVarbinds > 1 {
+			// The agent cannot fit the answer in one message (RFC 3416 4.2.1, 4.2.3): ask again for
+			// half as many varbinds; the device's session starts from there next poll.
+			s.maxVarbinds /= 2
+			s.m.tooBig.Inc()
+			continue
 		}
 		if r.Error != gosnmp.NoError {
 			if s.noBulk && r.Error == gosnmp.NoSuchName {
@@ -119,7 +132,7 @@ func (s *session) walkColumns(roots []string, reps uint32) (map[string][]gosnmp.
 				continue
 			}
 			if v.Type == gosnmp.EndOfMibView || v.Type == gosnmp.NoSuchObject || v.Type == gosnmp.NoSuchInstance ||
-				!strings.HasPrefix(v.Name, c.root+".") {
+				!strings.HasPrefix(v.Name, c.prefix) {
 				c.done = true
 				continue
 			}
@@ -145,8 +158,20 @@ func (s *session) walkColumns(roots []string, reps uint32) (map[string][]gosnmp.
 	return out, nil
 }
 
-// oidCompare orders dotted OIDs arc by arc.
+// oidCompare orders dotted OIDs arc by arc. The arcs both share in full are skipped first: a
+// walk compares instances of one column, which differ only in their last arcs.
 func oidCompare(a, b string) int {
+	i := 0
+	for i < len(a) && i < len(b) && a[i] == b[i] {
+		i++
+	}
+	if i == len(a) && i == len(b) {
+		return 0
+	}
+	for i > 0 && a[i-1] != '.' {
+		i--
+	}
+	a, b = a[i:], b[i:]
 	for a != "" || b != "" {
 		var x, y uint64
 		var okA, okB bool

@@ -15,6 +15,7 @@ type selfMetrics struct {
 	labelWalks    *metrics.Counter
 	reboots       *metrics.Counter
 	bulkFallbacks *metrics.Counter
+	tooBig        *metrics.Counter
 }
 
 func newSelfMetrics(s *metrics.Set) *selfMetrics {
@@ -27,6 +28,7 @@ func newSelfMetrics(s *metrics.Set) *selfMetrics {
 		labelWalks:    s.GetOrCreateCounter(`wardops_collector_snmp_label_refreshes_total`),
 		reboots:       s.GetOrCreateCounter(`wardops_collector_snmp_reboots_detected_total`),
 		bulkFallbacks: s.GetOrCreateCounter(`wardops_collector_snmp_bulk_fallbacks_total`),
+		tooBig:        s.GetOrCreateCounter(`wardops_collector_snmp_toobig_retries_total`),
 	}
 	for _, r := range reasons {
 		m.errors[r] = s.GetOrCreateCounter(`wardops_collector_snmp_errors_total{reason="` + r + `"}`)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -46,6 +47,8 @@ type Poller struct {
 	mu     sync.Mutex
 	states map[int64]*deviceState
 	polls  uint64
+
+	shells sync.Pool // *gosnmp.GoSNMP for v1/v2c sessions, see newShell
 }
 
 // NewPoller checks opts and returns a Poller with the internal knobs' defaults applied.
@@ -74,7 +77,9 @@ func NewPoller(opts Options) (*Poller, error) {
 	if opts.now == nil {
 		opts.now = time.Now
 	}
-	return &Poller{opts: opts, log: opts.Log, m: newSelfMetrics(opts.Metrics), states: map[int64]*deviceState{}}, nil
+	p := &Poller{opts: opts, log: opts.Log, m: newSelfMetrics(opts.Metrics), states: map[int64]*deviceState{}}
+	p.shells.New = newShell
+	return p, nil
 }
 
 // Forget drops what the poller remembers about a device (labels, uptime, error counts); the
@@ -117,15 +122,24 @@ func (p *Poller) state(dev model.Device, now time.Time) *deviceState {
 // err is a *PollError whose Reason is also counted in wardops_collector_snmp_errors_total.
 // Concurrent Polls of the same device are serialised.
 func (p *Poller) Poll(ctx context.Context, dev model.Device, items []model.Item) ([]sample.Sample, error) {
+	return p.PollLabelled(ctx, dev, items, nil)
+}
+
+// PollLabelled is Poll with base (the device's labels) in front of every sample's labels. The
+// label blocks are built once per device and series and reused while the device's label columns
+// and base stay the same, so a poll allocates no label slice: callers must not modify them.
+func (p *Poller) PollLabelled(ctx context.Context, dev model.Device, items []model.Item, base []sample.Label) ([]sample.Sample, error) {
 	start := p.opts.now()
 	st := p.state(dev, start)
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, p.opts.PollTimeout)
 	defer cancel()
+	st.useItems(items)
+	st.useBase(base)
 
 	ts := start.UnixMilli()
-	var out []sample.Sample
+	out := make([]sample.Sample, 0, st.lastSamples)
 	err := p.poll(ctx, st, dev, items, start, ts, &out)
 	dur := p.opts.now().Sub(start)
 	p.m.duration.Update(dur.Seconds())
@@ -148,37 +162,40 @@ func (p *Poller) Poll(ctx context.Context, dev model.Device, items []model.Item)
 	} else {
 		p.m.pollsOK.Inc()
 	}
-	add := func(name string, v float64, labels ...sample.Label) {
+	add := func(name string, v float64, labels []sample.Label) {
 		out = append(out, sample.Sample{Name: name, Labels: labels, Value: v, Timestamp: ts})
 	}
-	add(model.MetricSNMPUp, up)
-	add(model.MetricSNMPPollDuration, dur.Seconds())
+	add(model.MetricSNMPUp, up, st.base)
+	add(model.MetricSNMPPollDuration, dur.Seconds(), st.base)
 	if st.haveUptime {
-		add(model.MetricSNMPLastReboot, st.bootTime)
+		add(model.MetricSNMPLastReboot, st.bootTime, st.base)
 		detected := 0.0
 		if st.rebooted {
 			detected = 1
 		}
-		add(model.MetricSNMPRebootDetected, detected)
+		add(model.MetricSNMPRebootDetected, detected, st.base)
 	}
 	for _, r := range reasons {
 		// The common reasons always exist so increase() sees the first failure; rare ones appear
 		// once they happen.
 		if n := st.errors[r]; n > 0 || r == ReasonTimeout || r == ReasonAuth || r == ReasonNoSuchObject || r == ReasonEmptyTable {
-			add(model.MetricSNMPErrors, float64(n), sample.Label{Name: "reason", Value: r})
+			add(model.MetricSNMPErrors, float64(n), st.block(labelKey{kind: "reason", a: r}, func(b []sample.Label) []sample.Label {
+				return append(b, sample.Label{Name: "reason", Value: r})
+			}))
 		}
 	}
+	st.lastSamples = len(out)
 	return out, err
 }
 
 // poll does the requests of one poll and appends the item samples to out.
 func (p *Poller) poll(ctx context.Context, st *deviceState, dev model.Device, items []model.Item, start time.Time, ts int64, out *[]sample.Sample) error {
 	st.rebooted = false
-	s, err := dial(ctx, dev, p.opts.Timeout, p.opts.Retries, p.opts.MaxRepetitions, p.m)
+	s, err := dial(ctx, dev, p.opts.Timeout, p.opts.Retries, p.opts.MaxRepetitions, p.m, &p.shells)
 	if err != nil {
 		return err
 	}
-	defer s.close()
+	defer s.release()
 	// gosnmp only watches the context between requests; closing the socket when the poll's
 	// context ends interrupts a read in progress, so shutdown and PollTimeout are prompt.
 	stop := context.AfterFunc(ctx, s.close)
@@ -186,6 +203,10 @@ func (p *Poller) poll(ctx context.Context, st *deviceState, dev model.Device, it
 	if start.Before(st.noBulkUntil) {
 		s.noBulk = true
 	}
+	if st.maxVarbinds > 0 {
+		s.maxVarbinds = st.maxVarbinds
+	}
+	defer func() { st.maxVarbinds = s.maxVarbinds }()
 
 	// Scalars, with sysUpTime always among them.
 	oids := []string{sysUpTimeOID}
@@ -220,7 +241,7 @@ func (p *Poller) poll(ctx context.Context, st *deviceState, dev model.Device, it
 			p.countVarbind(st, v.Type)
 			continue
 		}
-		if smp, ok := p.itemSample(st, it, v, nil, ts); ok {
+		if smp, ok := p.itemSample(st, it, v, st.base, ts); ok {
 			*out = append(*out, smp)
 		}
 	}
@@ -266,6 +287,7 @@ func (p *Poller) poll(ctx context.Context, st *deviceState, dev model.Device, it
 			st.labels[r] = m
 		}
 		st.labelsAt, st.labelsMissing = start, false
+		st.blocks = nil // rebuilt from the new label columns as rows are emitted
 		p.m.labelWalks.Inc()
 	}
 	fallbacks, err := p.fetchFallbacks(s, st, items, walk, cols)
@@ -278,12 +300,10 @@ func (p *Poller) poll(ctx context.Context, st *deviceState, dev model.Device, it
 			continue
 		}
 		root := dotted(it.OID)
-		names := sortedKeys(it.Labels)
+		sig := st.labelSig(it)
 		emit := func(index string, v gosnmp.SnmpPDU, divisor float64) {
-			labels := p.rowLabels(st, it, names, index)
-			if l, ok := counterBits(it, v); ok {
-				labels = append(labels, l)
-			}
+			bits, _ := counterBits(it, v)
+			labels := p.rowLabels(st, it, sig, index, bits.Value)
 			if smp, ok := p.itemSample(st, it, v, labels, ts); ok {
 				if divisor > 0 && it.ValueType == "gauge" {
 					smp.Value /= divisor
@@ -294,7 +314,7 @@ func (p *Poller) poll(ctx context.Context, st *deviceState, dev model.Device, it
 		for _, v := range cols[root] {
 			emit(v.Name[len(root)+1:], v, 1)
 		}
-		tables.add(tableKey{it.Profile, itemTable(it.Table, it.OID)}, indexes(root, cols[root]))
+		tables.addColumn(tableKey{it.Profile, itemTable(it.Table, it.OID)}, root, cols[root])
 		if it.Fallback.OID == "" {
 			continue
 		}
@@ -316,24 +336,31 @@ func (p *Poller) poll(ctx context.Context, st *deviceState, dev model.Device, it
 	return nil
 }
 
-// rowLabels are a table row's labels: its index and the cached label columns; a row that no label
-// column has flags the cache for an early refresh.
-func (p *Poller) rowLabels(st *deviceState, it model.Item, names []string, index string) []sample.Label {
-	labels := make([]sample.Label, 0, 2+len(names))
-	labels = append(labels, sample.Label{Name: "index", Value: index})
-	found := false
-	for _, n := range names {
-		if lv, ok := st.labels[dotted(it.Labels[n])][index]; ok {
-			found = true
-			if lv != "" {
-				labels = append(labels, sample.Label{Name: n, Value: lv})
+// rowLabels are a table row's labels after the base: its index, the cached label columns and,
+// for a counter with a fallback, counter_bits. Built once per series and reused while the label
+// cache holds; a row that no label column has flags the cache for an early refresh (the flag
+// lasts until that refresh, which also drops the blocks).
+func (p *Poller) rowLabels(st *deviceState, it model.Item, sig, index, bits string) []sample.Label {
+	return st.block(labelKey{kind: sig, a: index, b: bits}, func(labels []sample.Label) []sample.Label {
+		labels = append(labels, sample.Label{Name: "index", Value: index})
+		names := sortedKeys(it.Labels)
+		found := false
+		for _, n := range names {
+			if lv, ok := st.labels[dotted(it.Labels[n])][index]; ok {
+				found = true
+				if lv != "" {
+					labels = append(labels, sample.Label{Name: n, Value: lv})
+				}
 			}
 		}
-	}
-	if len(names) > 0 && !found {
-		st.labelsMissing = true
-	}
-	return labels
+		if len(names) > 0 && !found {
+			st.labelsMissing = true
+		}
+		if bits != "" {
+			labels = append(labels, sample.Label{Name: "counter_bits", Value: bits})
+		}
+		return labels
+	})
 }
 
 // labelsNeeded reports whether the label columns must be walked this poll: never walked, after
@@ -388,8 +415,15 @@ func (p *Poller) walk(s *session, st *deviceState, roots []string, dev model.Dev
 // wardops_snmp_<name>_info 1 with the text in label "value".
 func (p *Poller) itemSample(st *deviceState, it model.Item, v gosnmp.SnmpPDU, labels []sample.Label, ts int64) (sample.Sample, bool) {
 	if it.ValueType == "info" {
-		labels = append(labels, sample.Label{Name: "value", Value: text(v)})
-		return sample.Sample{Name: model.MetricSNMPPrefix + it.Name + "_info", Labels: labels, Value: 1, Timestamp: ts}, true
+		val := ""
+		if b, ok := v.Value.([]byte); ok && physAddressColumns[strings.TrimPrefix(it.OID, ".")] {
+			val = hexColon(b)
+		} else {
+			val = text(v)
+		}
+		// A fresh slice: the value changes between polls, so this block is never cached.
+		labels = append(slices.Clip(labels), sample.Label{Name: "value", Value: val})
+		return sample.Sample{Name: st.metricName(it), Labels: labels, Value: 1, Timestamp: ts}, true
 	}
 	f, ok := number(v)
 	if !ok {
@@ -397,7 +431,7 @@ func (p *Poller) itemSample(st *deviceState, it model.Item, v gosnmp.SnmpPDU, la
 		p.m.errors[ReasonBadValue].Inc()
 		return sample.Sample{}, false
 	}
-	return sample.Sample{Name: model.MetricSNMPPrefix + it.Name, Labels: labels, Value: f, Timestamp: ts}, true
+	return sample.Sample{Name: st.metricName(it), Labels: labels, Value: f, Timestamp: ts}, true
 }
 
 func (p *Poller) countVarbind(st *deviceState, t gosnmp.Asn1BER) {

@@ -1,10 +1,13 @@
 package snmp
 
 import (
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/wardops/wardops/collector/sample"
 	"github.com/wardops/wardops/model"
 )
 
@@ -29,9 +32,100 @@ type deviceState struct {
 	// poll walks them with the rest instead of GETting them after.
 	fallbackWalk map[string]bool
 	noBulkUntil  time.Time
+	maxVarbinds  int // the session's varbind bound after the last poll's tooBig answers; 0: default
 
 	errors   map[string]uint64 // per reason since the collector started
 	lastPoll time.Time
+
+	// base is the caller's device labels, clipped so nothing appends into it; blocks are the
+	// label slices (base + the series' own) of every series the device had, built once and reused
+	// while base and the label cache stay the same; names are the items' metric names.
+	items       *model.Item // the item list the names and signatures were cached for
+	base        []sample.Label
+	blocks      map[labelKey][]sample.Label
+	names       map[string]string
+	sigs        map[string]string
+	lastSamples int // samples of the previous poll, to size the next one's slice
+}
+
+// labelKey names one cached label block: a table row of an item label set (kind is the set's
+// signature, a the index, b counter_bits), or a status series (kind "reason", "table").
+type labelKey struct{ kind, a, b string }
+
+// useItems drops the cached names, signatures and blocks when the device's item list changed
+// (an inventory reload hands the poller a new slice).
+func (st *deviceState) useItems(items []model.Item) {
+	var first *model.Item
+	if len(items) > 0 {
+		first = &items[0]
+	}
+	if first != st.items {
+		st.items, st.names, st.sigs, st.blocks = first, nil, nil, nil
+	}
+}
+
+// useBase sets the poll's base labels, dropping the blocks built with different ones.
+func (st *deviceState) useBase(base []sample.Label) {
+	if !slices.Equal(st.base, base) {
+		st.base = slices.Clip(slices.Clone(base))
+		st.blocks = nil
+	}
+}
+
+// block returns the cached labels for k, building them with build (which appends the series'
+// own labels to a copy of base) on first use. The result is clipped: an append by a caller
+// copies instead of writing into the shared block.
+func (st *deviceState) block(k labelKey, build func([]sample.Label) []sample.Label) []sample.Label {
+	if b, ok := st.blocks[k]; ok {
+		return b
+	}
+	if st.blocks == nil {
+		st.blocks = map[labelKey][]sample.Label{}
+	}
+	b := slices.Clip(build(append(make([]sample.Label, 0, len(st.base)+6), st.base...)))
+	st.blocks[k] = b
+	return b
+}
+
+// metricName is wardops_snmp_<item> (or _info), built once per device and item.
+func (st *deviceState) metricName(it model.Item) string {
+	key := it.Name
+	if it.ValueType == "info" {
+		key += "\x00"
+	}
+	if n, ok := st.names[key]; ok {
+		return n
+	}
+	n := model.MetricSNMPPrefix + it.Name
+	if it.ValueType == "info" {
+		n += "_info"
+	}
+	if st.names == nil {
+		st.names = map[string]string{}
+	}
+	st.names[key] = n
+	return n
+}
+
+// labelSig identifies an item's label columns (name=OID pairs), so items sharing them, as every
+// if-mib column does, share their rows' label blocks.
+func (st *deviceState) labelSig(it model.Item) string {
+	if len(it.Labels) == 0 {
+		return "row"
+	}
+	if s, ok := st.sigs[it.Name]; ok {
+		return s
+	}
+	var b strings.Builder
+	b.WriteString("row")
+	for _, n := range sortedKeys(it.Labels) {
+		b.WriteString("|" + n + "=" + it.Labels[n])
+	}
+	if st.sigs == nil {
+		st.sigs = map[string]string{}
+	}
+	st.sigs[it.Name] = b.String()
+	return st.sigs[it.Name]
 }
 
 func stateKey(d model.Device) string {

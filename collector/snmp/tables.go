@@ -131,6 +131,18 @@ func newTableRows() *tableRows {
 	return &tableRows{rows: map[tableKey]map[string]bool{}, stoodIn: map[tableKey]bool{}}
 }
 
+// addColumn adds the indexes of a walked column.
+func (t *tableRows) addColumn(k tableKey, root string, col []gosnmp.SnmpPDU) {
+	m := t.rows[k]
+	if m == nil {
+		m = make(map[string]bool, len(col))
+		t.rows[k] = m
+	}
+	for _, v := range col {
+		m[v.Name[len(root)+1:]] = true
+	}
+}
+
 func (t *tableRows) add(k tableKey, idx map[string]bool) {
 	m := t.rows[k]
 	if m == nil {
@@ -162,8 +174,10 @@ func (p *Poller) tableSamples(st *deviceState, t *tableRows, ts int64) []sample.
 			st.errors[ReasonEmptyTable]++
 			p.m.errors[ReasonEmptyTable].Inc()
 		}
-		out = append(out, sample.Sample{Name: model.MetricSNMPTableRows, Value: float64(n), Timestamp: ts,
-			Labels: []sample.Label{{Name: "profile", Value: k.profile}, {Name: "table", Value: k.table}}})
+		labels := st.block(labelKey{kind: "table", a: k.profile, b: k.table}, func(b []sample.Label) []sample.Label {
+			return append(b, sample.Label{Name: "profile", Value: k.profile}, sample.Label{Name: "table", Value: k.table})
+		})
+		out = append(out, sample.Sample{Name: model.MetricSNMPTableRows, Value: float64(n), Timestamp: ts, Labels: labels})
 	}
 	return out
 }

@@ -125,3 +125,23 @@ override .` + valueOID("11") + ` octet_str " 1.25"
 }
 
 func ftoa(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+
+func TestOIDCompare(t *testing.T) {
+	f := func(a, b string, want int) {
+		t.Helper()
+		if got := oidCompare(a, b); got != want {
+			t.Errorf("oidCompare(%q, %q) = %d, want %d", a, b, got, want)
+		}
+		if got := oidCompare(b, a); got != -want {
+			t.Errorf("oidCompare(%q, %q) = %d, want %d", b, a, got, -want)
+		}
+	}
+	f("1.3.6.1.2", "1.3.6.1.20", -1)
+	f(".1.3.6.1.2.1.2.2.1.10.9", ".1.3.6.1.2.1.2.2.1.10.10", -1)
+	f(".1.3.6.1.2.1.2.2.1.10.9", ".1.3.6.1.2.1.2.2.1.10.9", 0)
+	f("1.3.6", "1.3.6.1", -1)
+	f("1.3.6.12", "1.3.6.1", 1)
+	f("1.3.6.1.2.1", "1.3.6.1.10", -1)
+	f(".1.3", "1.3", 0)
+	f(".1.3.6.1.2.1.31.1.1.1.6.2", ".1.3.6.1.2.1.2.2.1.10.2", 1)
+}
