@@ -38,28 +38,10 @@ func TestThreeCollectorsOneKilled(t *testing.T) {
 	}
 	dir := t.TempDir()
 	start := func(id string) *exec.Cmd {
-		cmd := exec.Command(os.Args[0], "collector")
-		cmd.Env = append(os.Environ(), "WARDOPS_TEST_MAIN=1", "WARDOPS_DATABASE_URL="+dbURL, "WARDOPS_VM_URL="+vm.URL,
+		return startWardops(t, dir, id, []string{"collector"}, "WARDOPS_DATABASE_URL="+dbURL, "WARDOPS_VM_URL="+vm.URL,
 			"WARDOPS_COLLECTOR_ID="+id, fmt.Sprintf("WARDOPS_COLLECTOR_LISTEN=127.0.0.1:%d", testenv.FreePort(t)),
 			"WARDOPS_DATA_DIR="+filepath.Join(dir, id), "WARDOPS_PING_INTERVAL="+interval.String(), "WARDOPS_PING_TIMEOUT=500ms",
 			"WARDOPS_PING_ECHO_INTERVAL=100ms", "WARDOPS_COLLECTOR_LEASE=1s", "WARDOPS_INVENTORY_RELOAD=1s", "WARDOPS_PUSH_INTERVAL=200ms")
-		logf, err := os.Create(filepath.Join(dir, id+".log"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd.Stdout, cmd.Stderr = logf, logf
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			_ = cmd.Wait()
-			if t.Failed() {
-				b, _ := os.ReadFile(filepath.Join(dir, id+".log"))
-				t.Logf("%s:\n%s", id, b)
-			}
-		})
-		return cmd
 	}
 	procs := map[string]*exec.Cmd{}
 	for _, id := range []string{"c1", "c2", "c3"} {
@@ -143,4 +125,31 @@ func TestThreeCollectorsOneKilled(t *testing.T) {
 	if strings.Join(ids, ",") != "c1,c3" {
 		t.Errorf("live collectors after the kill: %v, want c1,c3", ids)
 	}
+}
+
+// startWardops runs this test binary as `wardops args...` with env added to the test's own, its
+// output in dir/name.log (shown when the test fails), and stops it with SIGTERM at cleanup.
+func startWardops(t *testing.T, dir, name string, args []string, env ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(append(os.Environ(), "WARDOPS_TEST_MAIN=1"), env...)
+	logPath := filepath.Join(dir, name+".log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+		logf.Close()
+		if t.Failed() {
+			b, _ := os.ReadFile(logPath)
+			t.Logf("%s:\n%s", name, b)
+		}
+	})
+	return cmd
 }

@@ -6,12 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -56,28 +53,11 @@ func TestRunSurvivesPostgresRestart(t *testing.T) {
 	dir := t.TempDir()
 	listen := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	alerter := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
-	cmd := exec.Command(os.Args[0], "run")
-	cmd.Env = append(os.Environ(), "WARDOPS_TEST_MAIN=1", "WARDOPS_DATABASE_URL="+pg.URL, "WARDOPS_VM_URL="+vm.URL,
+	startWardops(t, dir, "run", []string{"run"}, "WARDOPS_DATABASE_URL="+pg.URL, "WARDOPS_VM_URL="+vm.URL,
 		"WARDOPS_LISTEN="+listen, "WARDOPS_ALERTER_LISTEN="+alerter,
 		fmt.Sprintf("WARDOPS_COLLECTOR_LISTEN=127.0.0.1:%d", testenv.FreePort(t)), "WARDOPS_DATA_DIR="+filepath.Join(dir, "data"),
 		"WARDOPS_PING_INTERVAL="+interval.String(), "WARDOPS_PING_TIMEOUT=500ms", "WARDOPS_PING_ECHO_INTERVAL=100ms",
 		"WARDOPS_DB_CONNECT_TIMEOUT=2s")
-	logf, err := os.Create(filepath.Join(dir, "run.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-		if t.Failed() {
-			b, _ := os.ReadFile(filepath.Join(dir, "run.log"))
-			t.Logf("wardops run:\n%s", b)
-		}
-	})
 	recovered := func(what string) {
 		testenv.WaitFor(t, 60*time.Second, what, func() (bool, string) {
 			var h struct {
