@@ -158,12 +158,7 @@ func (h *ruleHandlers) answer(c *gin.Context, status int, id int64) {
 }
 
 func (h *ruleHandlers) create(c *gin.Context) {
-	var b ruleBody
-	if err := decodeBody(c, &b); err != nil {
-		h.fail(c, err)
-		return
-	}
-	r, err := b.rule()
+	r, err := readRule(c)
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -176,18 +171,22 @@ func (h *ruleHandlers) create(c *gin.Context) {
 	h.answer(c, http.StatusCreated, id)
 }
 
+// readRule decodes and checks a whole rule from the request body.
+func readRule(c *gin.Context) (model.Rule, error) {
+	var b ruleBody
+	if err := decodeBody(c, &b); err != nil {
+		return model.Rule{}, err
+	}
+	return b.rule()
+}
+
 func (h *ruleHandlers) update(c *gin.Context) {
 	id, err := pathID(c)
 	if err != nil {
 		h.fail(c, err)
 		return
 	}
-	var b ruleBody
-	if err := decodeBody(c, &b); err != nil {
-		h.fail(c, err)
-		return
-	}
-	r, err := b.rule()
+	r, err := readRule(c)
 	if err != nil {
 		h.fail(c, err)
 		return

@@ -134,13 +134,17 @@ func (h *maintenanceHandlers) answer(c *gin.Context, status int, id int64) {
 	c.JSON(status, toMaintenanceView(w, time.Now()))
 }
 
-func (h *maintenanceHandlers) create(c *gin.Context) {
+// readWindow decodes and checks a maintenance window from the request body; who is the token.
+func readWindow(c *gin.Context) (model.MaintenanceWindow, error) {
 	var b maintenanceBody
 	if err := decodeBody(c, &b); err != nil {
-		h.fail(c, err)
-		return
+		return model.MaintenanceWindow{}, err
 	}
-	w, err := b.window(tokenName(c))
+	return b.window(tokenName(c))
+}
+
+func (h *maintenanceHandlers) create(c *gin.Context) {
+	w, err := readWindow(c)
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -159,12 +163,7 @@ func (h *maintenanceHandlers) update(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	var b maintenanceBody
-	if err := decodeBody(c, &b); err != nil {
-		h.fail(c, err)
-		return
-	}
-	w, err := b.window(tokenName(c))
+	w, err := readWindow(c)
 	if err != nil {
 		h.fail(c, err)
 		return
