@@ -48,6 +48,11 @@ type Membership struct {
 	validUntil time.Time // our lease by our clock: set from before the heartbeat was sent
 	key        string    // fingerprint of members and lease state
 	owned      int
+	// held is cancelled when the lease lapses (and renewed when it is regained): fleet loads run
+	// under it, so a load stuck on a PostgreSQL connection that went silent (packets dropped, no
+	// reset) cannot keep the scheduler from dropping a share the others have taken over.
+	held     context.Context
+	dropHeld context.CancelFunc
 }
 
 // NewMembership checks the options.
@@ -56,6 +61,7 @@ func NewMembership(o MembershipOptions) (*Membership, error) {
 		return nil, errors.New("cannot build membership: Store, ID, a positive Lease, Log and Metrics are required")
 	}
 	m := &Membership{o: o, changed: make(chan struct{}, 1), log: logthrottle.New(30 * time.Second)}
+	m.held, m.dropHeld = context.WithCancel(context.Background())
 	o.Metrics.NewGauge(`wardops_collector_members`, func() float64 {
 		m.mu.Lock()
 		defer m.mu.Unlock()
@@ -118,6 +124,12 @@ func (m *Membership) beat(ctx context.Context) {
 	}
 	key := m.keyLocked(time.Now())
 	moved := key != m.key
+	switch {
+	case key == "lapsed" && m.held.Err() == nil:
+		m.dropHeld()
+	case key != "lapsed" && m.held.Err() != nil:
+		m.held, m.dropHeld = context.WithCancel(context.Background())
+	}
 	m.key = key
 	m.mu.Unlock()
 	if err != nil && ctx.Err() == nil {
@@ -208,7 +220,26 @@ type ownedFleet struct {
 	m     *Membership
 }
 
+// whileHeld narrows ctx to the time this collector holds its share; ok is false when it holds
+// none now, and there is nothing to ask PostgreSQL for.
+func (o ownedFleet) whileHeld(ctx context.Context) (_ context.Context, cancel func(), ok bool) {
+	o.m.mu.Lock()
+	held, owns := o.m.held, o.m.ownsLocked(time.Now())
+	o.m.mu.Unlock()
+	if !owns {
+		return ctx, func() {}, false
+	}
+	ctx, cancelCtx := context.WithCancel(ctx)
+	stop := context.AfterFunc(held, cancelCtx)
+	return ctx, func() { stop(); cancelCtx() }, true
+}
+
 func (o ownedFleet) LoadFleet(ctx context.Context) (*model.Fleet, error) {
+	ctx, cancel, ok := o.whileHeld(ctx)
+	defer cancel()
+	if !ok {
+		return o.m.filter(&model.Fleet{}), nil
+	}
 	f, err := o.inner.LoadFleet(ctx)
 	if err != nil {
 		// Cut off from PostgreSQL the lease runs out too: then stop probing rather than keep a
@@ -225,6 +256,12 @@ func (o ownedFleet) FleetVersion(ctx context.Context) (string, error) {
 	fv, ok := o.inner.(fleetVersioner)
 	if !ok {
 		return "", errors.New("fleet has no version")
+	}
+	ctx, cancel, ok := o.whileHeld(ctx)
+	defer cancel()
+	if !ok {
+		// Nothing to compare: a lapsed collector owns no device whatever the inventory holds.
+		return "|" + o.m.Fingerprint(), nil
 	}
 	v, err := fv.FleetVersion(ctx)
 	if err != nil {

@@ -94,3 +94,58 @@ func TestLeaseLapse(t *testing.T) {
 		})
 	}
 }
+
+// hangingFleet is a fleet whose loads hang until their context ends, as they do on a PostgreSQL
+// connection whose packets are dropped (no reset reaches the client). A fake, to hold a load in
+// flight at the moment the lease lapses; TestCollectorCutFromPostgres cuts a real connection.
+type hangingFleet struct{}
+
+func (h hangingFleet) LoadFleet(ctx context.Context) (*model.Fleet, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+func (h hangingFleet) FleetVersion(ctx context.Context) (string, error) {
+	<-ctx.Done()
+	return "", ctx.Err()
+}
+
+// TestLeaseLapseEndsAStuckLoad: a fleet load that hangs when the network goes silent ends when
+// the lease lapses, with no device owned, instead of holding the scheduler (and the old share)
+// until TCP gives up minutes later.
+func TestLeaseLapseEndsAStuckLoad(t *testing.T) {
+	st := &cutOffStore{members: []model.Collector{{ID: "a"}, {ID: "b"}}}
+	const lease = 300 * time.Millisecond
+	m, err := NewMembership(MembershipOptions{Store: st, ID: "a", Lease: lease, Log: quietLog(), Metrics: metrics.NewSet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Join(context.Background())
+	st.mu.Lock()
+	st.cut = true
+	st.mu.Unlock()
+	of := ownedFleet{inner: hangingFleet{}, m: m}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { // the heartbeat loop, stopped below
+		defer close(done)
+		_ = m.Run(ctx)
+	}()
+	defer func() { cancel(); <-done }()
+	start := time.Now()
+	if _, err := of.FleetVersion(context.Background()); err == nil {
+		t.Fatal("a version from a load that never answered")
+	}
+	f, err := of.LoadFleet(context.Background())
+	took := time.Since(start)
+	if err != nil || len(f.Devices) != 0 {
+		t.Fatalf("after the lapse: %v devices, err %v; want none and no error", f, err)
+	}
+	// The lapse is seen at the first heartbeat after it: at most a third of a lease late.
+	if took > lease+lease/3+100*time.Millisecond {
+		t.Fatalf("the stuck load ended %s after the cut, lease %s", took, lease)
+	}
+	if v, err := of.FleetVersion(context.Background()); err != nil || v != "|lapsed" {
+		t.Fatalf("lapsed version %q, %v: want %q at once, without PostgreSQL", v, err, "|lapsed")
+	}
+}

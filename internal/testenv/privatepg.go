@@ -8,6 +8,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -18,19 +19,31 @@ import (
 // PG is a PostgreSQL cluster of one test's own, for tests that stop the server: the machine's shared
 // server (Database, Store) must never be stopped under the other tests.
 type PG struct {
-	URL  string // the cluster's postgres database, trust auth, on a loopback port
-	t    testing.TB
-	dir  string
-	port int
-	cred *syscall.Credential // the postgres system user when we are root: the server refuses root
-	cmd  *exec.Cmd
-	done chan struct{}
+	URL   string // the cluster's postgres database, trust auth, on a loopback port
+	t     testing.TB
+	dir   string
+	port  int
+	addrs []string            // listen_addresses; 127.0.0.1 unless PrivatePostgresOn named others
+	cred  *syscall.Credential // the postgres system user when we are root: the server refuses root
+	cmd   *exec.Cmd
+	done  chan struct{}
 }
 
 // PrivatePostgres creates a cluster with the system's initdb in a temporary directory, starts it on
 // a free loopback port and stops and removes it at cleanup. It is a scratch server: fsync is off.
 func PrivatePostgres(t testing.TB) *PG {
 	t.Helper()
+	return PrivatePostgresOn(t, "127.0.0.1")
+}
+
+// PrivatePostgresOn is PrivatePostgres listening on each of addrs (loopback addresses), one port
+// for all: a test can cut one client's address with nftables and leave the others connected.
+// URL uses the first address; URLOn gives the others.
+func PrivatePostgresOn(t testing.TB, addrs ...string) *PG {
+	t.Helper()
+	if len(addrs) == 0 {
+		t.Fatal("PrivatePostgresOn: no listen address")
+	}
 	initdb := pgBinary(t, "initdb")
 	// Not t.TempDir: its parents are 0700 root directories the postgres user cannot enter.
 	dir, err := os.MkdirTemp("", "wardops-pg-")
@@ -38,8 +51,8 @@ func PrivatePostgres(t testing.TB) *PG {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = os.RemoveAll(dir) })
-	p := &PG{t: t, dir: dir, port: FreePort(t)}
-	p.URL = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", p.port)
+	p := &PG{t: t, dir: dir, port: FreePort(t), addrs: addrs}
+	p.URL = p.URLOn(addrs[0])
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -66,6 +79,14 @@ func PrivatePostgres(t testing.TB) *PG {
 	return p
 }
 
+// URLOn is the cluster's postgres database reached through addr, one of its listen addresses.
+func (p *PG) URLOn(addr string) string {
+	return fmt.Sprintf("postgres://postgres@%s:%d/postgres?sslmode=disable", addr, p.port)
+}
+
+// Port is the TCP port the cluster listens on at every address.
+func (p *PG) Port() int { return p.port }
+
 // pgBinary finds a PostgreSQL server program on PATH or in Debian's versioned directories.
 func pgBinary(t testing.TB, name string) string {
 	t.Helper()
@@ -89,7 +110,7 @@ func (p *PG) Start() {
 	}
 	defer logf.Close()
 	p.cmd = exec.Command(pgBinary(p.t, "postgres"), "-D", filepath.Join(p.dir, "data"), "-p", strconv.Itoa(p.port),
-		"-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="+p.dir, "-c", "fsync=off",
+		"-c", "listen_addresses="+strings.Join(p.addrs, ","), "-c", "unix_socket_directories="+p.dir, "-c", "fsync=off",
 		"-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "shared_buffers=32MB", "-c", "max_connections=50")
 	p.cmd.Stdout, p.cmd.Stderr = logf, logf
 	// Its own process group, so a terminal's Ctrl-C reaches the test binary only.
