@@ -86,3 +86,12 @@ func nftDrop(t testing.TB, hook string, rule ...string) (restore func()) {
 	}
 	return restore
 }
+
+// CutTCP drops, on the input hook, every TCP segment sent to addr:port (addr in 127.0.0.0/8): the
+// client's connections to that address hang, with no refusal and no reset, as behind a cut link,
+// while the same server stays reachable at its other addresses. The returned func, also run at
+// cleanup, deletes the rule's table.
+func CutTCP(t testing.TB, addr string, port int) (restore func()) {
+	t.Helper()
+	return nftDrop(t, HookInput, "ip", "daddr", addr, "tcp", "dport", strconv.Itoa(port), "drop")
+}
