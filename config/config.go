@@ -29,6 +29,7 @@ type Config struct {
 	DatabasePasswordFile string
 	VMURL                string // where samples are pushed: single node or vminsert .../insert/<tenant>/prometheus
 	VMQueryURL           string // where the query service reads: single node or vmselect .../select/<tenant>/prometheus
+	VMTenant             string // the cluster tenant both URLs name (accountID or accountID:projectID); "" for a single node
 
 	Listen          string
 	CollectorListen string
@@ -230,8 +231,8 @@ func settings() []setting {
 	return []setting{
 		{pDB, "database-url", "WARDOPS_DATABASE_URL", "", "PostgreSQL URL (postgres://user@host:5432/db)", func(c *Config, v string) error { c.DatabaseURL = Secret(v); return nil }},
 		{pDB, "database-password-file", "WARDOPS_DATABASE_PASSWORD_FILE", "", "file holding the PostgreSQL password (a compose secret); the URL then carries only the user", str(func(c *Config) *string { return &c.DatabasePasswordFile })},
-		{pCollector | pQuery, "vm-url", "WARDOPS_VM_URL", "", "VictoriaMetrics base URL for writes (http://127.0.0.1:8428 or a vminsert .../insert/0/prometheus)", str(func(c *Config) *string { return &c.VMURL })},
-		{pQuery | pAlerter, "vm-query-url", "WARDOPS_VM_QUERY_URL", "", "VictoriaMetrics URL for reads (default: WARDOPS_VM_URL; a vmselect .../select/0/prometheus for a cluster)", str(func(c *Config) *string { return &c.VMQueryURL })},
+		{pCollector | pQuery, "vm-url", "WARDOPS_VM_URL", "", "VictoriaMetrics base URL for writes: a single node (http://127.0.0.1:8428) or a vminsert http://vminsert:8480/insert/<accountID[:projectID]>/prometheus", str(func(c *Config) *string { return &c.VMURL })},
+		{pQuery | pAlerter, "vm-query-url", "WARDOPS_VM_QUERY_URL", "", "VictoriaMetrics base URL for reads: a single node (default: WARDOPS_VM_URL) or a vmselect http://vmselect:8481/select/<tenant>/prometheus, required with a vminsert WARDOPS_VM_URL and naming the same tenant", str(func(c *Config) *string { return &c.VMQueryURL })},
 		{pQuery, "listen", "WARDOPS_LISTEN", "127.0.0.1:5001", "query service listen address (loopback unless set)", str(func(c *Config) *string { return &c.Listen })},
 		{pCollector, "collector-listen", "WARDOPS_COLLECTOR_LISTEN", "127.0.0.1:5002", "collector /metrics listen address (loopback unless set)", str(func(c *Config) *string { return &c.CollectorListen })},
 		{pCollector, "pprof-listen", "WARDOPS_PPROF_LISTEN", "", "collector /debug/pprof listen address, a listener of its own (empty: profiling off)", str(func(c *Config) *string { return &c.PprofListen })},
@@ -463,7 +464,7 @@ func (c *Config) validate(uses part) error {
 			}
 		}
 	}
-	check(pCollector|pQuery|pAlerter, c.validateVM)
+	check(pCollector|pQuery|pAlerter, func() error { return c.validateVM(uses) })
 	check(pAlerter, func() error { return validListen("WARDOPS_ALERTER_LISTEN", c.AlerterListen) })
 	check(pDB, c.validateDatabase)
 	check(pHealth, func() error { return nil })
@@ -494,20 +495,108 @@ func (c *Config) validate(uses part) error {
 	return nil
 }
 
-func (c *Config) validateVM() error {
-	for _, u := range []struct{ name, v string }{{"WARDOPS_VM_URL", c.VMURL}, {"WARDOPS_VM_QUERY_URL", c.VMQueryURL}} {
-		if u.v == "" {
-			continue
-		}
-		p, err := url.Parse(u.v)
-		if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
-			return fmt.Errorf("%s=%q: must be an http(s) URL", u.name, u.v)
-		}
+// validateVM checks the VictoriaMetrics URLs and fills the read URL in. A single node serves
+// writes and reads at one base URL; a cluster takes writes at vminsert and reads at vmselect,
+// two services on their own addresses, so a vminsert write URL needs an explicit read URL
+// rather than a guess at vmselect's address. Both must name the same tenant: the query service
+// and the alerter read what the collector wrote, or they would see an empty database.
+func (c *Config) validateVM(uses part) error {
+	w, err := parseVMURL("WARDOPS_VM_URL", c.VMURL, "insert")
+	if err != nil {
+		return err
+	}
+	c.VMURL, c.VMTenant = w.base, w.tenant
+	if uses&(pQuery|pAlerter) == 0 {
+		return nil
 	}
 	if c.VMQueryURL == "" {
-		c.VMQueryURL = queryURLFromWrite(c.VMURL)
+		if w.tenant != "" {
+			return fmt.Errorf("WARDOPS_VM_QUERY_URL is required with a vminsert WARDOPS_VM_URL (%q): reads go to vmselect, e.g. http://vmselect:8481/select/%s/prometheus",
+				c.VMURL, w.tenant)
+		}
+		c.VMQueryURL = c.VMURL
+		return nil
+	}
+	r, err := parseVMURL("WARDOPS_VM_QUERY_URL", c.VMQueryURL, "select")
+	if err != nil {
+		return err
+	}
+	c.VMQueryURL = r.base
+	if c.VMURL != "" && r.tenant != w.tenant {
+		return fmt.Errorf("WARDOPS_VM_QUERY_URL reads %s and WARDOPS_VM_URL writes %s: they must name the same VictoriaMetrics (single node, or one cluster tenant)",
+			vmTenantName(r.tenant), vmTenantName(w.tenant))
 	}
 	return nil
+}
+
+// vmURL is a VictoriaMetrics base URL taken apart: base without a trailing slash, and the
+// cluster tenant its path names ("" for a single node).
+type vmURL struct{ base, tenant string }
+
+// parseVMURL accepts a single node's base URL (http://host:8428, optionally under a reverse
+// proxy's path prefix) or a cluster service's, path ending in /<role>/<tenant>/prometheus with
+// role insert (vminsert, for writes) or select (vmselect, for reads) and tenant accountID or
+// accountID:projectID, 32-bit unsigned integers as VictoriaMetrics cluster reads them. wardops
+// appends the API paths itself, so a URL that already carries one is refused, naming the fix.
+func parseVMURL(name, v, role string) (vmURL, error) {
+	if v == "" {
+		return vmURL{}, nil
+	}
+	p, err := url.Parse(v)
+	if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+		return vmURL{}, fmt.Errorf("%s=%q: must be an http(s) URL", name, v)
+	}
+	if p.RawQuery != "" || p.Fragment != "" {
+		return vmURL{}, fmt.Errorf("%s=%q: must be a base URL with no query string or fragment", name, v)
+	}
+	path := strings.TrimRight(p.Path, "/")
+	if i := strings.Index(path, "/api/v1/"); i >= 0 {
+		return vmURL{}, fmt.Errorf("%s=%q: give the base URL without %s; wardops appends the API path", name, v, path[i:])
+	}
+	other := map[string]string{"insert": "select", "select": "insert"}[role]
+	segs := strings.Split(path, "/")
+	for i, s := range segs {
+		switch s {
+		case other:
+			return vmURL{}, fmt.Errorf("%s=%q: a /%s/ URL is for %s; this setting takes a single node or a vm%s .../%s/<tenant>/prometheus URL",
+				name, v, other, map[string]string{"insert": "writes", "select": "reads"}[other], role, role)
+		case role:
+			if i != len(segs)-3 || segs[len(segs)-1] != "prometheus" {
+				return vmURL{}, fmt.Errorf("%s=%q: a cluster URL ends in /%s/<tenant>/prometheus", name, v, role)
+			}
+			tenant := segs[i+1]
+			if !validTenant(tenant) {
+				return vmURL{}, fmt.Errorf("%s=%q: tenant %q must be accountID or accountID:projectID (unsigned 32-bit integers)", name, v, tenant)
+			}
+			p.Path = path
+			return vmURL{base: p.String(), tenant: tenant}, nil
+		}
+	}
+	p.Path = path
+	return vmURL{base: p.String()}, nil
+}
+
+func validTenant(t string) bool {
+	acc, proj, two := strings.Cut(t, ":")
+	for i, n := range []string{acc, proj} {
+		if i == 1 && !two {
+			break
+		}
+		if n == "" || strings.TrimLeft(n, "0123456789") != "" {
+			return false
+		}
+		if _, err := strconv.ParseUint(n, 10, 32); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+func vmTenantName(t string) string {
+	if t == "" {
+		return "a single node"
+	}
+	return "tenant " + t
 }
 
 func (c *Config) validateDatabase() error {
@@ -629,14 +718,6 @@ func (c *Config) validateLog() error {
 		return fmt.Errorf("WARDOPS_LOG_FORMAT=%q: must be text or json", c.LogFormat)
 	}
 	return nil
-}
-
-// queryURLFromWrite maps a vminsert URL to the matching vmselect URL; a single node serves both.
-func queryURLFromWrite(w string) string {
-	if i := strings.Index(w, "/insert/"); i >= 0 {
-		return w[:i] + "/select/" + w[i+len("/insert/"):]
-	}
-	return w
 }
 
 // RequireDatabase returns a usage error when no database URL was given.

@@ -14,6 +14,7 @@ func env(m map[string]string) func(string) string { return func(k string) string
 func TestParseDefaultsAndOverrides(t *testing.T) {
 	c, rest, err := Parse("run", []string{"--ping-interval=10s", "extra"}, env(map[string]string{
 		"WARDOPS_PING_INTERVAL": "45s", "WARDOPS_VM_URL": "http://127.0.0.1:8480/insert/3/prometheus",
+		"WARDOPS_VM_QUERY_URL": "http://127.0.0.1:8481/select/3/prometheus",
 	}), io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -22,8 +23,8 @@ func TestParseDefaultsAndOverrides(t *testing.T) {
 		c.CollectorListen != "127.0.0.1:5002" || c.DataDir != "./var/data" || len(rest) != 1 {
 		t.Fatalf("flag should beat env, defaults apply: %+v %v", c, rest)
 	}
-	if c.VMQueryURL != "http://127.0.0.1:8480/select/3/prometheus" {
-		t.Fatalf("query URL derived from a vminsert URL: %q", c.VMQueryURL)
+	if c.VMQueryURL != "http://127.0.0.1:8481/select/3/prometheus" || c.VMTenant != "3" {
+		t.Fatalf("cluster URLs: query %q, tenant %q", c.VMQueryURL, c.VMTenant)
 	}
 }
 
@@ -184,4 +185,60 @@ func TestSecureDefaults(t *testing.T) {
 		!strings.Contains(err.Error(), "WARDOPS_PROBE_DENY") {
 		t.Fatalf("a bad network must be refused naming its setting: %v", err)
 	}
+}
+
+// TestVMURLs: the write and read URLs an operator may give for a single node and for a
+// cluster's vminsert and vmselect, what wardops makes of them, and the mistakes it refuses with
+// the setting named.
+func TestVMURLs(t *testing.T) {
+	ok := func(cmd, write, read, wantWrite, wantRead, wantTenant string) {
+		t.Helper()
+		c, _, err := Parse(cmd, nil, env(map[string]string{"WARDOPS_VM_URL": write, "WARDOPS_VM_QUERY_URL": read}), io.Discard)
+		if err != nil {
+			t.Fatalf("%s with %q, %q: %v", cmd, write, read, err)
+		}
+		if c.VMURL != wantWrite || c.VMQueryURL != wantRead || c.VMTenant != wantTenant {
+			t.Fatalf("%s with %q, %q: write %q read %q tenant %q; want %q %q %q", cmd, write, read,
+				c.VMURL, c.VMQueryURL, c.VMTenant, wantWrite, wantRead, wantTenant)
+		}
+	}
+	// A single node serves both; the read URL defaults to the write URL.
+	ok("run", "http://127.0.0.1:8428", "", "http://127.0.0.1:8428", "http://127.0.0.1:8428", "")
+	ok("run", "http://127.0.0.1:8428/", "", "http://127.0.0.1:8428", "http://127.0.0.1:8428", "")
+	ok("run", "https://vm.example.org/victoria/", "", "https://vm.example.org/victoria", "https://vm.example.org/victoria", "")
+	ok("run", "http://127.0.0.1:8428", "http://127.0.0.1:8429", "http://127.0.0.1:8428", "http://127.0.0.1:8429", "")
+	// A cluster: vminsert and vmselect, tenant accountID or accountID:projectID.
+	ok("run", "http://vminsert:8480/insert/0/prometheus", "http://vmselect:8481/select/0/prometheus",
+		"http://vminsert:8480/insert/0/prometheus", "http://vmselect:8481/select/0/prometheus", "0")
+	ok("run", "http://vminsert:8480/insert/42:7/prometheus/", "http://vmselect:8481/select/42:7/prometheus/",
+		"http://vminsert:8480/insert/42:7/prometheus", "http://vmselect:8481/select/42:7/prometheus", "42:7")
+	ok("run", "http://vmauth:8427/insert/4294967295/prometheus", "http://vmauth:8427/select/4294967295/prometheus",
+		"http://vmauth:8427/insert/4294967295/prometheus", "http://vmauth:8427/select/4294967295/prometheus", "4294967295")
+	// A collector alone never reads: it needs no vmselect.
+	ok("collector", "http://vminsert:8480/insert/1/prometheus", "", "http://vminsert:8480/insert/1/prometheus", "", "1")
+
+	bad := func(cmd, write, read, want string) {
+		t.Helper()
+		_, _, err := Parse(cmd, nil, env(map[string]string{"WARDOPS_VM_URL": write, "WARDOPS_VM_QUERY_URL": read}), io.Discard)
+		if !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), want) {
+			t.Fatalf("%s with %q, %q: want a usage error containing %q, got %v", cmd, write, read, want, err)
+		}
+	}
+	bad("run", "127.0.0.1:8428", "", "WARDOPS_VM_URL")
+	bad("run", "ftp://127.0.0.1:8428", "", "WARDOPS_VM_URL")
+	bad("run", "http://127.0.0.1:8428/api/v1/import/prometheus", "", "without /api/v1/import/prometheus")
+	bad("run", "http://127.0.0.1:8428?extra_label=a=b", "", "no query string")
+	bad("run", "http://vminsert:8480/insert/0/prometheus", "", "WARDOPS_VM_QUERY_URL is required")
+	bad("alerter", "", "http://vmselect:8481/select/0/prometheus/api/v1/query", "WARDOPS_VM_QUERY_URL")
+	bad("run", "http://vminsert:8480/insert/0", "http://vmselect:8481/select/0/prometheus", "ends in /insert/<tenant>/prometheus")
+	bad("run", "http://vminsert:8480/insert/0/prometheus/x", "http://vmselect:8481/select/0/prometheus", "ends in /insert/<tenant>/prometheus")
+	bad("run", "http://vminsert:8480/insert/acme/prometheus", "http://vmselect:8481/select/0/prometheus", `tenant "acme"`)
+	bad("run", "http://vminsert:8480/insert/1:/prometheus", "http://vmselect:8481/select/1/prometheus", `tenant "1:"`)
+	bad("run", "http://vminsert:8480/insert/4294967296/prometheus", "http://vmselect:8481/select/0/prometheus", "32-bit")
+	bad("run", "http://vminsert:8480/insert/-1/prometheus", "http://vmselect:8481/select/0/prometheus", "tenant")
+	bad("run", "http://vmselect:8481/select/0/prometheus", "", "WARDOPS_VM_URL")
+	bad("run", "http://vminsert:8480/insert/0/prometheus", "http://vminsert:8480/insert/0/prometheus", "WARDOPS_VM_QUERY_URL")
+	bad("run", "http://vminsert:8480/insert/1/prometheus", "http://vmselect:8481/select/2/prometheus", "reads tenant 2 and WARDOPS_VM_URL writes tenant 1")
+	bad("run", "http://127.0.0.1:8428", "http://vmselect:8481/select/2/prometheus", "writes a single node")
+	bad("collector", "http://vminsert:8480/insert/x/prometheus", "", "WARDOPS_VM_URL")
 }
