@@ -522,6 +522,9 @@ func (c *Config) validateVM(uses part) error {
 		return err
 	}
 	c.VMQueryURL = r.base
+	if c.VMURL == "" {
+		c.VMTenant = r.tenant // the alerter reads only
+	}
 	if c.VMURL != "" && r.tenant != w.tenant {
 		return fmt.Errorf("WARDOPS_VM_QUERY_URL reads %s and WARDOPS_VM_URL writes %s: they must name the same VictoriaMetrics (single node, or one cluster tenant)",
 			vmTenantName(r.tenant), vmTenantName(w.tenant))

@@ -1,6 +1,8 @@
 package deploy
 
 import (
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +13,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/wardops/wardops/config"
 	"github.com/wardops/wardops/dashboards"
 	"github.com/wardops/wardops/internal/testenv"
 )
@@ -25,6 +28,7 @@ type service struct {
 	Command     any            `yaml:"command"`
 	Secrets     []string       `yaml:"secrets"`
 	Ports       []string       `yaml:"ports"`
+	Profiles    []string       `yaml:"profiles"`
 }
 
 func loadCompose(t *testing.T) (map[string]service, string) {
@@ -48,6 +52,72 @@ func TestComposeValidates(t *testing.T) {
 	cmd := exec.Command(bin, "-f", "../docker-compose.yml", "config", "-q")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("docker-compose config: %v\n%s", err, out)
+	}
+	// The cluster profile with its URLs, as README "VictoriaMetrics cluster" starts it.
+	cmd = exec.Command(bin, "-f", "../docker-compose.yml", "--env-file", "cluster.env", "--profile", "cluster", "config")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("docker-compose --profile cluster config: %v\n%s", err, out)
+	}
+	for _, want := range []string{"image: victoriametrics/vminsert:", "image: victoriametrics/vmselect:", "image: victoriametrics/vmstorage:",
+		"WARDOPS_VM_URL: http://vminsert:8480/insert/0/prometheus", "WARDOPS_VM_QUERY_URL: http://vmselect:8481/select/0/prometheus",
+		"WARDOPS_VM_URL: http://127.0.0.1:8480/insert/0/prometheus", "-datasource.url=http://vmselect:8481/select/0/prometheus",
+		"VM_READ_URL: http://vmselect:8481/select/0/prometheus"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("docker-compose --profile cluster config lacks %q", want)
+		}
+	}
+}
+
+// TestComposeCluster: profile cluster holds vmstorage, vminsert and vmselect, deduplicating on
+// vmstorage and vmselect as the cluster requires, and the URLs of deploy/cluster.env are ones
+// wardops accepts for every component that runs in compose.
+func TestComposeCluster(t *testing.T) {
+	svcs, _ := loadCompose(t)
+	for _, name := range []string{"vmstorage", "vminsert", "vmselect"} {
+		s, ok := svcs[name]
+		if !ok || !slices.Equal(s.Profiles, []string{"cluster"}) {
+			t.Errorf("%s: want a service in profile cluster, got %+v", name, s.Profiles)
+			continue
+		}
+		cmd := fmt.Sprint(s.Command)
+		if (name != "vminsert") != strings.Contains(cmd, "-dedup.minScrapeInterval=") {
+			t.Errorf("%s: -dedup.minScrapeInterval belongs on vmstorage and vmselect only: %s", name, cmd)
+		}
+	}
+	for name, s := range svcs {
+		if len(s.Profiles) > 0 && !slices.Contains([]string{"vmstorage", "vminsert", "vmselect"}, name) {
+			t.Errorf("%s is in profile %v: the default layout must run without profiles", name, s.Profiles)
+		}
+	}
+	raw, err := os.ReadFile("cluster.env")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(line, "#") {
+			env[k] = v
+		}
+	}
+	get := func(over map[string]string) func(string) string {
+		return func(k string) string {
+			if v, ok := over[k]; ok {
+				return v
+			}
+			return env[k]
+		}
+	}
+	for _, cmd := range []string{"query", "alerter"} {
+		c, _, err := config.Parse(cmd, nil, get(nil), io.Discard)
+		if err != nil {
+			t.Errorf("%s with cluster.env: %v", cmd, err)
+		} else if c.VMTenant != "0" {
+			t.Errorf("%s with cluster.env: tenant %q, want 0", cmd, c.VMTenant)
+		}
+	}
+	if _, _, err := config.Parse("collector", nil, get(map[string]string{"WARDOPS_VM_URL": env["WARDOPS_COLLECTOR_VM_URL"]}), io.Discard); err != nil {
+		t.Errorf("collector with cluster.env: %v", err)
 	}
 }
 

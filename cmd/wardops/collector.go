@@ -32,6 +32,8 @@ func serveCollector(ctx context.Context, cfg *config.Config, st *store.Store, lo
 	if cfg.VMURL == "" {
 		return fmt.Errorf("%w: WARDOPS_VM_URL (or --vm-url) is required by the collector", config.ErrUsage)
 	}
+	// The tenant is logged because a write to the wrong one succeeds and shows nothing anywhere.
+	log.Info("pushing samples to VictoriaMetrics", "url", cfg.VMURL, "tenant", cfg.VMTenant)
 	eng, err := icmp.New(cfg.ICMPEngine, log.With("part", "icmp"), cfg.ICMPMode)
 	if err != nil {
 		return err
