@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wardops/wardops/alerting"
 	"github.com/wardops/wardops/internal/testenv"
 	"github.com/wardops/wardops/model"
 )
@@ -80,8 +81,8 @@ func (f *tenantPaths) seen() (paths []string, bad []string) {
 // each before a real single-node VictoriaMetrics (vmagent 1.79 has no -remoteWrite.shardByURL,
 // so the two receive copies rather than shards); reads from .../select/5:7/prometheus through a
 // recording front before the first of them. It shows the tenant survives the whole write path,
-// the samples land in both nodes, and every query the query service sends carries the select
-// prefix and reads those samples back.
+// the samples land in both nodes, and every query the query service and the alerter send
+// carries the select prefix and reads those samples back.
 func TestRunAgainstClusterPaths(t *testing.T) {
 	t.Parallel()
 	const tenant = "5:7"
@@ -106,6 +107,17 @@ func TestRunAgainstClusterPaths(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A threshold rule makes the alerter query VictoriaMetrics too, through the same select path.
+	threshold := 0.5
+	rule := model.Rule{Name: "cluster_read", Kind: model.RuleExpr, Expr: model.MetricPingUp, Comparison: "<", Threshold: &threshold,
+		Severity: "info", ScopeKind: model.ScopeAll, Enabled: true}
+	if err := alerting.ValidateRule(rule); err != nil {
+		t.Fatal(err)
+	}
+	ruleID, err := st.CreateAlertRule(ctx, rule)
+	if err != nil {
+		t.Fatal(err)
+	}
 	dir := t.TempDir()
 	listen := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	collector := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
@@ -115,7 +127,7 @@ func TestRunAgainstClusterPaths(t *testing.T) {
 		"WARDOPS_VM_QUERY_URL="+readURL, "WARDOPS_LISTEN="+listen, "WARDOPS_COLLECTOR_LISTEN="+collector,
 		fmt.Sprintf("WARDOPS_ALERTER_LISTEN=127.0.0.1:%d", testenv.FreePort(t)), "WARDOPS_DATA_DIR="+filepath.Join(dir, "data"),
 		"WARDOPS_PING_INTERVAL="+interval.String(), "WARDOPS_PING_TIMEOUT=500ms", "WARDOPS_PING_ECHO_INTERVAL=100ms",
-		"WARDOPS_PUSH_INTERVAL=200ms")
+		"WARDOPS_PUSH_INTERVAL=200ms", "WARDOPS_ALERT_EVAL_INTERVAL=1s")
 
 	// Every device's ping_up lands in both nodes, through vmagent and the tenant fronts.
 	for name, vm := range map[string]*testenv.VM{"A": vmA, "B": vmB} {
@@ -151,6 +163,11 @@ func TestRunAgainstClusterPaths(t *testing.T) {
 	if strings.Contains(string(detail), "cannot query VictoriaMetrics") {
 		t.Errorf("device detail could not query VictoriaMetrics through vmselect's path: %s", detail)
 	}
+
+	testenv.WaitFor(t, 30*time.Second, "the alerter's threshold rule evaluated from VictoriaMetrics", func() (bool, string) {
+		r, err := st.AlertRule(ctx, ruleID)
+		return err == nil && r.LastEvalState == "ok", fmt.Sprintf("state %q %q, err %v", r.LastEvalState, r.LastError, err)
+	})
 
 	for name, f := range map[string]*tenantPaths{"insert front A": insertA, "insert front B": insertB, "select front": selectA} {
 		paths, bad := f.seen()
