@@ -73,7 +73,8 @@ bench-soak:
 # Query benchmark: wrk with 64 connections against /api/v1/dashboard and
 # /api/v1/devices?limit=100 with 875 and 100,000 devices in the inventory and live data in
 # VictoriaMetrics; p50/p99, requests/s, backend queries per request, and both as ratios to a bare
-# net/http handler serving the same bytes in the same run. A benchmark, not a test.
+# net/http handler serving the same bytes in the same run (three alternating rounds, medians). A
+# benchmark, not a test.
 .PHONY: bench-query
 bench-query:
 	@scripts/deps.sh bench
