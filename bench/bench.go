@@ -48,6 +48,11 @@ type Options struct {
 	SoakEngine   string
 	SoakEvery    time.Duration
 
+	ScaleSize         int           // Scale only: devices shared by the collectors
+	ScaleDuration     time.Duration // measured window per setup, in whole ping intervals
+	ScaleSNMPInterval time.Duration // if-mib poll interval (Interval is the ping interval)
+	ScaleCollectors   int           // collectors of the shared setup (one of them is killed)
+
 	Log *slog.Logger
 	Out io.Writer // tables are printed here as each size finishes
 }
