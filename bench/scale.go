@@ -144,9 +144,10 @@ func (sc *scaleRun) setup(ctx context.Context, n int, kill bool) (*ScaleSetup, e
 		}
 		ms = append(ms, member{id: id, run: run})
 	}
-	// Each collector loads the whole inventory before it filters its share; at 100,000 devices
-	// with SNMP items that and the first heartbeats take tens of seconds on two cores.
-	if err := waitShared(ctx, ms, sc.f.size, n, 3*time.Minute); err != nil {
+	// Each collector loads the whole inventory again whenever the group changes, before it
+	// filters its share; at 100,000 devices with SNMP items three joins take a minute or more on
+	// two cores already busy probing.
+	if err := waitShared(ctx, ms, sc.f.size, n, 4*time.Minute); err != nil {
 		return s, err
 	}
 	b.log.Info("collectors share the fleet", "collectors", n)

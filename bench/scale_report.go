@@ -194,10 +194,10 @@ func (r *ScaleReport) Write(w io.Writer) {
 	fmt.Fprintf(w, "\n== scale: %s devices on loopback, ping every %s, %s SNMP every %s; %s window after a %s warm-up; %d CPU(s) ==\n",
 		thousands(r.Size), r.Interval, scaleProfile, r.SNMPInterval, r.Window, r.Warmup, r.CPUs)
 	tw := tabwriter.NewWriter(w, 2, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "setup\tprobes/expected\tdevices every interval\tdouble-probes\tmissed slots\tping cycle p50/max\tping lag p50/p99\tpolls/expected\tdevices polled\tpoll lag p50/p99\tskipped (ping/SNMP)\t")
+	fmt.Fprintln(tw, "setup\tprobes/expected\tping_results rows\tdevices every interval\tdouble-probes\tmissed slots\tping cycle p50/max\tping lag p50/p99\tpolls/expected\tdevices polled\tpoll lag p50/p99\tskipped (ping/SNMP)\t")
 	for _, s := range r.Setups {
-		fmt.Fprintf(tw, "%s\t%.0f/%.0f\t%s of %s\t%.0f\t%.0f\t%s\t%s\t%.0f/%.0f\t%s\t%s\t%.0f/%.0f\t\n", s.name(),
-			s.Probes, s.ExpectedProbes, thousands(s.Ping.Complete), thousands(r.Size), s.Ping.Doubles, s.Ping.Missed,
+		fmt.Fprintf(tw, "%s\t%.0f/%.0f\t%.0f\t%s of %s\t%.0f\t%.0f\t%s\t%s\t%.0f/%.0f\t%s\t%s\t%.0f/%.0f\t\n", s.name(),
+			s.Probes, s.ExpectedProbes, s.Ping.Probes, thousands(s.Ping.Complete), thousands(r.Size), s.Ping.Doubles, s.Ping.Missed,
 			cyclesText(s.Cycles, int(s.ExpectedProbes)/max(1, r.Size)), lag(s.PingLag),
 			s.Polls, s.ExpectedPolls, thousands(s.PolledDevices), lag(s.SNMPLag), s.SkippedProbes, s.SkippedPolls)
 	}
