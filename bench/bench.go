@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/gosnmp/gosnmp"
+
+	"github.com/wardops/wardops/internal/seal"
 )
 
 // Options configure Run and Soak. cmd/wardops-bench fills them from flags.
@@ -48,6 +50,11 @@ type Options struct {
 	SoakEngine   string
 	SoakEvery    time.Duration
 
+	ScaleSize         int           // Scale only: devices shared by the collectors
+	ScaleDuration     time.Duration // measured window per setup, in whole ping intervals
+	ScaleSNMPInterval time.Duration // if-mib poll interval (Interval is the ping interval)
+	ScaleCollectors   int           // collectors of the shared setup (one of them is killed)
+
 	Log *slog.Logger
 	Out io.Writer // tables are printed here as each size finishes
 }
@@ -61,6 +68,9 @@ type bench struct {
 	vm      *victoria
 	pg      postgres
 	cs      *children
+	// secretKey seals the fleet's SNMP communities on import and unseals them in the collector:
+	// wardops stores SNMP secrets only encrypted. A fresh key per run, like the tests'.
+	secretKey string
 }
 
 // setup validates the options, builds wardops and starts VictoriaMetrics. The returned cleanup
@@ -87,6 +97,9 @@ func setup(ctx context.Context, o Options) (*bench, func(), error) {
 	stamp := time.Now().Format("20060102-150405")
 	b := &bench{o: o, log: o.Log, work: filepath.Join(o.OutDir, "run-"+stamp), pg: postgres{admin: o.PostgresURL}}
 	b.cs = &children{log: o.Log}
+	if b.secretKey, err = seal.NewEntry("bench"); err != nil {
+		return nil, func() {}, fmt.Errorf("cannot make the run's secret key: %w", err)
+	}
 	if err := os.MkdirAll(b.work, 0o755); err != nil {
 		return nil, func() {}, fmt.Errorf("cannot create %s: %w", b.work, err)
 	}
@@ -356,7 +369,7 @@ func (b *bench) buildWardops(ctx context.Context) (string, error) {
 }
 
 // baseEnv is the environment without any WARDOPS_* variable of the caller's shell, so a
-// developer's settings cannot leak into the measured processes.
+// developer's settings cannot leak into the measured processes, plus the run's secret key.
 func (b *bench) baseEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
@@ -364,5 +377,5 @@ func (b *bench) baseEnv() []string {
 			env = append(env, kv)
 		}
 	}
-	return env
+	return append(env, "WARDOPS_SECRET_KEY="+b.secretKey)
 }

@@ -99,6 +99,16 @@ func (c *child) stop(grace time.Duration) {
 	<-c.done
 }
 
+// kill sends SIGKILL to the process group, with no chance to flush or leave cleanly, and returns
+// once the process has been reaped: the crash the scale benchmark measures recovery from.
+func (c *child) kill() {
+	if done, _ := c.exited(); done {
+		return
+	}
+	_ = syscall.Kill(-c.pid(), syscall.SIGKILL)
+	<-c.done
+}
+
 // failure describes a child that ended early, with the tail of its log.
 func (c *child) failure() error {
 	_, err := c.exited()

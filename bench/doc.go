@@ -1,4 +1,5 @@
-// Package bench is the collector benchmark behind `make bench-collector` and `make bench-soak`.
+// Package bench is the collector benchmark behind `make bench-collector`, `make bench-soak` and
+// `make bench-scale` (one collector, then several sharing the fleet, one of them SIGKILLed).
 // It is a benchmark, not a test: it starts its own VictoriaMetrics, uses the
 // machine's PostgreSQL, imports fleets of loopback devices (127.30.0.0/15, nothing outside
 // 127.0.0.0/8 is ever targeted), runs `wardops collector` with each ICMP engine and, on the same

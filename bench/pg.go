@@ -37,11 +37,18 @@ func (p postgres) drop(ctx context.Context, name string) error {
 }
 
 func (p postgres) psql(ctx context.Context, sql string) error {
+	_, err := p.query(ctx, p.admin, sql)
+	return err
+}
+
+// query runs sql on the database at dbURL and returns its unaligned, tuples-only output (one row a
+// line, fields separated by '|').
+func (p postgres) query(ctx context.Context, dbURL, sql string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, "psql", p.admin, "-v", "ON_ERROR_STOP=1", "-qAt", "-c", sql).CombinedOutput()
+	out, err := exec.CommandContext(ctx, "psql", dbURL, "-v", "ON_ERROR_STOP=1", "-qAt", "-c", sql).CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("cannot run %q on PostgreSQL: %w: %s", sql, err, strings.TrimSpace(string(out)))
+		return "", fmt.Errorf("cannot run %.200q on PostgreSQL: %w: %s", sql, err, strings.TrimSpace(string(out)))
 	}
-	return nil
+	return strings.TrimSpace(string(out)), nil
 }

@@ -136,6 +136,62 @@ outer:
 	return out
 }
 
+// leBuckets returns a Prometheus histogram's cumulative le buckets as the per-range counts
+// vmBuckets gives ("lo...hi", hi "+Inf" for the last), so vmQuantiles reads both kinds.
+func (ps promSet) leBuckets(name string, match map[string]string) map[string]float64 {
+	type bucket struct {
+		le  string
+		hi  float64
+		cum float64
+	}
+	byLE := map[string]*bucket{}
+outer:
+	for _, s := range ps {
+		if s.name != name+"_bucket" {
+			continue
+		}
+		for k, v := range match {
+			if s.labels[k] != v {
+				continue outer
+			}
+		}
+		le, ok := s.labels["le"]
+		if !ok {
+			continue
+		}
+		hi, err := strconv.ParseFloat(le, 64)
+		if err != nil {
+			continue
+		}
+		if byLE[le] == nil {
+			byLE[le] = &bucket{le: le, hi: hi}
+		}
+		byLE[le].cum += s.value
+	}
+	bs := make([]*bucket, 0, len(byLE))
+	for _, b := range byLE {
+		bs = append(bs, b)
+	}
+	sort.Slice(bs, func(i, j int) bool { return bs[i].hi < bs[j].hi })
+	out := map[string]float64{}
+	lo, prev := "0", 0.0
+	for _, b := range bs {
+		out[lo+"..."+b.le] = b.cum - prev
+		lo, prev = b.le, b.cum
+	}
+	return out
+}
+
+// lagBuckets is the collector's scheduler-lag histogram, whichever bucket style it exposes: a
+// Prometheus histogram (le) today, a VictoriaMetrics one (vmrange) in older builds.
+func (ps promSet) lagBuckets(match map[string]string) map[string]float64 {
+	const name = "wardops_collector_scheduler_lag_seconds"
+	if b := ps.vmBuckets(name, match); len(b) > 0 {
+		return b
+	}
+	return ps.leBuckets(name, match)
+}
+
 // vmQuantiles computes quantiles of the observations between two snapshots of a vmrange
 // histogram. Each quantile is the upper bound of the bucket it falls in: conservative, and the
 // buckets are about 14% wide, precise enough for lag and latency.

@@ -18,8 +18,9 @@ type collectorRun struct {
 
 // startCollector runs `wardops collector` on dbURL with the given engine. kind "snmp" stretches the
 // ping interval to a day so the window's CPU is SNMP's (the few pings that still fall in it are
-// counted and reported).
-func (b *bench) startCollector(ctx context.Context, cs *children, dir, name, dbURL, engine, kind string) (*collectorRun, error) {
+// counted and reported); kind "" keeps both intervals as extra sets them. extra KEY=VALUE pairs
+// override the defaults here, and the user's --collector-env overrides both.
+func (b *bench) startCollector(ctx context.Context, cs *children, dir, name, dbURL, engine, kind string, extra ...string) (*collectorRun, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -42,6 +43,7 @@ func (b *bench) startCollector(ctx context.Context, cs *children, dir, name, dbU
 	if kind == "snmp" {
 		env = append(env, "WARDOPS_PING_INTERVAL=24h")
 	}
+	env = append(env, extra...)
 	env = append(env, b.o.CollectorEnv...) // last wins: the user's overrides
 	c, err := cs.start(name, filepath.Join(dir, name+".log"), env, b.wardops, "collector")
 	if err != nil {
@@ -130,7 +132,7 @@ func (b *bench) runWardops(ctx context.Context, f *fleet, dir, dbURL, engine, ki
 			c.probes, _ = ps.sum("wardops_collector_probes_total", label)
 			c.skipped, _ = ps.sum("wardops_collector_probes_skipped_total", label)
 			own = append(own, c)
-			return ps.vmBuckets("wardops_collector_scheduler_lag_seconds", label), nil
+			return ps.lagBuckets(label), nil
 		},
 		fresh: newFreshness(b.vm, metric, "", "ip", f.sample(b.o.FreshSample), b.log),
 	}

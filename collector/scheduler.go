@@ -364,6 +364,7 @@ func (s *Scheduler) pollSNMP(ctx context.Context, t *target, _ time.Time) {
 	for i := range ss {
 		if !labelled {
 			ss[i].Labels = slices.Concat(info.labels, ss[i].Labels)
+			ss[i].LabelText = "" // rendered without the device labels: the writer renders again
 		}
 		if ss[i].Timestamp == 0 {
 			ss[i].Timestamp = ts

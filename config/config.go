@@ -84,6 +84,7 @@ type Config struct {
 	RateLimit        float64 // requests per second per client; 0 disables
 	RateLimitLocal   bool    // apply the limit to loopback clients too
 	CacheTTL         time.Duration
+	CacheBuildShare  float64 // the most of the wall time the query service spends building snapshots
 
 	// Alerting.
 	AlerterListen         string
@@ -321,6 +322,14 @@ func settings() []setting {
 		}},
 		{pQuery, "rate-limit-loopback", "WARDOPS_RATE_LIMIT_LOOPBACK", "true", "rate-limit loopback clients too (false exempts them: only without a proxy on the same host)", boolean(func(c *Config) *bool { return &c.RateLimitLocal })},
 		{pQuery, "cache-ttl", "WARDOPS_CACHE_TTL", "1s", "dashboard cache lifetime", dur(func(c *Config) *time.Duration { return &c.CacheTTL })},
+		{pQuery, "cache-build-share", "WARDOPS_CACHE_BUILD_SHARE", "0.1", "most of the time spent rebuilding the dashboard snapshot: a build that took d is served for at least d×(1/share−1), at most 30 s (1: back to back)", func(c *Config, v string) error {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil || !(f > 0 && f <= 1) {
+				return errors.New("must be a number above 0 and at most 1")
+			}
+			c.CacheBuildShare = f
+			return nil
+		}},
 		{pAlerter | pQuery, "alertmanager-url", "WARDOPS_ALERTMANAGER_URL", "", "Alertmanager base URLs, comma-separated; each gets every notification and mirrors acknowledgements as silences (empty: alerts are recorded only)", func(c *Config, v string) error {
 			c.AlertmanagerURLs = nil
 			for _, u := range strings.Split(v, ",") {

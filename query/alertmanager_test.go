@@ -167,7 +167,7 @@ func TestWebhookDatabaseDown(t *testing.T) {
 	if _, err := st.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(Options{PingInterval: 30 * time.Second, CacheTTL: 100 * time.Millisecond, Store: st,
+	srv, err := New(Options{PingInterval: 30 * time.Second, CacheTTL: 100 * time.Millisecond, CacheBuildShare: 0.1, Store: st,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Registry: prometheus.NewRegistry()})
 	if err != nil {
 		t.Fatal(err)

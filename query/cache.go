@@ -13,13 +13,14 @@ import (
 
 // snapshots hands out the fleet snapshot with bounded staleness, building only when a reader asks.
 //
-//   - A snapshot is served for ttl after its build finished. Its age (now − At, where At is when
-//     the build started) is then below ttl plus the time of the build that made it.
+//   - A snapshot is served for ttl after its build finished, or longer when builds are slow, so
+//     that building takes at most share of the time (see lifeFor). Its age (now − At, where At is
+//     when the build started) is then below that life plus the time of the build that made it.
 //   - A reader that finds no servable snapshot waits for a build instead of getting an old one; all
 //     readers waiting at the same time share that one build. So the first request after a quiet
 //     period waits for one build, and a wall of screens still costs one build per ttl.
-//   - A reader that comes in the last stretch of a snapshot's life (as long as its build took, at
-//     most half of ttl) starts the next build in the background and is served at once, so that
+//   - A reader that comes in the last stretch of a snapshot's life (twice as long as its build
+//     took, at most the whole life: then builds run back to back) starts the next build in the background and is served at once, so that
 //     steady readers seldom wait. Only readers start builds: with nobody asking, nothing is built.
 //   - A build runs on the service's context, not a request's (a client hanging up must not cancel
 //     a build others wait for), and ends by deadline: the backends get half of it, then the
@@ -29,6 +30,7 @@ import (
 //     waits for a build that started after it.
 type snapshots struct {
 	ttl      time.Duration
+	share    float64 // the most of the wall time spent building, (0, 1]
 	deadline time.Duration
 	build    func(ctx context.Context, gen uint64) (*snapshot, error)
 	m        *metrics
@@ -57,13 +59,30 @@ type buildCall struct {
 
 var errClosed = errors.New("query service is shutting down")
 
-func newSnapshots(build func(context.Context, uint64) (*snapshot, error), ttl, deadline time.Duration, m *metrics) *snapshots {
+func newSnapshots(build func(context.Context, uint64) (*snapshot, error), ttl time.Duration, share float64, deadline time.Duration, m *metrics) *snapshots {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &snapshots{ttl: ttl, deadline: deadline, build: build, m: m, base: ctx, stop: cancel}
+	return &snapshots{ttl: ttl, share: share, deadline: deadline, build: build, m: m, base: ctx, stop: cancel}
 }
 
-// get returns a snapshot no older than max(ttl, its build time) plus its build time, waiting for
-// a build when needed.
+// maxLife caps how long a slow build's snapshot is served: one default ping interval, so the
+// dashboard is never more than about one probe cycle behind even when builds take seconds.
+const maxLife = 30 * time.Second
+
+// lifeFor is how long a snapshot whose build took took is served: the TTL, or long enough that
+// building takes at most share of the time (took / (took + life) ≤ share), capped by maxLife (or
+// the TTL when that is longer). An answer's age is then at most lifeFor(took) + took.
+func lifeFor(took, ttl time.Duration, share float64) time.Duration {
+	life := ttl
+	if share > 0 && share < 1 {
+		life = max(life, time.Duration(float64(took)*(1/share-1)))
+	} else {
+		life = max(life, took)
+	}
+	return min(life, max(ttl, maxLife))
+}
+
+// get returns a snapshot no older than lifeFor(its build time) plus its build time, waiting for a
+// build when needed.
 func (c *snapshots) get(ctx context.Context) (*snapshot, error) {
 	want := c.gen.Load()
 	waited := false
@@ -140,18 +159,18 @@ func (c *snapshots) run(call *buildCall, gen uint64, trigger string) {
 	if err != nil {
 		c.m.snapshotBuildErrors.Inc()
 	} else {
-		// A snapshot is served for a TTL after its build ended, or for as long as the build took
-		// when that is longer: at 100,000 devices a build takes seconds, and a TTL shorter than
-		// that would make every reader wait for every build. The next build starts early enough
-		// to be done when this one expires (back to back while builds outlast the TTL), so steady
-		// readers never wait; with nobody reading, nothing is built.
+		// A snapshot is served for a TTL after its build ended, or longer when builds are slow,
+		// so that building takes at most share of the wall time: at 100,000 devices a build costs
+		// VictoriaMetrics seconds of CPU on the same cores that answer the readers, and back-to-back
+		// builds would double every reader's tail for a fresher answer than the 30 s probe cycle
+		// can give. Life is capped so that a build slowed by a hanging backend (up to its deadline)
+		// is not then held for long. The next build starts early enough (twice this build's time)
+		// to be done when this one expires, so steady readers never wait; with nobody reading,
+		// nothing is built.
 		done := time.Now()
-		life, lead := max(c.ttl, took), min(took, c.ttl/2)
-		if took >= c.ttl {
-			lead = life
-		}
+		life := lifeFor(took, c.ttl, c.share)
 		snap.expires = done.Add(life)
-		snap.refreshAt = snap.expires.Add(-lead)
+		snap.refreshAt = snap.expires.Add(-min(2*took, life))
 	}
 	c.mu.Lock()
 	if err == nil {

@@ -38,7 +38,7 @@ func newEnv(t *testing.T, tweak func(*Options)) *env {
 	t.Helper()
 	st, db := testenv.Store(t)
 	vm := testenv.VictoriaMetrics(t)
-	o := Options{VMQueryURL: vm.URL, PingInterval: 30 * time.Second, CacheTTL: 100 * time.Millisecond, Listen: "127.0.0.1:0",
+	o := Options{VMQueryURL: vm.URL, PingInterval: 30 * time.Second, CacheTTL: 100 * time.Millisecond, CacheBuildShare: 0.1, Listen: "127.0.0.1:0",
 		Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Registry: prometheus.NewRegistry(),
 		Version: "test", Profiles: testExpander, Targets: model.TargetPolicy{Deny: config.Defaults().ProbeDeny}}
 	if tweak != nil {

@@ -33,6 +33,7 @@ type Options struct {
 	VMQueryURL        string             // VictoriaMetrics read URL; empty: live state from ping_results only
 	PingInterval      time.Duration      // a device's probe interval when it has none of its own
 	CacheTTL          time.Duration      // how long a built snapshot is served; see snapshots
+	CacheBuildShare   float64            // the most of the wall time spent building snapshots, (0, 1]
 	RequireReadToken  bool               // reads need a token too
 	RateLimit         float64            // requests per second per client; 0 disables
 	RateLimitLoopback bool               // apply the rate limit to loopback clients too
@@ -73,6 +74,9 @@ func New(o Options) (*Server, error) {
 	if o.CacheTTL <= 0 || o.PingInterval <= 0 {
 		return nil, fmt.Errorf("query: CacheTTL (%s) and PingInterval (%s) must be positive", o.CacheTTL, o.PingInterval)
 	}
+	if !(o.CacheBuildShare > 0 && o.CacheBuildShare <= 1) {
+		return nil, fmt.Errorf("query: CacheBuildShare (%g) must be above 0 and at most 1", o.CacheBuildShare)
+	}
 	m := newMetrics(o.Registry)
 	var vm metricsReader
 	if o.VMQueryURL != "" {
@@ -84,7 +88,7 @@ func New(o Options) (*Server, error) {
 	}
 	b := &fleetBuilder{st: o.Store, vm: vm, m: m, pingInterval: o.PingInterval, log: o.Logger}
 	s := &Server{listen: o.Listen, tls: o.TLS, log: o.Logger, m: m,
-		snaps: newSnapshots(b.build, o.CacheTTL, defaultBuildDeadline, m)}
+		snaps: newSnapshots(b.build, o.CacheTTL, o.CacheBuildShare, defaultBuildDeadline, m)}
 	if o.RateLimit > 0 {
 		s.limiter = newClientLimiter(o.RateLimit, o.RateLimitLoopback)
 	}

@@ -1,6 +1,6 @@
-// Command wardops-bench is the collector benchmark (`make bench-collector`, `make bench-soak`):
-// wardops against fping, blackbox_exporter and snmp_exporter on the same loopback fleet. See
-// package bench.
+// Command wardops-bench is the collector benchmark (`make bench-collector`, `make bench-soak`,
+// `make bench-scale`): wardops against fping, blackbox_exporter and snmp_exporter on the same
+// loopback fleet, and collectors sharing one. See package bench.
 package main
 
 import (
@@ -43,9 +43,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	o.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
 	o.Out = stdout
-	if o.SoakDuration > 0 {
+	switch {
+	case o.ScaleSize > 0:
+		_, err = bench.Scale(ctx, o)
+	case o.SoakDuration > 0:
 		_, err = bench.Soak(ctx, o)
-	} else {
+	default:
 		_, err = bench.Run(ctx, o)
 	}
 	if err != nil {
@@ -87,6 +90,10 @@ func parse(args []string, stderr io.Writer) (bench.Options, bool, error) {
 	fs.IntVar(&o.SoakSize, "soak-size", 10000, "soak fleet size")
 	fs.StringVar(&o.SoakEngine, "soak-engine", "shared", "soak ICMP engine")
 	fs.DurationVar(&o.SoakEvery, "soak-every", time.Minute, "soak sampling period")
+	fs.IntVar(&o.ScaleSize, "scale-size", 0, "scale mode: this many devices (ping and if-mib SNMP) on one collector, then shared by --scale-collectors, one of them killed")
+	fs.DurationVar(&o.ScaleDuration, "scale-duration", 300*time.Second, "scale: measured window per setup (whole ping intervals; one SNMP interval covers every poll)")
+	fs.DurationVar(&o.ScaleSNMPInterval, "scale-snmp-interval", 300*time.Second, "scale: if-mib poll interval (--interval is the ping interval)")
+	fs.IntVar(&o.ScaleCollectors, "scale-collectors", 3, "scale: collectors sharing the fleet in the second setup")
 	if err := fs.Parse(args); err != nil {
 		return o, false, err
 	}
@@ -105,6 +112,9 @@ func parse(args []string, stderr io.Writer) (bench.Options, bool, error) {
 	}
 	if o.Cycles < 1 || o.Interval <= 0 || o.SoakSize < 1 || o.SoakEvery <= 0 {
 		return o, false, errors.New("--cycles, --interval, --soak-size and --soak-every must be positive")
+	}
+	if o.ScaleSize > 0 && (o.ScaleDuration < o.Interval || o.ScaleSNMPInterval <= 0 || o.ScaleCollectors < 2) {
+		return o, false, errors.New("--scale-duration must be at least one --interval, --scale-snmp-interval positive and --scale-collectors at least 2")
 	}
 	o.Engines = list(*engines)
 	o.Pipelines = list(*pipelines)

@@ -50,6 +50,7 @@ func queryOptions(cfg *config.Config) query.Options {
 		VMQueryURL:        cfg.VMQueryURL,
 		PingInterval:      cfg.PingInterval,
 		CacheTTL:          cfg.CacheTTL,
+		CacheBuildShare:   cfg.CacheBuildShare,
 		RequireReadToken:  cfg.RequireReadToken,
 		AlertmanagerURLs:  cfg.AlertmanagerURLs,
 		RateLimit:         cfg.RateLimit,

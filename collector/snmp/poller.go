@@ -162,8 +162,8 @@ func (p *Poller) PollLabelled(ctx context.Context, dev model.Device, items []mod
 	} else {
 		p.m.pollsOK.Inc()
 	}
-	add := func(name string, v float64, labels []sample.Label) {
-		out = append(out, sample.Sample{Name: name, Labels: labels, Value: v, Timestamp: ts})
+	add := func(name string, v float64, b sample.Block) {
+		out = append(out, sample.Sample{Name: name, Labels: b.Labels, LabelText: b.Text, Value: v, Timestamp: ts})
 	}
 	add(model.MetricSNMPUp, up, st.base)
 	add(model.MetricSNMPPollDuration, dur.Seconds(), st.base)
@@ -340,7 +340,7 @@ func (p *Poller) poll(ctx context.Context, st *deviceState, dev model.Device, it
 // for a counter with a fallback, counter_bits. Built once per series and reused while the label
 // cache holds; a row that no label column has flags the cache for an early refresh (the flag
 // lasts until that refresh, which also drops the blocks).
-func (p *Poller) rowLabels(st *deviceState, it model.Item, sig, index, bits string) []sample.Label {
+func (p *Poller) rowLabels(st *deviceState, it model.Item, sig, index, bits string) sample.Block {
 	return st.block(labelKey{kind: sig, a: index, b: bits}, func(labels []sample.Label) []sample.Label {
 		labels = append(labels, sample.Label{Name: "index", Value: index})
 		names := sortedKeys(it.Labels)
@@ -413,7 +413,7 @@ func (p *Poller) walk(s *session, st *deviceState, roots []string, dev model.Dev
 
 // itemSample turns one varbind into the item's sample: wardops_snmp_<name>, or for info items
 // wardops_snmp_<name>_info 1 with the text in label "value".
-func (p *Poller) itemSample(st *deviceState, it model.Item, v gosnmp.SnmpPDU, labels []sample.Label, ts int64) (sample.Sample, bool) {
+func (p *Poller) itemSample(st *deviceState, it model.Item, v gosnmp.SnmpPDU, b sample.Block, ts int64) (sample.Sample, bool) {
 	if it.ValueType == "info" {
 		val := ""
 		if b, ok := v.Value.([]byte); ok && physAddressColumns[strings.TrimPrefix(it.OID, ".")] {
@@ -422,7 +422,7 @@ func (p *Poller) itemSample(st *deviceState, it model.Item, v gosnmp.SnmpPDU, la
 			val = text(v)
 		}
 		// A fresh slice: the value changes between polls, so this block is never cached.
-		labels = append(slices.Clip(labels), sample.Label{Name: "value", Value: val})
+		labels := append(slices.Clip(b.Labels), sample.Label{Name: "value", Value: val})
 		return sample.Sample{Name: st.metricName(it), Labels: labels, Value: 1, Timestamp: ts}, true
 	}
 	f, ok := number(v)
@@ -431,7 +431,7 @@ func (p *Poller) itemSample(st *deviceState, it model.Item, v gosnmp.SnmpPDU, la
 		p.m.errors[ReasonBadValue].Inc()
 		return sample.Sample{}, false
 	}
-	return sample.Sample{Name: st.metricName(it), Labels: labels, Value: f, Timestamp: ts}, true
+	return sample.Sample{Name: st.metricName(it), Labels: b.Labels, LabelText: b.Text, Value: f, Timestamp: ts}, true
 }
 
 func (p *Poller) countVarbind(st *deviceState, t gosnmp.Asn1BER) {

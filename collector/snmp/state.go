@@ -41,8 +41,8 @@ type deviceState struct {
 	// label slices (base + the series' own) of every series the device had, built once and reused
 	// while base and the label cache stay the same; names are the items' metric names.
 	items       *model.Item // the item list the names and signatures were cached for
-	base        []sample.Label
-	blocks      map[labelKey][]sample.Label
+	base        sample.Block
+	blocks      map[labelKey]sample.Block
 	names       map[string]string
 	sigs        map[string]string
 	lastSamples int // samples of the previous poll, to size the next one's slice
@@ -66,23 +66,23 @@ func (st *deviceState) useItems(items []model.Item) {
 
 // useBase sets the poll's base labels, dropping the blocks built with different ones.
 func (st *deviceState) useBase(base []sample.Label) {
-	if !slices.Equal(st.base, base) {
-		st.base = slices.Clip(slices.Clone(base))
+	if st.base.Labels == nil || !slices.Equal(st.base.Labels, base) {
+		st.base = sample.NewBlock(slices.Clip(slices.Clone(base)))
 		st.blocks = nil
 	}
 }
 
 // block returns the cached labels for k, building them with build (which appends the series'
-// own labels to a copy of base) on first use. The result is clipped: an append by a caller
-// copies instead of writing into the shared block.
-func (st *deviceState) block(k labelKey, build func([]sample.Label) []sample.Label) []sample.Label {
+// own labels to a copy of base) and rendering their text on first use. The labels are clipped:
+// an append by a caller copies instead of writing into the shared block.
+func (st *deviceState) block(k labelKey, build func([]sample.Label) []sample.Label) sample.Block {
 	if b, ok := st.blocks[k]; ok {
 		return b
 	}
 	if st.blocks == nil {
-		st.blocks = map[labelKey][]sample.Label{}
+		st.blocks = map[labelKey]sample.Block{}
 	}
-	b := slices.Clip(build(append(make([]sample.Label, 0, len(st.base)+6), st.base...)))
+	b := sample.NewBlock(slices.Clip(build(append(make([]sample.Label, 0, len(st.base.Labels)+6), st.base.Labels...))))
 	st.blocks[k] = b
 	return b
 }

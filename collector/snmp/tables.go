@@ -177,7 +177,7 @@ func (p *Poller) tableSamples(st *deviceState, t *tableRows, ts int64) []sample.
 		labels := st.block(labelKey{kind: "table", a: k.profile, b: k.table}, func(b []sample.Label) []sample.Label {
 			return append(b, sample.Label{Name: "profile", Value: k.profile}, sample.Label{Name: "table", Value: k.table})
 		})
-		out = append(out, sample.Sample{Name: model.MetricSNMPTableRows, Value: float64(n), Timestamp: ts, Labels: labels})
+		out = append(out, sample.Sample{Name: model.MetricSNMPTableRows, Value: float64(n), Timestamp: ts, Labels: labels.Labels, LabelText: labels.Text})
 	}
 	return out
 }
