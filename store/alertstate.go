@@ -225,6 +225,9 @@ func (c *CycleChange) Empty() bool {
 // CommitCycle writes c for the receivers in one transaction, and only while lead still holds
 // leadership: a deposed leader's late cycle is refused with ErrNotLeader and changes nothing.
 func (s *Store) CommitCycle(ctx context.Context, lead *Leadership, receivers []string, c *CycleChange) error {
+	if lead != nil && lead.ended() {
+		return ErrNotLeader
+	}
 	err := s.WithTx(ctx, func(tx pgx.Tx) error {
 		if lead != nil {
 			var held bool

@@ -82,13 +82,26 @@ func (l *Leadership) watch(check time.Duration) {
 // Lost is closed when leadership ends, lost or released.
 func (l *Leadership) Lost() <-chan struct{} { return l.lost }
 
-// Release gives the lock up by closing its session, and waits for the watcher.
+// Release gives the lock up and closes its session, and waits for the watcher. The lock is
+// unlocked explicitly first: the server ends a closed session a moment after the client has
+// moved on, and until then the lock would still look held to the next candidate.
 func (l *Leadership) Release() {
 	l.once.Do(func() {
 		close(l.stop)
 		l.done.Wait()
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_, _ = l.conn.Exec(ctx, `SELECT pg_advisory_unlock($1, $2)`, l.k1, l.k2) // a dead session holds nothing anyway
 		_ = l.conn.Close(ctx)
 		cancel()
 	})
+}
+
+// ended says whether this process already knows the leadership is over (released or lost).
+func (l *Leadership) ended() bool {
+	select {
+	case <-l.lost:
+		return true
+	default:
+		return false
+	}
 }
