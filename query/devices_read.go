@@ -25,20 +25,24 @@ type deviceReads struct {
 
 // list filters, sorts and pages the fleet snapshot. Pages are cached per snapshot by query string.
 func (h *deviceReads) list(c *gin.Context) {
-	q, err := parseListQuery(c)
-	if err != nil {
-		h.fail(c, err)
-		return
-	}
 	snap, err := h.snaps.get(c.Request.Context())
 	if err != nil {
+		if _, perr := parseListQuery(c); perr != nil {
+			err = perr // a bad request stays a 400 whatever the backends do
+		}
 		h.fail(c, err)
 		return
 	}
-	// Every parameter was valid, so a page cached under this exact query string is the answer.
+	// Only pages of valid queries are cached, so a page cached under this exact query string is
+	// the answer, without parsing it again.
 	key := c.Request.URL.RawQuery
 	r := snap.pages.get(key)
 	if r == nil {
+		q, err := parseListQuery(c)
+		if err != nil {
+			h.fail(c, err)
+			return
+		}
 		page, total := selectPage(snap, &q)
 		if r, err = renderPage(snap, &q, page, total); err != nil {
 			h.fail(c, err)

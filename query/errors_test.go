@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"testing"
 
 	"github.com/gin-gonic/gin"
@@ -43,5 +44,16 @@ func TestClassify(t *testing.T) {
 				t.Fatalf("classify = %d %+v, want %d param %q message %q", code, ae, tc.code, tc.param, tc.message)
 			}
 		})
+	}
+}
+
+// TestValidQueryAgreesWithParseQuery: the allocation-free check refuses exactly what
+// url.ParseQuery refuses.
+func TestValidQueryAgreesWithParseQuery(t *testing.T) {
+	for _, q := range []string{"", "a=1", "a=1&b=2", "a=%41", "a=%4", "a=%", "%zz=1", "a=1;b=2", "a=%e2%82%ac", "a=+b", "&&", "=", "a=%4G", "a=%%41", "q=%20x%2"} {
+		_, err := url.ParseQuery(q)
+		if got, want := validQuery(q), err == nil; got != want {
+			t.Errorf("validQuery(%q) = %v, url.ParseQuery says %v (%v)", q, got, want, err)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -70,6 +71,9 @@ func FuzzQueryString(f *testing.F) {
 			if p.err != nil {
 				wantBadRequest(t, p.err)
 			}
+		}
+		if _, err := url.ParseQuery(raw); validQuery(raw) != (err == nil) {
+			t.Fatalf("validQuery(%q) = %v, url.ParseQuery: %v", raw, validQuery(raw), err)
 		}
 		checkQuery(c)
 		if c.IsAborted() && c.Writer.Status() != http.StatusBadRequest {

@@ -12,7 +12,6 @@ import (
 	"mime"
 	"net"
 	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -267,13 +266,34 @@ func methodLabel(m string) string {
 // instead of letting net/url drop the bad part silently and answer as if it were not there.
 func checkQuery(c *gin.Context) {
 	if q := c.Request.URL.RawQuery; q != "" {
-		if _, err := url.ParseQuery(q); err != nil {
+		if !validQuery(q) {
 			c.AbortWithStatusJSON(http.StatusBadRequest, &apiError{Param: "query",
 				Message: "query: malformed query string (use & between parameters and valid %-escapes)"})
 			return
 		}
 	}
 	c.Next()
+}
+
+// validQuery says whether url.ParseQuery would take q without an error: no ";" and every "%"
+// followed by two hex digits. It allocates nothing, so the check costs no garbage per request.
+func validQuery(q string) bool {
+	for i := 0; i < len(q); i++ {
+		switch q[i] {
+		case ';':
+			return false
+		case '%':
+			if i+2 >= len(q) || !isHex(q[i+1]) || !isHex(q[i+2]) {
+				return false
+			}
+			i += 2
+		}
+	}
+	return true
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
 // checkContentType asks writes that carry a body for JSON: a form post from another origin (which

@@ -23,11 +23,21 @@ const ContentSecurityPolicy = "default-src 'self'; style-src 'self'; script-src 
 // SetHeaders sets the headers every response carries, errors and JSON included: a browser must
 // never sniff a JSON body into HTML, nor render any of it in a frame.
 func SetHeaders(h http.Header) {
-	h["Content-Security-Policy"] = []string{ContentSecurityPolicy}
-	h["X-Content-Type-Options"] = []string{"nosniff"}
-	h["X-Frame-Options"] = []string{"DENY"}
-	h["Referrer-Policy"] = []string{"no-referrer"}
+	h["Content-Security-Policy"] = csp
+	h["X-Content-Type-Options"] = nosniff
+	h["X-Frame-Options"] = deny
+	h["Referrer-Policy"] = noReferrer
 }
+
+// Shared value slices, so that setting them allocates nothing on every response. Each has
+// len == cap: a handler that Adds to one of these headers gets a new array, never writes into
+// the shared one.
+var (
+	csp        = []string{ContentSecurityPolicy}
+	nosniff    = []string{"nosniff"}
+	deny       = []string{"DENY"}
+	noReferrer = []string{"no-referrer"}
+)
 
 // Hosts is the set of Host header values a listener answers. A DNS-rebinding page reaches a
 // loopback service under the attacker's own host name, so names are refused unless listed; IP
