@@ -131,7 +131,7 @@ func lead1(ctx context.Context, o *Options, m *metrics, lead *store.Leadership) 
 		return err
 	}
 	down := &downEval{e: e, cursor: st.Cursor, states: map[int64]*model.DeviceState{}, open: map[alertKey]*model.AlertRecord{}, down: map[int64]bool{}}
-	rules := &ruleEval{e: e, vm: &vmClient{base: o.VMURL, hc: httpClient()}, open: map[alertKey]*model.AlertRecord{}, pending: map[alertKey]*model.Pending{}}
+	rules := newRuleEval(e)
 	for i := range st.Devices {
 		d := st.Devices[i]
 		down.states[d.DeviceID] = &d

@@ -76,12 +76,14 @@ func TestRuleQueryParses(t *testing.T) {
 	th, rec := 200.0, 150.0
 	for _, k := range []string{model.RuleHighRTT, model.RulePacketLoss, model.RuleIfOperDown, model.RuleIfErrors, model.RuleRebooted, model.RuleSNMPUnreachable} {
 		r := model.Rule{Name: k, Kind: k, Severity: "warning", Threshold: &th, Recovery: &rec}
-		q, err := ruleQuery(r)
+		off, cnt, err := ruleQueries(r)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := ValidateRule(model.Rule{Name: "x", Kind: model.RuleExpr, Expr: q, Severity: "info", Threshold: &th}); err != nil {
-			t.Errorf("%s: %s: %v", k, q, err)
+		for _, q := range []string{off, cnt} {
+			if err := ValidateRule(model.Rule{Name: "x", Kind: model.RuleExpr, Expr: q, Severity: "info", Threshold: &th}); err != nil {
+				t.Errorf("%s: %s: %v", k, q, err)
+			}
 		}
 	}
 	if err := ValidateRule(model.Rule{Name: "x", Kind: model.RuleExpr, Expr: "rate(", Severity: "info", Threshold: &th}); err == nil {

@@ -49,7 +49,7 @@ func NewEvaluator(ctx context.Context, o Options) (*Evaluator, error) {
 		return nil, err
 	}
 	ev.down = &downEval{e: ev.e, states: map[int64]*model.DeviceState{}, open: map[alertKey]*model.AlertRecord{}, down: map[int64]bool{}}
-	ev.rules = &ruleEval{e: ev.e, vm: &vmClient{base: o.VMURL, hc: httpClient()}, open: map[alertKey]*model.AlertRecord{}, pending: map[alertKey]*model.Pending{}}
+	ev.rules = newRuleEval(ev.e)
 	return ev, nil
 }
 
