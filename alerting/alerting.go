@@ -176,7 +176,6 @@ func lead1(ctx context.Context, o *Options, m *metrics, lead *store.Leadership) 
 			t0 := time.Now()
 			err := down.cycle(ctx, t0)
 			m.evalDuration.WithLabelValues("down").Observe(time.Since(t0).Seconds())
-			e.countStates(down, rules)
 			return err
 		})
 	})
@@ -235,23 +234,4 @@ func (e *engine) refreshInventory(ctx context.Context) error {
 	e.m.pgQueries.Add(3)
 	e.inv.Store(newInventory(devs, rules, ws, e.o.PingInterval))
 	return nil
-}
-
-// countStates sets the alerts-by-state gauge from the loops' maps. Called from the down loop;
-// the rule loop's maps are read racily only as counts would be, so it counts its own share there.
-func (e *engine) countStates(down *downEval, _ *ruleEval) {
-	counts := map[string]int{}
-	for _, a := range down.open {
-		if a.NotifiedAt != nil {
-			counts["firing"]++
-		} else {
-			counts[a.HoldReason]++
-		}
-	}
-	for _, s := range alertStates {
-		if s == "pending" {
-			continue
-		}
-		e.m.alerts.WithLabelValues(s).Set(float64(counts[s]))
-	}
 }

@@ -141,6 +141,7 @@ func newRuleEval(e *engine) *ruleEval {
 
 func (re *ruleEval) cycle(ctx context.Context, now time.Time) error {
 	inv := re.e.inv.Load()
+	defer re.count(inv)
 	ch := &store.CycleChange{}
 	mt := newMaintenance(inv, now)
 	live := map[int64]model.Rule{}
@@ -226,6 +227,20 @@ func (re *ruleEval) cycle(ctx context.Context, now time.Time) error {
 		re.e.o.Log.Warn("alert rules failed", "rules", len(errs), "err", errors.Join(errs...))
 	}
 	return nil
+}
+
+// count publishes the open threshold alerts by state, and the pending timers.
+func (re *ruleEval) count(inv *inventory) {
+	c := make(map[stateRule]int, 8)
+	for _, a := range re.open {
+		c[stateRule{stateOf(a), ruleName(inv, a)}]++
+	}
+	for k := range re.pending {
+		if r, ok := inv.byID[k.rule]; ok {
+			c[stateRule{"pending", r.Name}]++
+		}
+	}
+	re.e.alertCounts().publish(inv, loopRules, c)
 }
 
 type answer struct {
