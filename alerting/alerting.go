@@ -15,7 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -36,7 +35,8 @@ type Store interface {
 	AlertRules(ctx context.Context) ([]model.Rule, error)
 	MaintenanceWindows(ctx context.Context, endedAfter time.Time) ([]model.MaintenanceWindow, error)
 	Outbox(ctx context.Context, receiver string, limit int) ([]model.OutboxEntry, error)
-	DeleteOutbox(ctx context.Context, ids []int64) error
+	OutboxDelivered(ctx context.Context, receiver string, ids []int64, fired []string, at time.Time) error
+	FiringsAccepted(ctx context.Context, receiver string, since time.Time) (map[string]time.Time, error)
 	OutboxFailed(ctx context.Context, ids []int64, reason string) error
 	NotifiedAlerts(ctx context.Context, resolvedSince time.Time) ([]model.AlertRecord, error)
 }
@@ -190,8 +190,7 @@ func lead1(ctx context.Context, o *Options, m *metrics, lead *store.Leadership) 
 		})
 	}
 	for _, u := range o.Alertmanagers {
-		s := &sender{e: e, url: u, hc: &http.Client{}, kick: make(chan struct{}, 1),
-			bo: &backoff.Backoff{Min: 250 * time.Millisecond, Max: 5 * time.Second}, firedAt: map[string]time.Time{}}
+		s := newSender(e, u)
 		e.kick[u] = s.kick
 		g.Go(func() error { return s.run(gctx) })
 	}
