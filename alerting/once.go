@@ -80,6 +80,18 @@ func (ev *Evaluator) Once(ctx context.Context, now time.Time) (CycleStats, error
 	return s, nil
 }
 
+// Down runs one down-detection cycle alone at now, as the leader's down loop does every down
+// interval without waiting for the threshold rules.
+func (ev *Evaluator) Down(ctx context.Context, now time.Time) (CycleStats, error) {
+	pg0 := ev.counter("wardops_alerting_pg_queries_total")
+	var s CycleStats
+	t0 := time.Now()
+	err := ev.down.cycle(ctx, now)
+	s.Down = time.Since(t0)
+	s.PGQueries = int(ev.counter("wardops_alerting_pg_queries_total") - pg0)
+	return s, err
+}
+
 func (ev *Evaluator) counter(name string) float64 {
 	mfs, _ := ev.reg.Gather()
 	var sum float64
