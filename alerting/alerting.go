@@ -15,7 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -36,7 +35,8 @@ type Store interface {
 	AlertRules(ctx context.Context) ([]model.Rule, error)
 	MaintenanceWindows(ctx context.Context, endedAfter time.Time) ([]model.MaintenanceWindow, error)
 	Outbox(ctx context.Context, receiver string, limit int) ([]model.OutboxEntry, error)
-	DeleteOutbox(ctx context.Context, ids []int64) error
+	OutboxDelivered(ctx context.Context, receiver string, ids []int64, fired []string, at time.Time) error
+	FiringsAccepted(ctx context.Context, receiver string, since time.Time) (map[string]time.Time, error)
 	OutboxFailed(ctx context.Context, ids []int64, reason string) error
 	NotifiedAlerts(ctx context.Context, resolvedSince time.Time) ([]model.AlertRecord, error)
 }
@@ -131,7 +131,7 @@ func lead1(ctx context.Context, o *Options, m *metrics, lead *store.Leadership) 
 		return err
 	}
 	down := &downEval{e: e, cursor: st.Cursor, states: map[int64]*model.DeviceState{}, open: map[alertKey]*model.AlertRecord{}, down: map[int64]bool{}}
-	rules := &ruleEval{e: e, vm: &vmClient{base: o.VMURL, hc: httpClient()}, open: map[alertKey]*model.AlertRecord{}, pending: map[alertKey]*model.Pending{}}
+	rules := newRuleEval(e)
 	for i := range st.Devices {
 		d := st.Devices[i]
 		down.states[d.DeviceID] = &d
@@ -176,7 +176,6 @@ func lead1(ctx context.Context, o *Options, m *metrics, lead *store.Leadership) 
 			t0 := time.Now()
 			err := down.cycle(ctx, t0)
 			m.evalDuration.WithLabelValues("down").Observe(time.Since(t0).Seconds())
-			e.countStates(down, rules)
 			return err
 		})
 	})
@@ -191,8 +190,7 @@ func lead1(ctx context.Context, o *Options, m *metrics, lead *store.Leadership) 
 		})
 	}
 	for _, u := range o.Alertmanagers {
-		s := &sender{e: e, url: u, hc: &http.Client{}, kick: make(chan struct{}, 1),
-			bo: &backoff.Backoff{Min: 250 * time.Millisecond, Max: 5 * time.Second}, firedAt: map[string]time.Time{}}
+		s := newSender(e, u)
 		e.kick[u] = s.kick
 		g.Go(func() error { return s.run(gctx) })
 	}
@@ -235,23 +233,4 @@ func (e *engine) refreshInventory(ctx context.Context) error {
 	e.m.pgQueries.Add(3)
 	e.inv.Store(newInventory(devs, rules, ws, e.o.PingInterval))
 	return nil
-}
-
-// countStates sets the alerts-by-state gauge from the loops' maps. Called from the down loop;
-// the rule loop's maps are read racily only as counts would be, so it counts its own share there.
-func (e *engine) countStates(down *downEval, _ *ruleEval) {
-	counts := map[string]int{}
-	for _, a := range down.open {
-		if a.NotifiedAt != nil {
-			counts["firing"]++
-		} else {
-			counts[a.HoldReason]++
-		}
-	}
-	for _, s := range alertStates {
-		if s == "pending" {
-			continue
-		}
-		e.m.alerts.WithLabelValues(s).Set(float64(counts[s]))
-	}
 }

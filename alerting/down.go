@@ -56,6 +56,7 @@ type decision struct {
 // cycle runs one evaluation at now.
 func (d *downEval) cycle(ctx context.Context, now time.Time) error {
 	inv := d.e.inv.Load()
+	defer d.count(inv)
 	since := d.cursor.Add(-cursorOverlap)
 	if d.cursor.IsZero() {
 		since = now.Add(-2 * inv.maxInterval)
@@ -227,6 +228,15 @@ func (d *downEval) cycle(ctx context.Context, now time.Time) error {
 		return nil
 	}
 	return d.e.commit(ctx, ch)
+}
+
+// count publishes the open down, flapping and blind alerts by state.
+func (d *downEval) count(inv *inventory) {
+	c := make(map[stateRule]int, 8)
+	for _, a := range d.open {
+		c[stateRule{stateOf(a), ruleName(inv, a)}]++
+	}
+	d.e.alertCounts().publish(inv, loopDown, c)
 }
 
 // judgeBlind opens MonitoringBlind when most of one read's probes failed, and closes it when a

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/url"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -23,6 +24,14 @@ type engine struct {
 	// cause above it), so threshold rules hold their alerts for devices already down.
 	roots atomic.Pointer[map[int64]int64]
 	kick  map[string]chan struct{}
+	// counts is built on first use, so every way of making an engine gets it.
+	countsOnce sync.Once
+	counts     *alertCounts
+}
+
+func (e *engine) alertCounts() *alertCounts {
+	e.countsOnce.Do(func() { e.counts = newAlertCounts(e.m.alerts) })
+	return e.counts
 }
 
 func (e *engine) publishRoots(r map[int64]int64) { e.roots.Store(&r) }

@@ -76,12 +76,14 @@ func TestRuleQueryParses(t *testing.T) {
 	th, rec := 200.0, 150.0
 	for _, k := range []string{model.RuleHighRTT, model.RulePacketLoss, model.RuleIfOperDown, model.RuleIfErrors, model.RuleRebooted, model.RuleSNMPUnreachable} {
 		r := model.Rule{Name: k, Kind: k, Severity: "warning", Threshold: &th, Recovery: &rec}
-		q, err := ruleQuery(r)
+		off, cnt, err := ruleQueries(r)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := ValidateRule(model.Rule{Name: "x", Kind: model.RuleExpr, Expr: q, Severity: "info", Threshold: &th}); err != nil {
-			t.Errorf("%s: %s: %v", k, q, err)
+		for _, q := range []string{off, cnt} {
+			if err := ValidateRule(model.Rule{Name: "x", Kind: model.RuleExpr, Expr: q, Severity: "info", Threshold: &th}); err != nil {
+				t.Errorf("%s: %s: %v", k, q, err)
+			}
 		}
 	}
 	if err := ValidateRule(model.Rule{Name: "x", Kind: model.RuleExpr, Expr: "rate(", Severity: "info", Threshold: &th}); err == nil {
@@ -100,4 +102,30 @@ func TestCycleMembers(t *testing.T) {
 	if got := model.CycleMembers(map[string][]string{"x": {"y", "z"}, "y": {"z"}}); len(got) != 0 {
 		t.Errorf("no cycle, got %v", got)
 	}
+}
+
+// TestNeedCount: the series count is asked only when an open alert or timer is missing from the
+// offenders (its end must rest on data), or when nothing came back and the rule's data was last
+// confirmed more than liveFor ago.
+func TestNeedCount(t *testing.T) {
+	now := time.Date(2026, 12, 2, 5, 0, 0, 0, time.UTC)
+	r := model.Rule{ID: 7}
+	off := []series{{labels: map[string]string{"device_id": "3", "index": "2"}, value: 1}}
+	open := alertKey{7, 3, instanceOf(off[0].labels)}
+	f := func(res []series, known map[alertKey]bool, liveAt map[int64]time.Time, want bool) {
+		t.Helper()
+		re := &ruleEval{liveAt: liveAt}
+		if got := re.needCount(r, res, known, now); got != want {
+			t.Errorf("needCount(%v, %v, %v) = %v, want %v", res, known, liveAt, got, want)
+		}
+	}
+	recent := map[int64]time.Time{7: now.Add(-time.Minute)}
+	old := map[int64]time.Time{7: now.Add(-liveFor)}
+	f(off, nil, nil, false)                                   // offenders prove the data is there
+	f(off, map[alertKey]bool{open: true}, nil, false)         // the open alert is still offending
+	f(nil, map[alertKey]bool{open: true}, recent, true)       // it would resolve: ask
+	f(off, map[alertKey]bool{{7, 4, ""}: true}, recent, true) // another one would end: ask
+	f(nil, nil, recent, false)                                // nothing open, confirmed a minute ago
+	f(nil, nil, old, true)                                    // confirmed too long ago
+	f(nil, nil, map[int64]time.Time{}, true)                  // never confirmed
 }

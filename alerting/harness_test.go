@@ -22,6 +22,7 @@ import (
 	"github.com/wardops/wardops/collector"
 	"github.com/wardops/wardops/collector/icmp"
 	"github.com/wardops/wardops/collector/sink"
+	"github.com/wardops/wardops/collector/snmp"
 	"github.com/wardops/wardops/config"
 	"github.com/wardops/wardops/internal/testenv"
 	"github.com/wardops/wardops/model"
@@ -121,6 +122,11 @@ type envOptions struct {
 	pingInterval time.Duration // 0: the default 30 s
 	pingTimeout  time.Duration // 0: the default
 	noAlerter    bool
+	// snmpInterval, when set, polls the devices' SNMP items this often with the production
+	// poller; the devices must point at an agent (the simulator, snmpd).
+	snmpInterval time.Duration
+	evalInterval time.Duration        // threshold rules; 0: the default 30 s
+	registry     *prometheus.Registry // the alerter's self-metrics; nil: a private registry
 }
 
 func newEnv(t *testing.T, devs []model.ImportDevice, o envOptions) *env {
@@ -148,7 +154,7 @@ func newEnv(t *testing.T, devs []model.ImportDevice, o envOptions) *env {
 	}
 	e.startCollector(o)
 	if !o.noAlerter {
-		e.startAlerter(o.pingInterval)
+		e.startAlerter(o)
 	}
 	return e
 }
@@ -159,18 +165,28 @@ func (e *env) startCollector(o envOptions) {
 	if err != nil {
 		t.Fatalf("icmp engine: %v", err)
 	}
+	set := metrics.NewSet()
+	var poller collector.SNMPPoller
+	snmpInterval := defaults.SNMPInterval
+	if o.snmpInterval > 0 {
+		p, err := snmp.NewPoller(snmp.Options{Timeout: defaults.SNMPTimeout, Retries: defaults.SNMPRetries, Log: testLog(), Metrics: set})
+		if err != nil {
+			t.Fatal(err)
+		}
+		poller, snmpInterval = p, o.snmpInterval
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	so := sink.Options{Batch: defaults.PushBatch, Interval: defaults.PushInterval}
 	go func() {
 		done <- collector.Run(ctx, collector.Options{
-			Schedule: collector.SchedulerOptions{Fleet: e.st, Engine: eng, PingInterval: o.pingInterval,
+			Schedule: collector.SchedulerOptions{Fleet: e.st, Engine: eng, SNMP: poller, PingInterval: o.pingInterval,
 				PingCount: defaults.PingCount, EchoInterval: defaults.PingEcho, PingTimeout: o.pingTimeout,
-				SNMPInterval: defaults.SNMPInterval, ProbeWorkers: 256, SNMPWorkers: 4, InventoryReload: defaults.InventoryReload},
+				SNMPInterval: snmpInterval, ProbeWorkers: 256, SNMPWorkers: 4, InventoryReload: defaults.InventoryReload},
 			VM:      sink.VMOptions{URL: e.vm.URL, Options: so},
 			Pings:   sink.PingResultsOptions{Store: e.st, Options: so},
 			Log:     testLog(),
-			Metrics: metrics.NewSet(),
+			Metrics: set,
 		})
 	}()
 	t.Cleanup(func() {
@@ -197,10 +213,21 @@ func (e *env) alerterOptions(pingInterval time.Duration, reg prometheus.Register
 		ExternalURL: "http://127.0.0.1:5001", Registry: reg, Log: testLog()}
 }
 
-func (e *env) startAlerter(pingInterval time.Duration) {
+func (e *env) startAlerter(o envOptions) {
+	reg := o.registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	if o.pingInterval == 0 {
+		o.pingInterval = defaults.PingInterval
+	}
+	opts := e.alerterOptions(o.pingInterval, reg)
+	if o.evalInterval > 0 {
+		opts.EvalInterval = o.evalInterval
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- alerting.Run(ctx, e.alerterOptions(pingInterval, prometheus.NewRegistry())) }()
+	go func() { done <- alerting.Run(ctx, opts) }()
 	e.t.Cleanup(func() {
 		cancel()
 		select {

@@ -13,6 +13,7 @@ type inventory struct {
 	devices     map[int64]*model.DeviceNode
 	children    map[int64][]int64
 	rules       []model.Rule
+	byID        map[int64]model.Rule
 	windows     []model.MaintenanceWindow
 	maxInterval time.Duration
 	defInterval time.Duration
@@ -20,7 +21,10 @@ type inventory struct {
 
 func newInventory(devs []model.DeviceNode, rules []model.Rule, windows []model.MaintenanceWindow, def time.Duration) *inventory {
 	inv := &inventory{devices: make(map[int64]*model.DeviceNode, len(devs)), children: map[int64][]int64{},
-		rules: rules, windows: windows, maxInterval: def, defInterval: def}
+		rules: rules, byID: make(map[int64]model.Rule, len(rules)), windows: windows, maxInterval: def, defInterval: def}
+	for _, r := range rules {
+		inv.byID[r.ID] = r
+	}
 	for i := range devs {
 		d := &devs[i]
 		inv.devices[d.ID] = d

@@ -13,7 +13,7 @@ import (
 // path, which the alerter does not have.
 type metrics struct {
 	leader        prometheus.Gauge
-	alerts        *prometheus.GaugeVec // by state
+	alerts        *prometheus.GaugeVec // by state and rule
 	evalDuration  *prometheus.HistogramVec
 	evalErrors    *prometheus.CounterVec
 	pgQueries     prometheus.Counter
@@ -42,7 +42,8 @@ func newMetrics(reg prometheus.Registerer, receivers []string) *metrics {
 	m := &metrics{
 		leader: f.NewGauge(prometheus.GaugeOpts{Name: "wardops_alerting_leader", Help: "1 while this process is the alerting leader"}),
 		alerts: f.NewGaugeVec(prometheus.GaugeOpts{Name: "wardops_alerting_alerts",
-			Help: "Open alerts by state: firing (notified), pending (for not yet elapsed) or the reason they are held"}, []string{"state"}),
+			Help: "Open alerts by state (firing: notified; pending: the rule's for has not elapsed; else the reason they are held) and rule"},
+			[]string{"state", "rule"}),
 		evalDuration: f.NewHistogramVec(prometheus.HistogramOpts{Name: "wardops_alerting_evaluation_duration_seconds",
 			Help: "Wall time of one evaluation", Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}}, []string{"loop"}),
 		evalErrors: f.NewCounterVec(prometheus.CounterOpts{Name: "wardops_alerting_evaluation_errors_total",
@@ -59,9 +60,6 @@ func newMetrics(reg prometheus.Registerer, receivers []string) *metrics {
 			Help: "Latency of each stage from a failed probe to Alertmanager", Buckets: buckets}, []string{"stage"}),
 		probesRead:    f.NewCounter(prometheus.CounterOpts{Name: "wardops_alerting_probes_read_total", Help: "ping_results rows read by down detection"}),
 		leaderChanges: f.NewCounter(prometheus.CounterOpts{Name: "wardops_alerting_leadership_acquired_total", Help: "Times this process became leader"}),
-	}
-	for _, s := range alertStates {
-		m.alerts.WithLabelValues(s)
 	}
 	for _, l := range []string{"down", "rules"} {
 		m.evalErrors.WithLabelValues(l)

@@ -23,14 +23,27 @@ const outboxBatch = 500
 // should hold: firing alerts every resend interval (their endsAt pushed ahead so they never
 // expire while wardops runs) and resolved ones for ResolvedResend. It is owned by one goroutine.
 type sender struct {
-	e        *engine
-	url      string
-	hc       *http.Client
-	kick     chan struct{}
-	bo       *backoff.Backoff
-	firedAt  map[string]time.Time // fingerprint → when its firing was accepted
+	e    *engine
+	url  string
+	hc   *http.Client
+	kick chan struct{}
+	bo   *backoff.Backoff
+	// firedAt maps fingerprints to when this Alertmanager accepted their firing: what holds a
+	// resolution back (see deliver). It is loaded from PostgreSQL before the first delivery of a
+	// leadership term, so a resolution the last leader would have held is held here too.
+	firedAt  map[string]time.Time
+	loaded   bool
+	pruned   time.Time // when firedAt last lost its old entries
 	lastSend time.Time
 }
+
+func newSender(e *engine, url string) *sender {
+	return &sender{e: e, url: url, hc: &http.Client{}, kick: make(chan struct{}, 1),
+		bo: &backoff.Backoff{Min: 250 * time.Millisecond, Max: 5 * time.Second}, firedAt: map[string]time.Time{}}
+}
+
+// firedAtKeep bounds firedAt: an acceptance older than this holds nothing back.
+const firedAtKeep = time.Hour
 
 // httpError is an answer other than 2xx; RetryAfter is what the server asked for.
 type httpError struct {
@@ -80,6 +93,14 @@ func (s *sender) run(ctx context.Context) error {
 // how long to wait before the next call.
 func (s *sender) deliver(ctx context.Context) (time.Duration, error) {
 	now := time.Now()
+	if !s.loaded {
+		m, err := s.e.st.FiringsAccepted(ctx, s.url, now.Add(-firedAtKeep))
+		s.e.m.pgQueries.Inc()
+		if err != nil {
+			return 0, err
+		}
+		s.firedAt, s.loaded = m, true
+	}
 	entries, err := s.e.st.Outbox(ctx, s.url, outboxBatch)
 	s.e.m.pgQueries.Inc()
 	if err != nil {
@@ -143,7 +164,15 @@ func (s *sender) deliver(ctx context.Context) (time.Duration, error) {
 		return 0, err
 	}
 	accepted := time.Now()
-	if err := s.e.st.DeleteOutbox(ctx, ids); err != nil {
+	var firings []string
+	for _, en := range batch {
+		if !en.Resolved {
+			firings = append(firings, fingerprint(en.Payload.Labels))
+		}
+	}
+	err = s.e.st.OutboxDelivered(ctx, s.url, ids, firings, accepted)
+	s.e.m.pgQueries.Inc()
+	if err != nil {
 		return 0, err
 	}
 	s.e.m.sent.WithLabelValues(s.url).Add(float64(len(batch)))
@@ -157,6 +186,14 @@ func (s *sender) deliver(ctx context.Context) (time.Duration, error) {
 			s.e.m.stage.WithLabelValues(stageProbeToAccept).Observe(accepted.Sub(en.Payload.StartsAt).Seconds())
 		}
 		s.firedAt[fp] = accepted
+	}
+	if accepted.Sub(s.pruned) > time.Minute {
+		for fp, at := range s.firedAt {
+			if accepted.Sub(at) > firedAtKeep {
+				delete(s.firedAt, fp)
+			}
+		}
+		s.pruned = accepted
 	}
 	if len(batch) < len(entries) && earliest > 0 {
 		return earliest, nil

@@ -49,7 +49,7 @@ func NewEvaluator(ctx context.Context, o Options) (*Evaluator, error) {
 		return nil, err
 	}
 	ev.down = &downEval{e: ev.e, states: map[int64]*model.DeviceState{}, open: map[alertKey]*model.AlertRecord{}, down: map[int64]bool{}}
-	ev.rules = &ruleEval{e: ev.e, vm: &vmClient{base: o.VMURL, hc: httpClient()}, open: map[alertKey]*model.AlertRecord{}, pending: map[alertKey]*model.Pending{}}
+	ev.rules = newRuleEval(ev.e)
 	return ev, nil
 }
 
@@ -78,6 +78,18 @@ func (ev *Evaluator) Once(ctx context.Context, now time.Time) (CycleStats, error
 	s.ProbesRead = int(ev.counter("wardops_alerting_probes_read_total") - pr0)
 	s.NewAlerts = len(ev.down.open) + len(ev.rules.open) - open0
 	return s, nil
+}
+
+// Down runs one down-detection cycle alone at now, as the leader's down loop does every down
+// interval without waiting for the threshold rules.
+func (ev *Evaluator) Down(ctx context.Context, now time.Time) (CycleStats, error) {
+	pg0 := ev.counter("wardops_alerting_pg_queries_total")
+	var s CycleStats
+	t0 := time.Now()
+	err := ev.down.cycle(ctx, now)
+	s.Down = time.Since(t0)
+	s.PGQueries = int(ev.counter("wardops_alerting_pg_queries_total") - pg0)
+	return s, err
 }
 
 func (ev *Evaluator) counter(name string) float64 {

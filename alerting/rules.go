@@ -15,10 +15,6 @@ import (
 	"github.com/wardops/wardops/store"
 )
 
-// countLabel marks the one extra series each rule query returns: how many series the expression
-// had at all, so "nothing breaches" and "no data" are told apart in one query.
-const countLabel = "wardops_series_count"
-
 // ValidateRule checks a rule before the API writes it: a known kind, a severity, a threshold
 // where the kind needs one, a recovery threshold on the right side of it, and for an expression
 // rule a MetricsQL expression that parses.
@@ -99,12 +95,15 @@ func RuleExpr(r model.Rule) (string, error) {
 	return "", fmt.Errorf("rule %q: kind %s is not a VictoriaMetrics rule", r.Name, r.Kind)
 }
 
-// ruleQuery is the one query a rule sends per evaluation: the series not recovered (above the
-// recovery threshold, or below it for "<"), plus a count of all series.
-func ruleQuery(r model.Rule) (string, error) {
+// ruleQueries are the two queries of a rule. offenders is sent every evaluation: the threshold
+// filter runs in VictoriaMetrics, so only the series not recovered (above the recovery threshold,
+// or below it for "<") come back, however large the fleet. count, how many series the expression
+// has at all, tells "nothing breaches" from "no data"; it costs as much as the expression itself,
+// so it is sent only when its answer matters (see ruleEval.needCount).
+func ruleQueries(r model.Rule) (offenders, count string, err error) {
 	e, err := RuleExpr(r)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	t := r.Threshold
 	if r.Recovery != nil {
@@ -115,8 +114,14 @@ func ruleQuery(r model.Rule) (string, error) {
 		op = "<"
 	}
 	lim := strconv.FormatFloat(*t, 'g', -1, 64)
-	return fmt.Sprintf(`((%s) %s %s) or label_set(count((%s)), %q, "1")`, e, op, lim, e, countLabel), nil
+	return fmt.Sprintf("(%s) %s %s", e, op, lim), fmt.Sprintf("count((%s))", e), nil
 }
+
+// liveFor is how long a rule's "VictoriaMetrics has series for it" answer is trusted when no
+// decision rests on it: a rule whose data stops is shown as "no data" within liveFor plus one
+// evaluation interval. A resolution never rests on a cached answer: when an open alert or a
+// pending timer would end, the count is asked that same evaluation.
+const liveFor = 5 * time.Minute
 
 // ruleEval evaluates the threshold rules against VictoriaMetrics: one query per enabled rule per
 // evaluation, whatever the fleet size. It is owned by one goroutine.
@@ -125,10 +130,18 @@ type ruleEval struct {
 	vm      *vmClient
 	open    map[alertKey]*model.AlertRecord
 	pending map[alertKey]*model.Pending
+	// liveAt is when each rule's count last said VictoriaMetrics has its series.
+	liveAt map[int64]time.Time
+}
+
+func newRuleEval(e *engine) *ruleEval {
+	return &ruleEval{e: e, vm: &vmClient{base: e.o.VMURL, hc: httpClient()}, open: map[alertKey]*model.AlertRecord{},
+		pending: map[alertKey]*model.Pending{}, liveAt: map[int64]time.Time{}}
 }
 
 func (re *ruleEval) cycle(ctx context.Context, now time.Time) error {
 	inv := re.e.inv.Load()
+	defer re.count(inv)
 	ch := &store.CycleChange{}
 	mt := newMaintenance(inv, now)
 	live := map[int64]model.Rule{}
@@ -145,6 +158,26 @@ func (re *ruleEval) cycle(ctx context.Context, now time.Time) error {
 			todo = append(todo, r)
 		}
 	}
+	// The open and pending keys of each rule, taken here: the goroutines below only read them.
+	known := make([]map[alertKey]bool, len(todo))
+	idx := make(map[int64]int, len(todo))
+	for i, r := range todo {
+		idx[r.ID] = i
+	}
+	add := func(k alertKey) {
+		if i, ok := idx[k.rule]; ok {
+			if known[i] == nil {
+				known[i] = map[alertKey]bool{}
+			}
+			known[i][k] = true
+		}
+	}
+	for k := range re.open {
+		add(k)
+	}
+	for k := range re.pending {
+		add(k)
+	}
 	answers := make([]answer, len(todo))
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 4)
@@ -154,7 +187,7 @@ func (re *ruleEval) cycle(ctx context.Context, now time.Time) error {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			answers[i] = re.fetch(ctx, r, now)
+			answers[i] = re.fetch(ctx, r, known[i], now)
 		}()
 	}
 	wg.Wait()
@@ -169,7 +202,6 @@ func (re *ruleEval) cycle(ctx context.Context, now time.Time) error {
 				errs = append(errs, err)
 			}
 		}
-		re.e.m.vmQueries.WithLabelValues(ev.State).Inc()
 		ch.Evaluations = append(ch.Evaluations, ev)
 	}
 	// A rule deleted or disabled takes its alerts and timers with it.
@@ -197,20 +229,89 @@ func (re *ruleEval) cycle(ctx context.Context, now time.Time) error {
 	return nil
 }
 
-type answer struct {
-	res []series
-	err error
+// count publishes the open threshold alerts by state, and the pending timers.
+func (re *ruleEval) count(inv *inventory) {
+	c := make(map[stateRule]int, 8)
+	for _, a := range re.open {
+		c[stateRule{stateOf(a), ruleName(inv, a)}]++
+	}
+	for k := range re.pending {
+		if r, ok := inv.byID[k.rule]; ok {
+			c[stateRule{"pending", r.Name}]++
+		}
+	}
+	re.e.alertCounts().publish(inv, loopRules, c)
 }
 
-func (re *ruleEval) fetch(ctx context.Context, r model.Rule, now time.Time) answer {
-	q, err := ruleQuery(r)
+type answer struct {
+	res []series
+	// answered: VictoriaMetrics has series for the rule (offenders came back, the count said
+	// so, or it said so less than liveFor ago).
+	answered bool
+	fresh    bool // answered was learnt this evaluation, not taken from liveAt
+	err      error
+}
+
+// fetch asks for a rule's offenders and, when needCount says so, for its count.
+func (re *ruleEval) fetch(ctx context.Context, r model.Rule, known map[alertKey]bool, now time.Time) answer {
+	off, cnt, err := ruleQueries(r)
 	if err != nil {
 		return answer{err: err}
 	}
 	qctx, cancel := context.WithTimeout(ctx, re.e.o.Timeout)
 	defer cancel()
-	res, err := re.vm.query(qctx, q, now)
-	return answer{res: res, err: err}
+	res, err := re.vm.query(qctx, off, now)
+	re.e.m.vmQueries.WithLabelValues(resultOf(err, len(res))).Inc()
+	if err != nil {
+		return answer{err: err}
+	}
+	ans := answer{res: res, answered: len(res) > 0, fresh: len(res) > 0}
+	if !re.needCount(r, res, known, now) {
+		ans.answered = true
+		return ans
+	}
+	c, err := re.vm.query(qctx, cnt, now)
+	re.e.m.vmQueries.WithLabelValues(resultOf(err, len(c))).Inc()
+	if err != nil {
+		return answer{err: err}
+	}
+	ans.answered, ans.fresh = len(c) > 0 && c[0].value > 0, true
+	return ans
+}
+
+func resultOf(err error, n int) string {
+	switch {
+	case err != nil:
+		return "error"
+	case n == 0:
+		return "no_data"
+	}
+	return "ok"
+}
+
+// needCount reports whether the offenders alone cannot settle the rule: an open alert or a
+// pending timer of it is missing from them (it would end, which only data can justify), or
+// nothing came back and whether the rule has data at all was last known more than liveFor ago.
+// known holds the rule's open and pending keys, taken before the queries started.
+func (re *ruleEval) needCount(r model.Rule, res []series, known map[alertKey]bool, now time.Time) bool {
+	if len(known) > 0 {
+		seen := make(map[alertKey]bool, len(res))
+		for _, s := range res {
+			if id, err := strconv.ParseInt(s.labels["device_id"], 10, 64); err == nil {
+				seen[alertKey{r.ID, id, instanceOf(s.labels)}] = true
+			}
+		}
+		for k := range known {
+			if !seen[k] {
+				return true
+			}
+		}
+	}
+	if len(res) > 0 {
+		return false
+	}
+	at, ok := re.liveAt[r.ID]
+	return !ok || now.Sub(at) >= liveFor
 }
 
 func (re *ruleEval) rule(ch *store.CycleChange, inv *inventory, mt *maintenance, r model.Rule, ans answer, now time.Time) error {
@@ -218,14 +319,9 @@ func (re *ruleEval) rule(ch *store.CycleChange, inv *inventory, mt *maintenance,
 		return fmt.Errorf("rule %s: %w", r.Name, ans.err)
 	}
 	res := ans.res
-	answered := false
-	seen := map[alertKey]float64{}
-	extras := map[alertKey]map[string]string{}
+	seen := make(map[alertKey]float64, len(res))
+	extras := make(map[alertKey]map[string]string, len(res))
 	for _, s := range res {
-		if s.labels[countLabel] != "" {
-			answered = s.value > 0
-			continue
-		}
 		id, err := strconv.ParseInt(s.labels["device_id"], 10, 64)
 		if err != nil {
 			continue
@@ -238,9 +334,13 @@ func (re *ruleEval) rule(ch *store.CycleChange, inv *inventory, mt *maintenance,
 		seen[k] = s.value
 		extras[k] = s.labels
 	}
-	if !answered {
+	if !ans.answered {
 		// VictoriaMetrics has nothing for this rule: open alerts and timers stay as they are.
+		delete(re.liveAt, r.ID)
 		return fmt.Errorf("rule %s: %w", r.Name, errNoData)
+	}
+	if ans.fresh {
+		re.liveAt[r.ID] = now
 	}
 	for k, v := range seen {
 		dev := inv.devices[k.device]

@@ -207,7 +207,7 @@ func thousands(n int) string {
 }
 
 // writeSameWork prints the SNMP rows per poll and per sample written, with ratios against
-// snmp_exporter + vmagent: per poll compares unequal work (if-mib reads 9 columns, the stock
+// snmp_exporter + vmagent: per poll compares unequal work (if-mib reads 10 columns, the stock
 // module 38), per sample compares the cost of each value delivered.
 func (t *Table) writeSameWork(w io.Writer) {
 	var ref *Result

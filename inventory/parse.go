@@ -121,7 +121,6 @@ func parseCSV(r io.Reader) (*Document, error) {
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
@@ -130,6 +129,9 @@ func parseCSV(r io.Reader) (*Document, error) {
 			}
 			return nil, fmt.Errorf("cannot read CSV: %w", err)
 		}
+		// Only after a record was read: FieldPos panics when the failed read returned no field
+		// (an unterminated quote at the end of the file).
+		line, _ := cr.FieldPos(0)
 		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
 			continue
 		}

@@ -83,6 +83,7 @@ func TestIfMIBFallbacksSurviveTheStore(t *testing.T) {
 		"ifOutErrors":      {"ifTable", model.ItemFallback{}},
 		"ifInDiscards":     {"ifTable", model.ItemFallback{}},
 		"ifOperStatus":     {"ifTable", model.ItemFallback{}},
+		"ifAdminStatus":    {"ifTable", model.ItemFallback{}},
 		"sysUpTime":        {"", model.ItemFallback{}},
 		"hrStorageUsed":    {"hrStorageTable", model.ItemFallback{}},
 		"hrProcessorLoad":  {"hrProcessorTable", model.ItemFallback{}},
@@ -117,8 +118,8 @@ func TestIfMIBFallbacksSurviveTheStore(t *testing.T) {
 			t.Errorf("%s: table %q fallback %+v, want %q %+v", name, it.Table, it.Fallback, w.table, w.fallback)
 		}
 	}
-	if len(ps["if-mib"].Items) != 9 {
-		t.Errorf("if-mib has %d items, want 9", len(ps["if-mib"].Items))
+	if len(ps["if-mib"].Items) != 10 {
+		t.Errorf("if-mib has %d items, want 10", len(ps["if-mib"].Items))
 	}
 }
 

@@ -93,6 +93,57 @@ type device struct {
 
 	engineID string
 	v3       *v3Agent
+
+	ifState map[int]ifaceState // by ifIndex; set by SetAdminDown and SetInErrors, under mu
+}
+
+// ifaceState is what a test changed on one interface.
+type ifaceState struct {
+	down      bool      // ifAdminStatus down(2), and so ifOperStatus down
+	errPerSec float64   // ifInErrors grows this much faster than usual...
+	errSince  time.Time // ...since then
+}
+
+func (d *device) adminState(ifIndex int) ifaceState {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.ifState[ifIndex]
+}
+
+func (f *Fleet) setIface(addr netip.Addr, ifIndex int, fn func(*ifaceState)) error {
+	d, ok := f.devices[addr]
+	if !ok {
+		return fmt.Errorf("sim: no device %s", addr)
+	}
+	if ifIndex < 1 || ifIndex > d.ifaces {
+		return fmt.Errorf("sim: device %s has no ifIndex %d", addr, ifIndex)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.ifState == nil {
+		d.ifState = map[int]ifaceState{}
+	}
+	st := d.ifState[ifIndex]
+	fn(&st)
+	d.ifState[ifIndex] = st
+	return nil
+}
+
+// SetAdminDown shuts an interface down (ifAdminStatus down, and ifOperStatus with it) or brings
+// it back. Every device's last interface is otherwise admin-up and oper-down, a cable pulled.
+func (f *Fleet) SetAdminDown(addr netip.Addr, ifIndex int, down bool) error {
+	return f.setIface(addr, ifIndex, func(s *ifaceState) { s.down = down })
+}
+
+// SetInErrors makes an interface's ifInErrors grow perSecond faster than usual from now on, an
+// interface taking errors; a test calls it once per interface.
+func (f *Fleet) SetInErrors(addr netip.Addr, ifIndex int, perSecond float64) error {
+	d, ok := f.devices[addr]
+	if !ok {
+		return fmt.Errorf("sim: no device %s", addr)
+	}
+	now := d.clock()
+	return f.setIface(addr, ifIndex, func(s *ifaceState) { s.errPerSec, s.errSince = perSecond, now })
 }
 
 // Start binds every address and starts answering. Close stops it.

@@ -197,6 +197,8 @@ func (d *device) value(e entry, now time.Time) gosnmp.SnmpPDU {
 		return gosnmp.SnmpPDU{Name: name, Type: gosnmp.Counter32, Value: uint32(uint64(v))} // wraps like a real Counter32
 	}
 	ifaceDown := e.row == d.ifaces-1 && d.ifaces > 1 // the last interface is down, as on most real gear
+	admin := d.adminState(e.row + 1)
+	ifaceDown = ifaceDown || admin.down // an interface shut down is down (RFC 2863 3.1.13)
 	switch e.col {
 	case colSysDescr:
 		return str("wardops-sim router, " + d.addr.String())
@@ -222,7 +224,11 @@ func (d *device) value(e entry, now time.Time) gosnmp.SnmpPDU {
 	case colIfInDiscards:
 		return c32(secs * d.rate(e.row, 3) * 1e-6)
 	case colIfInErrors:
-		return c32(secs * d.rate(e.row, 4) * 2e-7)
+		extra := 0.0
+		if admin.errPerSec > 0 && now.After(admin.errSince) {
+			extra = now.Sub(admin.errSince).Seconds() * admin.errPerSec
+		}
+		return c32(secs*d.rate(e.row, 4)*2e-7 + extra)
 	case colIfOutErrors:
 		return c32(secs * d.rate(e.row, 5) * 1e-7)
 	case colIfName:
@@ -246,8 +252,13 @@ func (d *device) value(e entry, now time.Time) gosnmp.SnmpPDU {
 	case colIfPhysAddress:
 		a := d.addr.As4()
 		return gosnmp.SnmpPDU{Name: name, Type: gosnmp.OctetString, Value: []byte{0x52, 0x54, a[1], a[2], a[3], byte(e.row)}}
-	case colIfAdminStatus, colIfLinkUpDownTrapEnable, colIfConnectorPresent:
-		return integer(1) // up; enabled; true
+	case colIfAdminStatus:
+		if admin.down {
+			return integer(2)
+		}
+		return integer(1)
+	case colIfLinkUpDownTrapEnable, colIfConnectorPresent:
+		return integer(1) // enabled; true
 	case colIfPromiscuousMode:
 		return integer(2) // false
 	case colIfLastChange, colIfCounterDiscontinuityTime:

@@ -39,6 +39,59 @@ func (s *Store) DeleteOutbox(ctx context.Context, ids []int64) error {
 	return nil
 }
 
+// firedAcceptedKeep is how long a firing's acceptance is remembered: far longer than any
+// Alertmanager group_wait.
+const firedAcceptedKeep = time.Hour
+
+// OutboxDelivered removes the notifications receiver accepted at `at` and records, in the same
+// transaction, that it accepted the firings of the fingerprints fired.
+func (s *Store) OutboxDelivered(ctx context.Context, receiver string, ids []int64, fired []string, at time.Time) error {
+	err := s.WithTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM alert_outbox WHERE id = ANY($1)`, ids); err != nil {
+			return err
+		}
+		if len(fired) == 0 {
+			return nil
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO alert_fired_accepted (receiver, fingerprint, accepted_at)
+			SELECT $1, f, $3 FROM unnest($2::text[]) AS f
+			ON CONFLICT (receiver, fingerprint) DO UPDATE SET accepted_at = excluded.accepted_at`, receiver, fired, at.UTC()); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `DELETE FROM alert_fired_accepted WHERE receiver = $1 AND accepted_at < $2`,
+			receiver, at.Add(-firedAcceptedKeep).UTC())
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("cannot record %d notifications delivered to %s: %w", len(ids), receiver, err)
+	}
+	return nil
+}
+
+// FiringsAccepted returns when receiver accepted each firing it accepted after since, by
+// fingerprint.
+func (s *Store) FiringsAccepted(ctx context.Context, receiver string, since time.Time) (map[string]time.Time, error) {
+	rows, err := s.pool.Query(ctx, `SELECT fingerprint, accepted_at FROM alert_fired_accepted
+		WHERE receiver = $1 AND accepted_at > $2`, receiver, since.UTC())
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the firings %s accepted: %w", receiver, err)
+	}
+	defer rows.Close()
+	out := map[string]time.Time{}
+	for rows.Next() {
+		var fp string
+		var at time.Time
+		if err := rows.Scan(&fp, &at); err != nil {
+			return nil, fmt.Errorf("cannot read the firings %s accepted: %w", receiver, err)
+		}
+		out[fp] = at
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("cannot read the firings %s accepted: %w", receiver, err)
+	}
+	return out, nil
+}
+
 // OutboxFailed records a failed attempt on notifications, for the operator.
 func (s *Store) OutboxFailed(ctx context.Context, ids []int64, reason string) error {
 	if _, err := s.pool.Exec(ctx, `UPDATE alert_outbox SET attempts = attempts + 1, last_error = $2 WHERE id = ANY($1)`, ids, reason); err != nil {
