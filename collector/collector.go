@@ -86,7 +86,7 @@ func Run(ctx context.Context, o Options) error {
 			return err
 		}
 		group.Join(ctx)
-		o.Schedule.Fleet = ownedFleet{inner: o.Schedule.Fleet, m: group}
+		o.Schedule.Fleet = newOwnedFleet(o.Schedule.Fleet, group)
 		o.Schedule.Reload = group.Changed()
 	}
 	o.Schedule.Samples = vm.Add

@@ -218,6 +218,23 @@ func (m *Membership) filter(f *model.Fleet) *model.Fleet {
 type ownedFleet struct {
 	inner FleetLoader
 	m     *Membership
+	last  *fullFleet // nil: every load reads the inventory
+}
+
+// fullFleet is the last whole inventory read, kept so that a change of the collector group
+// (a member died or joined: every survivor reloads at once) only narrows it again instead of
+// reading 100,000 devices and their items from PostgreSQL while the hand-over waits. It is reused
+// while the inventory's version is unchanged and for at most fullReloadEvery, like the
+// scheduler's own version check.
+type fullFleet struct {
+	mu      sync.Mutex
+	version string
+	at      time.Time
+	fleet   *model.Fleet
+}
+
+func newOwnedFleet(inner FleetLoader, m *Membership) ownedFleet {
+	return ownedFleet{inner: inner, m: m, last: &fullFleet{}}
 }
 
 // whileHeld narrows ctx to the time this collector holds its share; ok is false when it holds
@@ -240,7 +257,7 @@ func (o ownedFleet) LoadFleet(ctx context.Context) (*model.Fleet, error) {
 	if !ok {
 		return o.m.filter(&model.Fleet{}), nil
 	}
-	f, err := o.inner.LoadFleet(ctx)
+	f, err := o.load(ctx)
 	if err != nil {
 		// Cut off from PostgreSQL the lease runs out too: then stop probing rather than keep a
 		// share the others have taken over by now (unless there are no others).
@@ -250,6 +267,31 @@ func (o ownedFleet) LoadFleet(ctx context.Context) (*model.Fleet, error) {
 		return nil, err
 	}
 	return o.m.filter(f), nil
+}
+
+// load returns the whole inventory: the one read last while its version stands, else a new read.
+func (o ownedFleet) load(ctx context.Context) (*model.Fleet, error) {
+	fv, ok := o.inner.(fleetVersioner)
+	if o.last == nil || !ok {
+		return o.inner.LoadFleet(ctx)
+	}
+	// The version is read before the fleet: an inventory change in between is stored under the
+	// older version, so the next load reads again instead of missing it.
+	v, err := fv.FleetVersion(ctx)
+	if err != nil {
+		return nil, err
+	}
+	o.last.mu.Lock()
+	defer o.last.mu.Unlock()
+	if o.last.fleet != nil && o.last.version == v && time.Since(o.last.at) < fullReloadEvery {
+		return o.last.fleet, nil
+	}
+	f, err := o.inner.LoadFleet(ctx)
+	if err != nil {
+		return nil, err
+	}
+	o.last.version, o.last.at, o.last.fleet = v, time.Now(), f
+	return f, nil
 }
 
 func (o ownedFleet) FleetVersion(ctx context.Context) (string, error) {

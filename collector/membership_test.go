@@ -149,3 +149,43 @@ func TestLeaseLapseEndsAStuckLoad(t *testing.T) {
 		t.Fatalf("lapsed version %q, %v: want %q at once, without PostgreSQL", v, err, "|lapsed")
 	}
 }
+
+// countingFleet counts whole-inventory reads under a version the test moves. A stand-in: the
+// test is about how often the inventory is read, which a real store would not count for us.
+type countingFleet struct {
+	version string
+	loads   int
+}
+
+func (c *countingFleet) LoadFleet(context.Context) (*model.Fleet, error) {
+	c.loads++
+	return &model.Fleet{Devices: []model.Device{{DeviceSummary: model.DeviceSummary{ID: 1}}}, Items: map[int64][]model.Item{}}, nil
+}
+
+func (c *countingFleet) FleetVersion(context.Context) (string, error) { return c.version, nil }
+
+// TestGroupChangeReusesTheInventory: when only the collector group changed, the survivors narrow
+// the inventory they already read instead of reading it again; an inventory change reads it.
+func TestGroupChangeReusesTheInventory(t *testing.T) {
+	st := &cutOffStore{members: []model.Collector{{ID: "a"}}}
+	m, err := NewMembership(MembershipOptions{Store: st, ID: "a", Lease: time.Minute, Log: quietLog(), Metrics: metrics.NewSet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Join(context.Background())
+	inner := &countingFleet{version: "v1"}
+	of := newOwnedFleet(inner, m)
+	for _, tc := range []struct {
+		version string
+		want    int
+	}{{"v1", 1}, {"v1", 1}, {"v2", 2}, {"v2", 2}} {
+		inner.version = tc.version
+		f, err := of.LoadFleet(context.Background())
+		if err != nil || len(f.Devices) != 1 {
+			t.Fatalf("load at %s: %v, %v", tc.version, f, err)
+		}
+		if inner.loads != tc.want {
+			t.Fatalf("at version %s: %d inventory reads, want %d", tc.version, inner.loads, tc.want)
+		}
+	}
+}
