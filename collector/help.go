@@ -44,7 +44,7 @@ var help = map[string]string{
 	"wardops_collector_push_dropped_bytes_total":            "Bytes of samples dropped for good.",
 	"wardops_collector_push_duration_seconds":               "Time to push one block of samples to VictoriaMetrics.",
 	"wardops_collector_push_errors_total":                   "Pushes to VictoriaMetrics that failed, by kind (connection, status).",
-	"wardops_collector_push_start_time_unknown_total":       "Reads of VictoriaMetrics' start time after a new connection that failed; each re-sends the replay window.",
+	"wardops_collector_push_start_time_unknown_total":       "Reads of VictoriaMetrics' start time after a new connection that failed (no replay follows them).",
 	"wardops_collector_push_pending":                        "Samples waiting to be batched.",
 	"wardops_collector_push_queue_blocks":                   "Blocks of samples queued (memory and spool).",
 	"wardops_collector_push_queue_bytes":                    "Bytes of samples queued (memory and spool).",

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
@@ -53,6 +54,7 @@ type vmWriter struct {
 	// has lost what it had acknowledged. So every new connection (which a restart forces) is
 	// followed by a look at the server's start time; these are used by the pump's goroutine only.
 	metricsURL string
+	log        *slog.Logger
 	freshConn  bool  // the last post went over a new connection
 	startedAt  int64 // vm_app_start_timestamp last read; 0: not yet
 }
@@ -71,7 +73,7 @@ func NewVM(o VMOptions) (*VM, error) {
 	// The replay window is capped in bytes too: at 100,000 devices 30 s of gzipped samples is a
 	// few MiB, so 64 MiB bounds memory without cutting the span short.
 	w := &vmWriter{url: ImportURL(o.URL), client: o.Client, m: newVMMetrics(o.Metrics),
-		replay: newReplay(o.ReplaySpan, 64<<20, o.Metrics), metricsURL: metricsURL(o.URL)}
+		replay: newReplay(o.ReplaySpan, 64<<20, o.Metrics), metricsURL: metricsURL(o.URL), log: o.Log}
 	w.text.New = func() any { b := make([]byte, 0, 64<<10); return &b }
 	// klauspost's gzip at BestSpeed: the same format VictoriaMetrics reads, at about half the CPU
 	// of the standard library's (compression was a sixth of the SNMP poll path's profile).
@@ -202,15 +204,17 @@ func (w *vmWriter) post(ctx context.Context, b []byte) error {
 }
 
 // restarted says whether the server started again since its start time was last read (the first
-// read only records it). A server whose start time cannot be read counts as restarted: a needless
-// replay costs one span of samples that deduplication drops, a missed one loses them.
+// read only records it). A start time that cannot be read is counted and logged and leaves the
+// replay alone: a needless replay stores every sample of the span twice where deduplication is
+// off, and losing samples needs a crash and an unreadable /metrics at once.
 func (w *vmWriter) restarted(ctx context.Context) bool {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	at, err := w.startTime(ctx)
 	if err != nil {
 		w.m.startUnknown.Inc()
-		return true
+		w.log.Warn("cannot read VictoriaMetrics' start time after a new connection; no replay", "url", w.metricsURL, "err", err)
+		return false
 	}
 	prev := w.startedAt
 	w.startedAt = at
