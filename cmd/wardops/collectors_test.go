@@ -15,6 +15,7 @@ import (
 
 	"github.com/wardops/wardops/internal/testenv"
 	"github.com/wardops/wardops/model"
+	"github.com/wardops/wardops/store"
 )
 
 // TestThreeCollectorsOneKilled runs three `wardops collector` processes on one database. They
@@ -152,4 +153,20 @@ func startWardops(t *testing.T, dir, name string, args []string, env ...string) 
 		}
 	})
 	return cmd
+}
+
+// importLoopbackFleet imports n ping-only devices named prefix-NN on 127.20.<third>.1…n, one
+// branch, and returns what it imported: the fleet of the PostgreSQL outage tests, each on a /24 of
+// its own.
+func importLoopbackFleet(t *testing.T, st *store.Store, prefix string, third byte, n int) []model.ImportDevice {
+	t.Helper()
+	specs := make([]model.ImportDevice, n)
+	for i := range specs {
+		specs[i] = model.ImportDevice{Line: i + 2, Branch: "b", Name: fmt.Sprintf("%s-%02d", prefix, i),
+			IP: netip.AddrFrom4([4]byte{127, 20, third, byte(i + 1)}).String(), Enabled: true, SNMPPort: 161}
+	}
+	if _, err := st.ImportInventory(context.Background(), nil, specs, false); err != nil {
+		t.Fatal(err)
+	}
+	return specs
 }

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/wardops/wardops/internal/testenv"
-	"github.com/wardops/wardops/model"
 	"github.com/wardops/wardops/store"
 )
 
@@ -40,14 +39,7 @@ func TestRunSurvivesPostgresRestart(t *testing.T) {
 	if _, err := st.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	specs := make([]model.ImportDevice, devices)
-	for i := range specs {
-		specs[i] = model.ImportDevice{Line: i + 2, Branch: "b", Name: fmt.Sprintf("restart-%02d", i),
-			IP: netip.AddrFrom4([4]byte{127, 20, 215, byte(i + 1)}).String(), Enabled: true, SNMPPort: 161}
-	}
-	if _, err := st.ImportInventory(ctx, nil, specs, false); err != nil {
-		t.Fatal(err)
-	}
+	specs := importLoopbackFleet(t, st, "restart", 215, devices)
 	st.Close()
 
 	dir := t.TempDir()

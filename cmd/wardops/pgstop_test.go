@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/netip"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,7 +13,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/wardops/wardops/internal/testenv"
-	"github.com/wardops/wardops/model"
 	"github.com/wardops/wardops/store"
 )
 
@@ -43,14 +41,7 @@ func TestRunSurvivesPostgresStopped(t *testing.T) {
 	if _, err := st.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	specs := make([]model.ImportDevice, devices)
-	for i := range specs {
-		specs[i] = model.ImportDevice{Line: i + 2, Branch: "b", Name: fmt.Sprintf("stopped-%02d", i),
-			IP: netip.AddrFrom4([4]byte{127, 20, 216, byte(i + 1)}).String(), Enabled: true, SNMPPort: 161}
-	}
-	if _, err := st.ImportInventory(ctx, nil, specs, false); err != nil {
-		t.Fatal(err)
-	}
+	importLoopbackFleet(t, st, "stopped", 216, devices)
 	st.Close()
 
 	dir := t.TempDir()
