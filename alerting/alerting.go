@@ -31,6 +31,7 @@ type Store interface {
 	LoadEvaluatorState(ctx context.Context) (store.EvaluatorState, error)
 	CommitCycle(ctx context.Context, lead *store.Leadership, receivers []string, c *store.CycleChange) error
 	ProbeStates(ctx context.Context, since time.Time) ([]model.ProbeState, error)
+	SNMPStates(ctx context.Context, since time.Time) ([]model.SNMPState, time.Time, error)
 	AlertDevices(ctx context.Context) ([]model.DeviceNode, error)
 	AlertRules(ctx context.Context) ([]model.Rule, error)
 	MaintenanceWindows(ctx context.Context, endedAfter time.Time) ([]model.MaintenanceWindow, error)
@@ -44,7 +45,7 @@ type Store interface {
 // Options configures Run. The durations have their defaults in config (WARDOPS_ALERT_*).
 type Options struct {
 	Store         Store
-	VMURL         string   // VictoriaMetrics query URL; "" leaves the threshold rules unevaluated
+	VMURL         string   // VictoriaMetrics query URL; "" leaves the expression rules unevaluated
 	Alertmanagers []string // base URLs; each gets every notification
 	PingInterval  time.Duration
 	// DownInterval is how often down detection reads new probes; EvalInterval how often the
@@ -122,7 +123,7 @@ func Run(ctx context.Context, o Options) error {
 func lead1(ctx context.Context, o *Options, m *metrics, lead *store.Leadership) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	e := &engine{o: o, m: m, st: o.Store, lead: lead, kick: map[string]chan struct{}{}}
+	e := &engine{o: o, m: m, st: o.Store, lead: lead, kick: map[string]chan struct{}{}, probes: newProbeWindow()}
 	if err := e.refreshInventory(ctx); err != nil {
 		return err
 	}
@@ -151,7 +152,7 @@ func lead1(ctx context.Context, o *Options, m *metrics, lead *store.Leadership) 
 			if k == model.RuleBlind {
 				down.blind = true
 			}
-		case vmRule(k):
+		case thresholdRule(k):
 			rules.open[keyOf(&a)] = &a
 		}
 	}
@@ -179,16 +180,14 @@ func lead1(ctx context.Context, o *Options, m *metrics, lead *store.Leadership) 
 			return err
 		})
 	})
-	if o.VMURL != "" {
-		g.Go(func() error {
-			return every(gctx, o.EvalInterval, func(ctx context.Context) error {
-				t0 := time.Now()
-				err := rules.cycle(ctx, t0)
-				m.evalDuration.WithLabelValues("rules").Observe(time.Since(t0).Seconds())
-				return err
-			})
+	g.Go(func() error {
+		return every(gctx, o.EvalInterval, func(ctx context.Context) error {
+			t0 := time.Now()
+			err := rules.cycle(ctx, t0)
+			m.evalDuration.WithLabelValues("rules").Observe(time.Since(t0).Seconds())
+			return err
 		})
-	}
+	})
 	for _, u := range o.Alertmanagers {
 		s := newSender(e, u)
 		e.kick[u] = s.kick

@@ -67,6 +67,7 @@ func (d *downEval) cycle(ctx context.Context, now time.Time) error {
 		return err
 	}
 	d.e.m.probesRead.Add(float64(len(probes)))
+	d.e.probes.add(probes)
 	ch := &store.CycleChange{}
 	touched := map[int64]bool{}
 	var nProbes, nFailed int

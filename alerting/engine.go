@@ -23,6 +23,8 @@ type engine struct {
 	// roots maps each down device to the device its outage is blamed on (itself, or the root
 	// cause above it), so threshold rules hold their alerts for devices already down.
 	roots atomic.Pointer[map[int64]int64]
+	// probes is the window of probes the ping rules judge, fed by down detection's reads.
+	probes *probeWindow
 	kick  map[string]chan struct{}
 	// counts is built on first use, so every way of making an engine gets it.
 	countsOnce sync.Once

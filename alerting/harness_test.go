@@ -183,10 +183,11 @@ func (e *env) startCollector(o envOptions) {
 			Schedule: collector.SchedulerOptions{Fleet: e.st, Engine: eng, SNMP: poller, PingInterval: o.pingInterval,
 				PingCount: defaults.PingCount, EchoInterval: defaults.PingEcho, PingTimeout: o.pingTimeout,
 				SNMPInterval: snmpInterval, ProbeWorkers: 256, SNMPWorkers: 4, InventoryReload: defaults.InventoryReload},
-			VM:      sink.VMOptions{URL: e.vm.URL, Options: so},
-			Pings:   sink.PingResultsOptions{Store: e.st, Options: so},
-			Log:     testLog(),
-			Metrics: set,
+			VM:         sink.VMOptions{URL: e.vm.URL, Options: so},
+			Pings:      sink.PingResultsOptions{Store: e.st, Options: so},
+			SNMPStates: e.st,
+			Log:        testLog(),
+			Metrics:    set,
 		})
 	}()
 	t.Cleanup(func() {

@@ -43,7 +43,7 @@ func NewEvaluator(ctx context.Context, o Options) (*Evaluator, error) {
 	}
 	m := newMetrics(reg, o.Alertmanagers)
 	ev := &Evaluator{reg: reg}
-	ev.e = &engine{o: &o, m: m, st: o.Store, lead: lead, kick: map[string]chan struct{}{}}
+	ev.e = &engine{o: &o, m: m, st: o.Store, lead: lead, kick: map[string]chan struct{}{}, probes: newProbeWindow()}
 	if err := ev.e.refreshInventory(ctx); err != nil {
 		lead.Release()
 		return nil, err
@@ -66,13 +66,11 @@ func (ev *Evaluator) Once(ctx context.Context, now time.Time) (CycleStats, error
 		return s, err
 	}
 	s.Down = time.Since(t0)
-	if ev.e.o.VMURL != "" {
-		t1 := time.Now()
-		if err := ev.rules.cycle(ctx, now); err != nil {
-			return s, err
-		}
-		s.Rules = time.Since(t1)
+	t1 := time.Now()
+	if err := ev.rules.cycle(ctx, now); err != nil {
+		return s, err
 	}
+	s.Rules = time.Since(t1)
 	s.PGQueries = int(ev.counter("wardops_alerting_pg_queries_total") - pg0)
 	s.VMQueries = int(ev.counter("wardops_alerting_vm_queries_total") - vm0)
 	s.ProbesRead = int(ev.counter("wardops_alerting_probes_read_total") - pr0)

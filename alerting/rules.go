@@ -50,8 +50,9 @@ func ValidateRule(r model.Rule) error {
 	return nil
 }
 
-// vmRule reports whether a rule kind is evaluated against VictoriaMetrics.
-func vmRule(kind string) bool {
+// thresholdRule reports whether a rule kind compares a value with a threshold: judged in memory
+// (local.go) or, for expressions, by VictoriaMetrics.
+func thresholdRule(kind string) bool {
 	switch kind {
 	case model.RuleHighRTT, model.RulePacketLoss, model.RuleIfOperDown, model.RuleIfErrors, model.RuleRebooted,
 		model.RuleSNMPUnreachable, model.RuleExpr:
@@ -123,11 +124,13 @@ func ruleQueries(r model.Rule) (offenders, count string, err error) {
 // pending timer would end, the count is asked that same evaluation.
 const liveFor = 5 * time.Minute
 
-// ruleEval evaluates the threshold rules against VictoriaMetrics: one query per enabled rule per
-// evaluation, whatever the fleet size. It is owned by one goroutine.
+// ruleEval evaluates the threshold rules: the default ones in memory (local.go), expression
+// rules against VictoriaMetrics, one query per rule per evaluation whatever the fleet size. It is
+// owned by one goroutine.
 type ruleEval struct {
 	e       *engine
 	vm      *vmClient
+	snmp    snmpView
 	open    map[alertKey]*model.AlertRecord
 	pending map[alertKey]*model.Pending
 	// liveAt is when each rule's count last said VictoriaMetrics has its series.
@@ -136,7 +139,47 @@ type ruleEval struct {
 
 func newRuleEval(e *engine) *ruleEval {
 	return &ruleEval{e: e, vm: &vmClient{base: e.o.VMURL, hc: httpClient()}, open: map[alertKey]*model.AlertRecord{},
-		pending: map[alertKey]*model.Pending{}, liveAt: map[int64]time.Time{}}
+		snmp: snmpView{devs: map[int64]*snmpDevice{}}, pending: map[alertKey]*model.Pending{}, liveAt: map[int64]time.Time{}}
+}
+
+// prepare brings the in-memory data of the enabled local rules up to now: the SNMP states
+// written since the last cycle, and the probe window filled from ping_results the first time (or
+// when a window grew). One PostgreSQL query each, and none for a kind no rule needs.
+func (re *ruleEval) prepare(ctx context.Context, inv *inventory, now time.Time) error {
+	pingSpan, errSpan := spans(inv)
+	snmp := false
+	for _, r := range inv.rules {
+		if r.Enabled && localRule(r.Kind) && r.Kind != model.RuleHighRTT && r.Kind != model.RulePacketLoss {
+			snmp = true
+		}
+	}
+	if snmp {
+		_, err := re.snmp.read(ctx, re.e.st, errSpan, now)
+		re.e.m.pgQueries.Inc()
+		if err != nil {
+			return err
+		}
+	}
+	if pingSpan == 0 {
+		// No ping rule: hold no probes (down detection keeps adding between cycles).
+		re.e.probes.prune(now)
+		re.e.probes.filled(time.Time{})
+		return nil
+	}
+	from := now.Add(-pingSpan)
+	re.e.probes.prune(from)
+	if re.e.probes.complete(from) {
+		return nil
+	}
+	ps, err := re.e.st.ProbeStates(ctx, from)
+	re.e.m.pgQueries.Inc()
+	if err != nil {
+		return err
+	}
+	re.e.m.probesRead.Add(float64(len(ps)))
+	re.e.probes.add(ps)
+	re.e.probes.filled(from)
+	return nil
 }
 
 func (re *ruleEval) cycle(ctx context.Context, now time.Time) error {
@@ -146,15 +189,19 @@ func (re *ruleEval) cycle(ctx context.Context, now time.Time) error {
 	mt := newMaintenance(inv, now)
 	live := map[int64]model.Rule{}
 	for _, r := range inv.rules {
-		if r.Enabled && vmRule(r.Kind) {
+		if r.Enabled && thresholdRule(r.Kind) {
 			live[r.ID] = r
 		}
 	}
-	// The queries run side by side (VictoriaMetrics answers each on its own cores); their
-	// answers are applied one rule at a time.
+	if err := re.prepare(ctx, inv, now); err != nil {
+		return err
+	}
+	// The VictoriaMetrics queries run side by side (it answers each on its own cores); the
+	// answers are applied one rule at a time. Without a VictoriaMetrics URL expression rules
+	// are not evaluated.
 	var todo []model.Rule
 	for _, r := range inv.rules {
-		if r.Enabled && vmRule(r.Kind) && r.Threshold != nil {
+		if r.Enabled && r.Threshold != nil && (localRule(r.Kind) || (r.Kind == model.RuleExpr && re.e.o.VMURL != "")) {
 			todo = append(todo, r)
 		}
 	}
@@ -182,6 +229,10 @@ func (re *ruleEval) cycle(ctx context.Context, now time.Time) error {
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 4)
 	for i, r := range todo {
+		if localRule(r.Kind) {
+			answers[i] = re.judgeLocal(r, inv, now)
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -249,7 +300,10 @@ type answer struct {
 	// so, or it said so less than liveFor ago).
 	answered bool
 	fresh    bool // answered was learnt this evaluation, not taken from liveAt
-	err      error
+	// judged, when set, tells the keys that have a value this evaluation: the others' alerts
+	// and timers stay as they are. nil: every key of an answered rule is judged.
+	judged func(alertKey) bool
+	err    error
 }
 
 // fetch asks for a rule's offenders and, when needCount says so, for its count.
@@ -335,7 +389,7 @@ func (re *ruleEval) rule(ch *store.CycleChange, inv *inventory, mt *maintenance,
 		extras[k] = s.labels
 	}
 	if !ans.answered {
-		// VictoriaMetrics has nothing for this rule: open alerts and timers stay as they are.
+		// Nothing has data for this rule: open alerts and timers stay as they are.
 		delete(re.liveAt, r.ID)
 		return fmt.Errorf("rule %s: %w", r.Name, errNoData)
 	}
@@ -387,7 +441,7 @@ func (re *ruleEval) rule(ch *store.CycleChange, inv *inventory, mt *maintenance,
 	// The series of an open alert is back past the recovery threshold (the query only returns
 	// series that are not): resolve it.
 	for k, a := range re.open {
-		if k.rule != r.ID {
+		if k.rule != r.ID || (ans.judged != nil && !ans.judged(k)) {
 			continue
 		}
 		if v, ok := seen[k]; ok && !r.Recovered(v) {
@@ -397,6 +451,9 @@ func (re *ruleEval) rule(ch *store.CycleChange, inv *inventory, mt *maintenance,
 		delete(re.open, k)
 	}
 	for k, p := range re.pending {
+		if ans.judged != nil && !ans.judged(k) {
+			continue
+		}
 		if _, ok := seen[k]; !ok && k.rule == r.ID {
 			ch.PendingDelete = append(ch.PendingDelete, *p)
 			delete(re.pending, k)

@@ -29,7 +29,10 @@ type Options struct {
 	Schedule SchedulerOptions        // Fleet and Engine required; Samples and Pings are set by Run
 	VM       sink.VMOptions          // URL required
 	Pings    sink.PingResultsOptions // Store required
-	Listen   string                  // host:port serving /metrics; "" serves nothing
+	// SNMPStates receives each device's latest SNMP poll for the alerter's SNMP rules
+	// (snmp_states); nil writes none.
+	SNMPStates SNMPStateStore
+	Listen     string // host:port serving /metrics; "" serves nothing
 	// Group, when set, shares the fleet with the other collectors on the same database
 	// (membership.go); nil probes every enabled device.
 	Group *MembershipOptions
@@ -91,6 +94,11 @@ func Run(ctx context.Context, o Options) error {
 	}
 	o.Schedule.Samples = vm.Add
 	o.Schedule.Pings = pings.Add
+	var states *snmpStates
+	if o.SNMPStates != nil {
+		states = newSNMPStates(o.SNMPStates, o.Log.With("part", "snmp_states"), o.Metrics)
+		o.Schedule.SNMPStates = states.observe
+	}
 	sched, err := NewScheduler(o.Schedule)
 	if err != nil {
 		closeSpools()
@@ -160,6 +168,9 @@ func Run(ctx context.Context, o Options) error {
 	writers.Add(2)
 	go func() { defer writers.Done(); vmErr = vm.Run(wctx) }()
 	go func() { defer writers.Done(); pgErr = pings.Run(wctx) }()
+	if states != nil {
+		writers.Go(func() { states.Run(wctx) })
+	}
 
 	// The heartbeat outlives the scheduler: the group learns this collector left only after its
 	// last probe, so no device goes unprobed in between.

@@ -81,8 +81,12 @@ type SchedulerOptions struct {
 
 	Samples func(ss ...sample.Sample)    // where samples go (the VictoriaMetrics sink)
 	Pings   func(rs ...model.PingResult) // where ping_results rows go (the ping_results sink)
-	Log     *slog.Logger
-	Metrics *metrics.Set
+	// SNMPStates, when set, takes each SNMP poll's samples for the alerter's SNMP rules
+	// (snmpstates.go): the device, its labels in front of every sample's, the poll's start and
+	// whether it succeeded.
+	SNMPStates func(dev model.Device, base []sample.Label, at time.Time, ss []sample.Sample, ok bool)
+	Log        *slog.Logger
+	Metrics    *metrics.Set
 }
 
 // settingsOf is the operator settings of o, for an error message.
@@ -369,6 +373,9 @@ func (s *Scheduler) pollSNMP(ctx context.Context, t *target, _ time.Time) {
 		if ss[i].Timestamp == 0 {
 			ss[i].Timestamp = ts
 		}
+	}
+	if s.o.SNMPStates != nil {
+		s.o.SNMPStates(info.dev, info.labels, start, ss, err == nil)
 	}
 	s.m.samples.Add(len(ss))
 	s.o.Samples(ss...)

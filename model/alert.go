@@ -166,11 +166,14 @@ type DeviceState struct {
 	Flapping   bool
 }
 
-// ProbeState is one ping_results row reduced to what down detection reads.
+// ProbeState is one ping_results row reduced to what the alerter reads: down detection its
+// reachability, the HighRTT and PacketLoss rules its RTT and loss.
 type ProbeState struct {
 	DeviceID  int64
 	Timestamp time.Time
 	Up        bool
+	RTTMs     float64 // mean RTT of the answered echoes; NaN when none was answered
+	Loss      float64 // lost / sent, 0..1
 }
 
 // Pending is a threshold rule's condition that holds but has not lasted its `for` yet.
@@ -230,3 +233,31 @@ type MaintenanceWindow struct {
 
 // ErrParentCycle is returned when parents would make a device its own ancestor.
 var ErrParentCycle = errors.New("parent cycle")
+
+// SNMPState is a device's latest SNMP poll reduced to what the SNMP alert rules judge. The
+// collector writes one per poll to snmp_states (the newest per device is kept); the alerter reads
+// those that changed since its last cycle, so the SNMP rules cost no VictoriaMetrics query.
+type SNMPState struct {
+	DeviceID int64
+	PolledAt time.Time
+	Up       bool // every request of the poll succeeded
+	// LastOK is the newest successful poll and RebootedAt the newest poll that saw sysUpTime go
+	// back; zero when never. The store keeps them across polls that do not move them.
+	LastOK, RebootedAt time.Time
+	// InterfacesAt is the poll the interfaces were read at: a failed poll that read none keeps
+	// the previous poll's.
+	InterfacesAt time.Time
+	Interfaces   []InterfaceState
+}
+
+// InterfaceState is one IF-MIB row of an SNMPState.
+type InterfaceState struct {
+	// Labels are the row's own labels (index and the profile's label columns, as on its series),
+	// without the device's.
+	Labels map[string]string `json:"labels"`
+	Oper   int               `json:"oper,omitempty"`  // ifOperStatus; 0 when not read
+	Admin  int               `json:"admin,omitempty"` // ifAdminStatus; 0 when not read
+	// ErrorRate is in + out errors per second since the collector's previous poll of the row;
+	// nil on the first poll and after a counter went back.
+	ErrorRate *float64 `json:"error_rate,omitempty"`
+}

@@ -19,6 +19,12 @@ const (
 	MetricSNMPRebootDetected = "wardops_snmp_reboot_detected"
 	MetricSNMPErrors         = "wardops_snmp_errors_total"
 	MetricSNMPTableRows      = "wardops_snmp_table_rows" // rows each table of a profile returned
+
+	// The IF-MIB columns the SNMP alert rules judge (profile if-mib).
+	MetricIfOperStatus  = "wardops_snmp_ifOperStatus"
+	MetricIfAdminStatus = "wardops_snmp_ifAdminStatus"
+	MetricIfInErrors    = "wardops_snmp_ifInErrors"
+	MetricIfOutErrors   = "wardops_snmp_ifOutErrors"
 )
 
 // PingMetrics are the ICMP series, in the order the collector writes them.

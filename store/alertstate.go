@@ -100,10 +100,11 @@ func interpretCycle(err error) error {
 }
 
 // ProbeStates returns the ping_results rows with a timestamp after since, oldest first: the
-// whole fleet's new probes in one query on idx_ping_results_timestamp.
+// whole fleet's new probes in one query on idx_ping_results_timestamp. RTTMs is NaN where no
+// echo was answered.
 func (s *Store) ProbeStates(ctx context.Context, since time.Time) ([]model.ProbeState, error) {
-	rows, err := s.pool.Query(ctx, `SELECT device_id, "timestamp", is_reachable FROM ping_results
-		WHERE "timestamp" > $1 ORDER BY "timestamp"`, since.UTC())
+	rows, err := s.pool.Query(ctx, `SELECT device_id, "timestamp", is_reachable, COALESCE(rtt_avg_ms, 'NaN'), packet_loss
+		FROM ping_results WHERE "timestamp" > $1 ORDER BY "timestamp"`, since.UTC())
 	if err != nil {
 		return nil, fmt.Errorf("cannot read new ping results: %w", err)
 	}
@@ -111,7 +112,7 @@ func (s *Store) ProbeStates(ctx context.Context, since time.Time) ([]model.Probe
 	var out []model.ProbeState
 	var p model.ProbeState
 	for rows.Next() {
-		if err := rows.Scan(&p.DeviceID, &p.Timestamp, &p.Up); err != nil {
+		if err := rows.Scan(&p.DeviceID, &p.Timestamp, &p.Up, &p.RTTMs, &p.Loss); err != nil {
 			return nil, fmt.Errorf("cannot read new ping results: %w", err)
 		}
 		out = append(out, p)
