@@ -31,7 +31,7 @@ type Store interface {
 	LoadEvaluatorState(ctx context.Context) (store.EvaluatorState, error)
 	CommitCycle(ctx context.Context, lead *store.Leadership, receivers []string, c *store.CycleChange) error
 	ProbeStates(ctx context.Context, since time.Time) ([]model.ProbeState, error)
-	SNMPStates(ctx context.Context, since time.Time) ([]model.SNMPState, time.Time, error)
+	SNMPStates(ctx context.Context, since time.Time, has func(id int64, changed time.Time) bool) ([]model.SNMPState, time.Time, error)
 	AlertDevices(ctx context.Context) ([]model.DeviceNode, error)
 	AlertRules(ctx context.Context) ([]model.Rule, error)
 	MaintenanceWindows(ctx context.Context, endedAfter time.Time) ([]model.MaintenanceWindow, error)

@@ -1,6 +1,7 @@
 package alerting
 
 import (
+	"cmp"
 	"context"
 	"math"
 	"slices"
@@ -57,7 +58,8 @@ func window(r model.Rule) time.Duration {
 // probeWindow keeps each device's probes of the last span (the longest window of the enabled
 // ping rules). Down detection adds what it reads; the rule loop reads means and, on its first
 // cycle or when a window grows, fills the span from ping_results once. It is shared by the two
-// loops of one leadership term.
+// loops of one leadership term. Probes hold no pointers, so 100,000 devices' windows cost the
+// garbage collector nothing to scan.
 type probeWindow struct {
 	mu    sync.Mutex
 	byDev map[int64][]probe // oldest first
@@ -67,7 +69,7 @@ type probeWindow struct {
 }
 
 type probe struct {
-	at        time.Time
+	at        int64 // Unix nanoseconds
 	rtt, loss float64
 }
 
@@ -78,13 +80,13 @@ func (w *probeWindow) add(ps []model.ProbeState) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, p := range ps {
-		pr := probe{at: p.Timestamp, rtt: p.RTTMs, loss: p.Loss}
+		pr := probe{at: p.Timestamp.UnixNano(), rtt: p.RTTMs, loss: p.Loss}
 		h := w.byDev[p.DeviceID]
-		if n := len(h); n == 0 || h[n-1].at.Before(p.Timestamp) {
+		if n := len(h); n == 0 || h[n-1].at < pr.at {
 			w.byDev[p.DeviceID] = append(h, pr)
 			continue
 		}
-		i, found := slices.BinarySearchFunc(h, p.Timestamp, func(a probe, t time.Time) int { return a.at.Compare(t) })
+		i, found := slices.BinarySearchFunc(h, pr.at, func(a probe, t int64) int { return cmp.Compare(a.at, t) })
 		if !found {
 			w.byDev[p.DeviceID] = slices.Insert(h, i, pr)
 		}
@@ -93,11 +95,12 @@ func (w *probeWindow) add(ps []model.ProbeState) {
 
 // prune drops the probes before from.
 func (w *probeWindow) prune(from time.Time) {
+	f := from.UnixNano()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for id, h := range w.byDev {
 		i := 0
-		for i < len(h) && h[i].at.Before(from) {
+		for i < len(h) && h[i].at < f {
 			i++
 		}
 		switch {
@@ -122,31 +125,41 @@ func (w *probeWindow) filled(from time.Time) {
 	w.from = from
 }
 
-// means returns, for each device with probes after from, its mean RTT in ms over the answered
-// ones (NaN when none was answered) and its mean loss ratio.
-func (w *probeWindow) means(from time.Time, f func(id int64, rtt, loss float64)) {
+// mean returns a device's mean RTT in ms over its answered probes after from (NaN when none was
+// answered) and its mean loss ratio; ok is false when it has no probe after from.
+func mean(h []probe, from int64) (rtt, loss float64, ok bool) {
+	var n, nr int
+	for i := len(h) - 1; i >= 0 && h[i].at > from; i-- {
+		n++
+		loss += h[i].loss
+		if !math.IsNaN(h[i].rtt) {
+			nr++
+			rtt += h[i].rtt
+		}
+	}
+	if n == 0 {
+		return 0, 0, false
+	}
+	if nr == 0 {
+		return math.NaN(), loss / float64(n), true
+	}
+	return rtt / float64(nr), loss / float64(n), true
+}
+
+// each calls f with every device's probes, under the window's lock.
+func (w *probeWindow) each(f func(id int64, h []probe)) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for id, h := range w.byDev {
-		var rtt, loss float64
-		var n, nr int
-		for i := len(h) - 1; i >= 0 && h[i].at.After(from); i-- {
-			n++
-			loss += h[i].loss
-			if !math.IsNaN(h[i].rtt) {
-				nr++
-				rtt += h[i].rtt
-			}
-		}
-		if n == 0 {
-			continue
-		}
-		r := math.NaN()
-		if nr > 0 {
-			r = rtt / float64(nr)
-		}
-		f(id, r, loss/float64(n))
+		f(id, h)
 	}
+}
+
+// of returns a copy of one device's probes.
+func (w *probeWindow) of(id int64) []probe {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.byDev[id])
 }
 
 // snmpView is the latest SNMP state of every polled device and its interfaces' error rates of
@@ -157,13 +170,14 @@ type snmpView struct {
 }
 
 type snmpDevice struct {
-	st    model.SNMPState
-	inst  []string                // instanceOf of each interface's labels, in st.Interfaces' order
-	rates map[string][]ratePoint // by instance
+	st   model.SNMPState // Interfaces kept from the last read that returned them
+	inst []string        // instanceOf of each interface's labels, in st.Interfaces' order
+	// rates are each interface's error rates of the last span, in st.Interfaces' order.
+	rates [][]ratePoint
 }
 
 type ratePoint struct {
-	at   time.Time
+	at   int64 // Unix nanoseconds
 	rate float64
 }
 
@@ -173,56 +187,97 @@ func (v *snmpView) read(ctx context.Context, st Store, span time.Duration, now t
 	if !v.cursor.IsZero() {
 		since = v.cursor.Add(-snmpOverlap)
 	}
-	states, newest, err := st.SNMPStates(ctx, since)
+	states, newest, err := st.SNMPStates(ctx, since, func(id int64, changed time.Time) bool {
+		d := v.devs[id]
+		return d != nil && d.st.InterfacesChanged.Equal(changed)
+	})
 	if err != nil {
 		return 0, err
 	}
 	v.cursor = newest
 	for _, s := range states {
-		d := v.devs[s.DeviceID]
-		if d == nil {
-			d = &snmpDevice{rates: map[string][]ratePoint{}}
-			v.devs[s.DeviceID] = d
-		} else if !s.PolledAt.After(d.st.PolledAt) {
-			continue // read before (the reads overlap)
-		}
-		d.st = s
-		d.inst = d.inst[:0]
-		for _, is := range s.Interfaces {
-			in := instanceOf(is.Labels)
-			d.inst = append(d.inst, in)
-			if is.ErrorRate != nil && s.InterfacesAt.Equal(s.PolledAt) {
-				d.rates[in] = append(d.rates[in], ratePoint{s.PolledAt, *is.ErrorRate})
-			}
-		}
+		v.take(s)
 	}
+	from := now.Add(-span).UnixNano()
 	for _, d := range v.devs {
-		for in, rs := range d.rates {
-			i := 0
-			for i < len(rs) && now.Sub(rs[i].at) > span {
-				i++
+		for i, rs := range d.rates {
+			k := 0
+			for k < len(rs) && rs[k].at < from {
+				k++
 			}
-			if i == len(rs) {
-				delete(d.rates, in)
-			} else if i > 0 {
-				d.rates[in] = slices.Delete(rs, 0, i)
+			if k > 0 {
+				d.rates[i] = slices.Delete(rs, 0, k)
 			}
 		}
 	}
 	return len(states), nil
 }
 
+// take keeps one state read.
+func (v *snmpView) take(s model.SNMPState) {
+	d := v.devs[s.DeviceID]
+	if d == nil {
+		if !s.InterfacesRead {
+			return // cannot be: a device first read comes with its interfaces
+		}
+		d = &snmpDevice{}
+		v.devs[s.DeviceID] = d
+	} else if !s.PolledAt.After(d.st.PolledAt) {
+		return // read before (the reads overlap)
+	}
+	if s.InterfacesRead {
+		d.setInterfaces(s.Interfaces)
+	} else if !s.InterfacesChanged.Equal(d.st.InterfacesChanged) {
+		// Changed, but not sent: the change was read before, on a row this read skips as older
+		// than the one held. Keep the version held.
+		s.InterfacesChanged = d.st.InterfacesChanged
+	}
+	s.Interfaces = d.st.Interfaces
+	d.st = s
+	if !s.InterfacesAt.Equal(s.PolledAt) || len(s.ErrorRates) != len(d.inst) {
+		return // this poll read no interfaces: no new rates
+	}
+	at := s.PolledAt.UnixNano()
+	for i, r := range s.ErrorRates {
+		if !math.IsNaN(r) {
+			d.rates[i] = append(d.rates[i], ratePoint{at, r})
+		}
+	}
+}
+
+// setInterfaces takes a device's new interface list, keeping the rates of the interfaces that
+// stay.
+func (d *snmpDevice) setInterfaces(ifs []model.InterfaceState) {
+	old := make(map[string][]ratePoint, len(d.inst))
+	for i, in := range d.inst {
+		old[in] = d.rates[i]
+	}
+	d.st.Interfaces = ifs
+	d.inst = make([]string, len(ifs))
+	d.rates = make([][]ratePoint, len(ifs))
+	for i, is := range ifs {
+		d.inst[i] = instanceOf(is.Labels)
+		d.rates[i] = old[d.inst[i]]
+	}
+}
+
 // judgeLocal evaluates a rule judged in memory: the series not recovered, as the offenders query
-// of a VictoriaMetrics rule returns them, and which keys have a value at all.
+// of a VictoriaMetrics rule returns them, whether any device in the rule's scope has a value,
+// and, for the keys of open alerts and timers, whether they are judged: they have a value, or
+// their device left the rule's scope.
 func (re *ruleEval) judgeLocal(r model.Rule, inv *inventory, now time.Time) answer {
-	w := window(r)
-	from := now.Add(-w)
+	from := now.Add(-window(r))
 	var ans answer
-	have := map[alertKey]bool{}
-	put := func(id int64, extra map[string]string, inst string, v float64) {
-		k := alertKey{r.ID, id, inst}
-		have[k] = true
-		if r.Recovered(v) {
+	want := func(id int64) bool {
+		d := inv.devices[id]
+		return d != nil && d.Enabled && inScope(r, d)
+	}
+	// put takes one value; the scope is looked at only where it decides something.
+	put := func(id int64, extra map[string]string, v float64) {
+		if !ans.answered && want(id) {
+			ans.answered = true
+		}
+		if r.Recovered(v) || !want(id) {
 			return
 		}
 		l := make(map[string]string, len(extra)+1)
@@ -232,76 +287,94 @@ func (re *ruleEval) judgeLocal(r model.Rule, inv *inventory, now time.Time) answ
 		l["device_id"] = strconv.FormatInt(id, 10)
 		ans.res = append(ans.res, series{labels: l, value: v})
 	}
-	want := func(id int64) bool {
-		d := inv.devices[id]
-		return d != nil && d.Enabled && inScope(r, d)
-	}
 	switch r.Kind {
 	case model.RuleHighRTT, model.RulePacketLoss:
-		re.e.probes.means(from, func(id int64, rtt, loss float64) {
-			if !want(id) {
-				return
-			}
+		f := from.UnixNano()
+		value := func(h []probe) (float64, bool) {
+			rtt, loss, ok := mean(h, f)
 			if r.Kind == model.RulePacketLoss {
-				put(id, nil, "", loss*100)
-			} else if !math.IsNaN(rtt) {
-				put(id, nil, "", rtt)
+				return loss * 100, ok
+			}
+			return rtt, ok && !math.IsNaN(rtt)
+		}
+		re.e.probes.each(func(id int64, h []probe) {
+			if v, ok := value(h); ok {
+				put(id, nil, v)
 			}
 		})
+		ans.judged = func(k alertKey) bool {
+			_, ok := value(re.e.probes.of(k.device))
+			return ok
+		}
 	case model.RuleSNMPUnreachable, model.RuleRebooted:
-		for id, d := range re.snmp.devs {
-			if d.st.PolledAt.Before(from) || !want(id) {
-				continue
+		value := func(d *snmpDevice) (float64, bool) {
+			if d == nil || d.st.PolledAt.Before(from) {
+				return 0, false
 			}
 			t := d.st.LastOK
 			if r.Kind == model.RuleRebooted {
 				t = d.st.RebootedAt
 			}
-			v := 0.0
-			if !t.Before(from) {
-				v = 1
+			if t.Before(from) {
+				return 0, true
 			}
-			put(id, nil, "", v)
+			return 1, true
 		}
-	case model.RuleIfOperDown:
 		for id, d := range re.snmp.devs {
-			if now.Sub(d.st.InterfacesAt) > ifStaleness || !want(id) {
-				continue
+			if v, ok := value(d); ok {
+				put(id, nil, v)
 			}
-			for i, is := range d.st.Interfaces {
-				if is.Oper == 0 || is.Admin == 0 {
-					continue // a column not read: no value, as no series in VictoriaMetrics
+		}
+		ans.judged = func(k alertKey) bool {
+			_, ok := value(re.snmp.devs[k.device])
+			return ok
+		}
+	case model.RuleIfOperDown, model.RuleIfErrors:
+		value := func(d *snmpDevice, i int) (float64, bool) {
+			if r.Kind == model.RuleIfOperDown {
+				is := d.st.Interfaces[i]
+				if now.Sub(d.st.InterfacesAt) > ifStaleness || is.Oper == 0 || is.Admin == 0 {
+					return 0, false // not read lately: no value, as no series in VictoriaMetrics
 				}
-				v := 0.0
 				if is.Oper == 2 && is.Admin == 1 {
-					v = 1
+					return 1, true
 				}
-				put(id, is.Labels, d.inst[i], v)
+				return 0, true
+			}
+			var sum float64
+			var n int
+			f := from.UnixNano()
+			for _, p := range d.rates[i] {
+				if p.at >= f {
+					sum += p.rate
+					n++
+				}
+			}
+			return sum / float64(n), n > 0
+		}
+		for id, d := range re.snmp.devs {
+			for i := range d.inst {
+				if v, ok := value(d, i); ok {
+					put(id, d.st.Interfaces[i].Labels, v)
+				}
 			}
 		}
-	case model.RuleIfErrors:
-		for id, d := range re.snmp.devs {
-			if !want(id) {
-				continue
+		ans.judged = func(k alertKey) bool {
+			d := re.snmp.devs[k.device]
+			if d == nil {
+				return false
 			}
-			for i, is := range d.st.Interfaces {
-				rs := d.rates[d.inst[i]]
-				var sum float64
-				var n int
-				for _, p := range rs {
-					if !p.at.Before(from) {
-						sum += p.rate
-						n++
-					}
-				}
-				if n > 0 {
-					put(id, is.Labels, d.inst[i], sum/float64(n))
+			for i, in := range d.inst {
+				if in == k.instance {
+					_, ok := value(d, i)
+					return ok
 				}
 			}
+			return false
 		}
 	}
-	// Offenders in a stable order, so alerts of one cycle are created in the same order every
-	// time (their ids, the outbox).
+	// Offenders in a stable order, so the alerts of one cycle are created in the same order
+	// every time (their ids, the outbox).
 	sort.Slice(ans.res, func(i, j int) bool {
 		a, b := ans.res[i].labels, ans.res[j].labels
 		if a["device_id"] != b["device_id"] {
@@ -309,8 +382,10 @@ func (re *ruleEval) judgeLocal(r model.Rule, inv *inventory, now time.Time) answ
 		}
 		return instanceOf(a) < instanceOf(b)
 	})
-	ans.answered, ans.fresh = len(have) > 0, len(have) > 0
-	ans.judged = func(k alertKey) bool { return have[k] }
+	ans.fresh = ans.answered
+	// A device out of the rule's scope, disabled or deleted is judged: its alerts end.
+	has := ans.judged
+	ans.judged = func(k alertKey) bool { return !want(k.device) || has(k) }
 	return ans
 }
 

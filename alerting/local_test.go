@@ -2,6 +2,7 @@ package alerting
 
 import (
 	"math"
+	"strconv"
 	"testing"
 	"time"
 
@@ -17,7 +18,7 @@ func TestJudgeLocal(t *testing.T) {
 	f := func(v float64) *float64 { return &v }
 	nan := math.NaN()
 	devs := []model.DeviceNode{{ID: 1, Enabled: true, Region: "north"}, {ID: 2, Enabled: true, Region: "north"},
-		{ID: 3, Enabled: true, Region: "south"}, {ID: 4, Enabled: false}}
+		{ID: 3, Enabled: true, Region: "south"}, {ID: 4, Enabled: false}, {ID: 5, Enabled: true}, {ID: 6, Enabled: true}}
 	probes := []model.ProbeState{
 		// 1: slow inside the window, fast before it (outside: not counted).
 		{DeviceID: 1, Timestamp: ago(10 * time.Minute), RTTMs: 1, Loss: 0},
@@ -29,22 +30,25 @@ func TestJudgeLocal(t *testing.T) {
 		// 3: healthy; 4: disabled, slow.
 		{DeviceID: 3, Timestamp: ago(time.Minute), RTTMs: 1, Loss: 0},
 		{DeviceID: 4, Timestamp: ago(time.Minute), RTTMs: 900, Loss: 1},
+		// 5: no probe at all; 6: every echo lost (a loss, but no RTT).
+		{DeviceID: 6, Timestamp: ago(time.Minute), RTTMs: nan, Loss: 1},
 	}
 	ifs := func(oper2, admin2 int) []model.InterfaceState {
 		return []model.InterfaceState{
-			{Labels: map[string]string{"index": "1", "ifName": "wan0"}, Oper: 1, Admin: 1, ErrorRate: f(0)},
-			{Labels: map[string]string{"index": "2", "ifName": "lan0"}, Oper: oper2, Admin: admin2, ErrorRate: f(8)},
+			{Labels: map[string]string{"index": "1", "ifName": "wan0"}, Oper: 1, Admin: 1},
+			{Labels: map[string]string{"index": "2", "ifName": "lan0"}, Oper: oper2, Admin: admin2},
 		}
 	}
+	rates := []float64{0, 8}
 	states := map[int64]model.SNMPState{
 		// 1: answering, interface 2 oper-down while admin-up, rebooted 10 minutes ago.
 		1: {DeviceID: 1, PolledAt: ago(20 * time.Second), Up: true, LastOK: ago(20 * time.Second), RebootedAt: ago(10 * time.Minute),
-			InterfacesAt: ago(20 * time.Second), Interfaces: ifs(2, 1)},
+			InterfacesAt: ago(20 * time.Second), Interfaces: ifs(2, 1), ErrorRates: rates},
 		// 2: silent for 4 minutes (polled, failing), interface 2 shut down (admin down).
 		2: {DeviceID: 2, PolledAt: ago(20 * time.Second), Up: false, LastOK: ago(4 * time.Minute),
-			InterfacesAt: ago(4 * time.Minute), Interfaces: ifs(2, 2)},
+			InterfacesAt: ago(4 * time.Minute), Interfaces: ifs(2, 2), ErrorRates: rates},
 		// 3: last polled an hour ago: no value for any SNMP rule.
-		3: {DeviceID: 3, PolledAt: ago(time.Hour), Up: true, LastOK: ago(time.Hour), InterfacesAt: ago(time.Hour), Interfaces: ifs(1, 1)},
+		3: {DeviceID: 3, PolledAt: ago(time.Hour), Up: true, LastOK: ago(time.Hour), InterfacesAt: ago(time.Hour), Interfaces: ifs(1, 1), ErrorRates: rates},
 	}
 	iface := func(idx, name string) string { return instanceOf(map[string]string{"index": idx, "ifName": name}) }
 	type key struct {
@@ -63,14 +67,16 @@ func TestJudgeLocal(t *testing.T) {
 		unjudged  []key
 	}{
 		{kind: model.RuleHighRTT, threshold: 200, recovery: f(150), window: 5 * time.Minute,
-			offend: map[key]float64{{1, ""}: 275}, judged: []key{{2, ""}, {3, ""}}, unjudged: []key{{4, ""}, {9, ""}}},
+			offend: map[key]float64{{1, ""}: 275},
+			// Disabled (4) and deleted (9) devices are judged: their alerts end.
+			judged: []key{{2, ""}, {3, ""}, {4, ""}, {9, ""}}, unjudged: []key{{5, ""}, {6, ""}}},
 		{kind: model.RulePacketLoss, threshold: 20, recovery: f(10), window: 5 * time.Minute,
-			offend: map[key]float64{{2, ""}: 50}, judged: []key{{1, ""}, {3, ""}}},
-		// A scope narrows the devices judged.
+			offend: map[key]float64{{2, ""}: 50, {6, ""}: 100}, judged: []key{{1, ""}, {3, ""}}, unjudged: []key{{5, ""}}},
+		// A scope narrows the devices: the others' alerts end.
 		{kind: model.RuleHighRTT, threshold: 200, window: 5 * time.Minute, scope: "south",
-			offend: map[key]float64{}, judged: []key{{3, ""}}, unjudged: []key{{1, ""}}},
+			offend: map[key]float64{}, judged: []key{{3, ""}, {1, ""}}},
 		// The window drops device 1's slow probes when it is short.
-		{kind: model.RuleHighRTT, threshold: 200, window: 30 * time.Second, offend: map[key]float64{}, unjudged: []key{{1, ""}}},
+		{kind: model.RuleHighRTT, threshold: 200, window: 30 * time.Second, offend: map[key]float64{}, unjudged: []key{{1, ""}, {2, ""}}},
 		{kind: model.RuleSNMPUnreachable, threshold: 0.5, cmp: "<", window: 3 * time.Minute,
 			offend: map[key]float64{{2, ""}: 0}, judged: []key{{1, ""}}, unjudged: []key{{3, ""}}},
 		{kind: model.RuleRebooted, threshold: 0.5, window: 15 * time.Minute,
@@ -96,29 +102,16 @@ func TestJudgeLocal(t *testing.T) {
 			e := &engine{probes: newProbeWindow()}
 			e.probes.add(probes)
 			re := &ruleEval{e: e, snmp: snmpView{devs: map[int64]*snmpDevice{}}}
-			for id, st := range states {
-				d := &snmpDevice{st: st, rates: map[string][]ratePoint{}}
-				for _, is := range st.Interfaces {
-					in := instanceOf(is.Labels)
-					d.inst = append(d.inst, in)
-					// Only polls of the interfaces themselves carry a rate.
-					if is.ErrorRate != nil && st.InterfacesAt.Equal(st.PolledAt) {
-						d.rates[in] = []ratePoint{{st.PolledAt, *is.ErrorRate}}
-					}
-				}
-				re.snmp.devs[id] = d
+			for _, st := range states {
+				st.InterfacesRead = true
+				re.snmp.take(st) // only a poll that read the interfaces gives rates: device 2's did not
 			}
 			ans := re.judgeLocal(r, inv, now)
 			got := map[key]float64{}
 			for _, s := range ans.res {
-				var id int64
-				switch s.labels["device_id"] {
-				case "1":
-					id = 1
-				case "2":
-					id = 2
-				case "3":
-					id = 3
+				id, err := strconv.ParseInt(s.labels["device_id"], 10, 64)
+				if err != nil {
+					t.Fatalf("offender without a device: %v", s.labels)
 				}
 				got[key{id, instanceOf(s.labels)}] = s.value
 			}

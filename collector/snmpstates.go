@@ -3,6 +3,7 @@ package collector
 import (
 	"context"
 	"log/slog"
+	"math"
 	"sync"
 	"time"
 
@@ -123,16 +124,16 @@ func (s *snmpStates) observe(dev model.Device, base []sample.Label, at time.Time
 	next := errorTotals{at: at, totals: make(map[string]float64, len(rows))}
 	for _, idx := range order {
 		r := rows[idx]
-		is := model.InterfaceState{Labels: r.labels, Oper: r.oper, Admin: r.admin}
+		rate := math.NaN()
 		if r.haveErrs {
 			next.totals[idx] = r.errs
 			if p, ok := prev.totals[idx]; ok && r.errs >= p && at.After(prev.at) {
 				// A counter that went back (a reboot, a wrap) gives no rate this poll.
-				v := (r.errs - p) / at.Sub(prev.at).Seconds()
-				is.ErrorRate = &v
+				rate = (r.errs - p) / at.Sub(prev.at).Seconds()
 			}
 		}
-		st.Interfaces = append(st.Interfaces, is)
+		st.Interfaces = append(st.Interfaces, model.InterfaceState{Labels: r.labels, Oper: r.oper, Admin: r.admin})
+		st.ErrorRates = append(st.ErrorRates, rate)
 	}
 	if len(rows) > 0 {
 		st.InterfacesAt = at
@@ -153,7 +154,7 @@ func carry(newer *model.SNMPState, older model.SNMPState) {
 		newer.RebootedAt = older.RebootedAt
 	}
 	if newer.InterfacesAt.IsZero() {
-		newer.InterfacesAt, newer.Interfaces = older.InterfacesAt, older.Interfaces
+		newer.InterfacesAt, newer.Interfaces, newer.ErrorRates = older.InterfacesAt, older.Interfaces, older.ErrorRates
 	}
 }
 

@@ -236,7 +236,7 @@ var ErrParentCycle = errors.New("parent cycle")
 
 // SNMPState is a device's latest SNMP poll reduced to what the SNMP alert rules judge. The
 // collector writes one per poll to snmp_states (the newest per device is kept); the alerter reads
-// those that changed since its last cycle, so the SNMP rules cost no VictoriaMetrics query.
+// those written since its last cycle, so the SNMP rules cost no VictoriaMetrics query.
 type SNMPState struct {
 	DeviceID int64
 	PolledAt time.Time
@@ -247,7 +247,15 @@ type SNMPState struct {
 	// InterfacesAt is the poll the interfaces were read at: a failed poll that read none keeps
 	// the previous poll's.
 	InterfacesAt time.Time
-	Interfaces   []InterfaceState
+	// Interfaces are the IF-MIB rows' labels and status. They seldom change (InterfacesChanged
+	// is when they last did, by the database's clock), so a reader that holds that version
+	// skips them (InterfacesRead false) and keeps its own.
+	Interfaces        []InterfaceState
+	InterfacesChanged time.Time
+	InterfacesRead    bool
+	// ErrorRates are in + out interface errors per second since the collector's previous poll,
+	// in Interfaces' order; NaN where there is none (a first poll, a counter that went back).
+	ErrorRates []float64
 }
 
 // InterfaceState is one IF-MIB row of an SNMPState.
@@ -257,7 +265,4 @@ type InterfaceState struct {
 	Labels map[string]string `json:"labels"`
 	Oper   int               `json:"oper,omitempty"`  // ifOperStatus; 0 when not read
 	Admin  int               `json:"admin,omitempty"` // ifAdminStatus; 0 when not read
-	// ErrorRate is in + out errors per second since the collector's previous poll of the row;
-	// nil on the first poll and after a counter went back.
-	ErrorRate *float64 `json:"error_rate,omitempty"`
 }
