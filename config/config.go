@@ -346,7 +346,7 @@ func settings() []setting {
 		}},
 		{pAlerter, "alerter-listen", "WARDOPS_ALERTER_LISTEN", "127.0.0.1:5003", "alerter /metrics listen address (loopback unless set)", str(func(c *Config) *string { return &c.AlerterListen })},
 		{pAlerter, "alert-down-interval", "WARDOPS_ALERT_DOWN_INTERVAL", "2s", "how often down detection reads the probes that landed in ping_results", dur(func(c *Config) *time.Duration { return &c.AlertDownInterval })},
-		{pAlerter, "alert-eval-interval", "WARDOPS_ALERT_EVAL_INTERVAL", "30s", "how often the threshold rules query VictoriaMetrics", dur(func(c *Config) *time.Duration { return &c.AlertEvalInterval })},
+		{pAlerter, "alert-eval-interval", "WARDOPS_ALERT_EVAL_INTERVAL", "30s", "how often the threshold rules run (in memory for the defaults, one VictoriaMetrics query per expression rule)", dur(func(c *Config) *time.Duration { return &c.AlertEvalInterval })},
 		{pAlerter, "alert-resend-interval", "WARDOPS_ALERT_RESEND_INTERVAL", "60s", "how often firing alerts are re-sent to Alertmanager", dur(func(c *Config) *time.Duration { return &c.AlertResendInterval })},
 		{pAlerter, "alert-resolved-resend", "WARDOPS_ALERT_RESOLVED_RESEND", "15m", "how long resolved alerts are re-sent", dur(func(c *Config) *time.Duration { return &c.AlertResolvedResend })},
 		{pAlerter, "alertmanager-timeout", "WARDOPS_ALERTMANAGER_TIMEOUT", "10s", "per-request timeout to each Alertmanager (and per VictoriaMetrics rule query)", dur(func(c *Config) *time.Duration { return &c.AlertmanagerTimeout })},
