@@ -268,9 +268,10 @@ func (d *snmpDevice) setInterfaces(ifs []model.InterfaceState) {
 func (re *ruleEval) judgeLocal(r model.Rule, inv *inventory, now time.Time) answer {
 	from := now.Add(-window(r))
 	var ans answer
+	snmp := r.Kind != model.RuleHighRTT && r.Kind != model.RulePacketLoss
 	want := func(id int64) bool {
 		d := inv.devices[id]
-		return d != nil && d.Enabled && inScope(r, d)
+		return d != nil && d.Enabled && (d.SNMP || !snmp) && inScope(r, d)
 	}
 	// put takes one value; the scope is looked at only where it decides something.
 	put := func(id int64, extra map[string]string, v float64) {
@@ -383,7 +384,8 @@ func (re *ruleEval) judgeLocal(r model.Rule, inv *inventory, now time.Time) answ
 		return instanceOf(a) < instanceOf(b)
 	})
 	ans.fresh = ans.answered
-	// A device out of the rule's scope, disabled or deleted is judged: its alerts end.
+	// A device out of the rule's scope, disabled, deleted or (for an SNMP rule) no longer polled
+	// over SNMP is judged: its alerts end.
 	has := ans.judged
 	ans.judged = func(k alertKey) bool { return !want(k.device) || has(k) }
 	return ans

@@ -17,8 +17,9 @@ func TestJudgeLocal(t *testing.T) {
 	ago := func(d time.Duration) time.Time { return now.Add(-d) }
 	f := func(v float64) *float64 { return &v }
 	nan := math.NaN()
-	devs := []model.DeviceNode{{ID: 1, Enabled: true, Region: "north"}, {ID: 2, Enabled: true, Region: "north"},
-		{ID: 3, Enabled: true, Region: "south"}, {ID: 4, Enabled: false}, {ID: 5, Enabled: true}, {ID: 6, Enabled: true}}
+	devs := []model.DeviceNode{{ID: 1, Enabled: true, SNMP: true, Region: "north"}, {ID: 2, Enabled: true, SNMP: true, Region: "north"},
+		{ID: 3, Enabled: true, SNMP: true, Region: "south"}, {ID: 4, Enabled: false}, {ID: 5, Enabled: true}, {ID: 6, Enabled: true},
+		{ID: 8, Enabled: true}} // 8: its SNMP settings were removed; its last poll stays in snmp_states
 	probes := []model.ProbeState{
 		// 1: slow inside the window, fast before it (outside: not counted).
 		{DeviceID: 1, Timestamp: ago(10 * time.Minute), RTTMs: 1, Loss: 0},
@@ -48,6 +49,7 @@ func TestJudgeLocal(t *testing.T) {
 		2: {DeviceID: 2, PolledAt: ago(20 * time.Second), Up: false, LastOK: ago(4 * time.Minute),
 			InterfacesAt: ago(4 * time.Minute), Interfaces: ifs(2, 2), ErrorRates: rates},
 		// 3: last polled an hour ago: no value for any SNMP rule.
+		8: {DeviceID: 8, PolledAt: ago(20 * time.Second), Up: false, LastOK: ago(time.Hour)},
 		3: {DeviceID: 3, PolledAt: ago(time.Hour), Up: true, LastOK: ago(time.Hour), InterfacesAt: ago(time.Hour), Interfaces: ifs(1, 1), ErrorRates: rates},
 	}
 	iface := func(idx, name string) string { return instanceOf(map[string]string{"index": idx, "ifName": name}) }
@@ -78,7 +80,7 @@ func TestJudgeLocal(t *testing.T) {
 		// The window drops device 1's slow probes when it is short.
 		{kind: model.RuleHighRTT, threshold: 200, window: 30 * time.Second, offend: map[key]float64{}, unjudged: []key{{1, ""}, {2, ""}}},
 		{kind: model.RuleSNMPUnreachable, threshold: 0.5, cmp: "<", window: 3 * time.Minute,
-			offend: map[key]float64{{2, ""}: 0}, judged: []key{{1, ""}}, unjudged: []key{{3, ""}}},
+			offend: map[key]float64{{2, ""}: 0}, judged: []key{{1, ""}, {8, ""}}, unjudged: []key{{3, ""}}},
 		{kind: model.RuleRebooted, threshold: 0.5, window: 15 * time.Minute,
 			offend: map[key]float64{{1, ""}: 1}, judged: []key{{2, ""}}, unjudged: []key{{3, ""}}},
 		{kind: model.RuleRebooted, threshold: 0.5, window: 5 * time.Minute, offend: map[key]float64{}, judged: []key{{1, ""}}},

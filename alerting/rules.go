@@ -68,8 +68,10 @@ func promDuration(d time.Duration, def time.Duration) string {
 	return strconv.FormatInt(int64(d/time.Second), 10) + "s"
 }
 
-// RuleExpr is the MetricsQL expression whose value a rule compares with its threshold; the vmalert
-// rules file is built from the same expressions.
+// RuleExpr is the MetricsQL expression whose value a rule compares with its threshold: what an
+// expression rule sends to VictoriaMetrics, and for the default kinds the same value over
+// VictoriaMetrics' copy of the data they are judged on in memory (judgeLocal). The vmalert rules
+// file is built from these expressions.
 func RuleExpr(r model.Rule) (string, error) {
 	w := promDuration(r.Window, 5*time.Minute)
 	switch r.Kind {
@@ -296,8 +298,8 @@ func (re *ruleEval) count(inv *inventory) {
 
 type answer struct {
 	res []series
-	// answered: VictoriaMetrics has series for the rule (offenders came back, the count said
-	// so, or it said so less than liveFor ago).
+	// answered: the rule has data (a value in memory; from VictoriaMetrics, offenders came
+	// back, the count said so, or it said so less than liveFor ago).
 	answered bool
 	fresh    bool // answered was learnt this evaluation, not taken from liveAt
 	// judged, when set, tells the keys that have a value this evaluation: the others' alerts

@@ -150,6 +150,7 @@ type DeviceNode struct {
 	Vendor       string
 	DeviceType   string
 	Enabled      bool
+	SNMP         bool          // polled over SNMP (it has an SNMP version)
 	PingInterval time.Duration // 0: the default
 	Parents      []int64
 }

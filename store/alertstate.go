@@ -15,7 +15,7 @@ import (
 // AlertDevices returns every device with its labels and parents, in one query.
 func (s *Store) AlertDevices(ctx context.Context) ([]model.DeviceNode, error) {
 	rows, err := s.pool.Query(ctx, `SELECT d.id, d.name, host(d.ip), COALESCE(b.name, ''), COALESCE(b.region, ''),
-			d.vendor, d.device_type, d.enabled, COALESCE(d.ping_interval_seconds, 0),
+			d.vendor, d.device_type, d.enabled, d.snmp_version <> '', COALESCE(d.ping_interval_seconds, 0),
 			COALESCE((SELECT array_agg(p.parent_id ORDER BY p.parent_id) FROM device_parents p WHERE p.device_id = d.id), '{}')
 		FROM standalone_devices d LEFT JOIN branches b ON b.id = d.branch_id ORDER BY d.id`)
 	if err != nil {
@@ -24,7 +24,7 @@ func (s *Store) AlertDevices(ctx context.Context) ([]model.DeviceNode, error) {
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (model.DeviceNode, error) {
 		var d model.DeviceNode
 		var sec int
-		err := r.Scan(&d.ID, &d.Name, &d.IP, &d.Branch, &d.Region, &d.Vendor, &d.DeviceType, &d.Enabled, &sec, &d.Parents)
+		err := r.Scan(&d.ID, &d.Name, &d.IP, &d.Branch, &d.Region, &d.Vendor, &d.DeviceType, &d.Enabled, &d.SNMP, &sec, &d.Parents)
 		d.PingInterval = time.Duration(sec) * time.Second
 		return d, err
 	})
