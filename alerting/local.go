@@ -167,6 +167,10 @@ func (w *probeWindow) of(id int64) []probe {
 type snmpView struct {
 	cursor time.Time // newest write read, by the database's clock
 	devs   map[int64]*snmpDevice
+	// labels are the interface label sets held, by instance (intern). A set no interface holds
+	// any more stays until the leadership term ends: there are as many as distinct interface
+	// names in the fleet.
+	labels map[string]map[string]string
 }
 
 type snmpDevice struct {
@@ -226,7 +230,7 @@ func (v *snmpView) take(s model.SNMPState) {
 		return // read before (the reads overlap)
 	}
 	if s.InterfacesRead {
-		d.setInterfaces(s.Interfaces)
+		d.setInterfaces(v.intern(s.Interfaces))
 	} else if !s.InterfacesChanged.Equal(d.st.InterfacesChanged) {
 		// Changed, but not sent: the change was read before, on a row this read skips as older
 		// than the one held. Keep the version held.
@@ -243,6 +247,24 @@ func (v *snmpView) take(s model.SNMPState) {
 			d.rates[i] = append(d.rates[i], ratePoint{at, r})
 		}
 	}
+}
+
+// intern replaces each interface's labels by an equal set already held: a fleet of a few device
+// models repeats the same interface names on thousands of devices, and one map per set instead
+// of one per interface keeps the view small and cheap for the garbage collector.
+func (v *snmpView) intern(ifs []model.InterfaceState) []model.InterfaceState {
+	if v.labels == nil {
+		v.labels = map[string]map[string]string{}
+	}
+	for i := range ifs {
+		in := instanceOf(ifs[i].Labels)
+		if l, ok := v.labels[in]; ok {
+			ifs[i].Labels = l
+		} else {
+			v.labels[in] = ifs[i].Labels
+		}
+	}
+	return ifs
 }
 
 // setInterfaces takes a device's new interface list, keeping the rates of the interfaces that
