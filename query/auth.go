@@ -74,14 +74,22 @@ func newAuthenticator(r responder, st TokenStore, requireRead bool) *authenticat
 	return &authenticator{responder: r, st: st, requireRead: requireRead, tokens: tokenCache{entries: map[string]tokenEntry{}}}
 }
 
+// cached returns the token stored under key if the cache holds it and it is not older than tokenTTL.
+func (tc *tokenCache) cached(key string, now time.Time) (model.Token, bool) {
+	tc.mu.Lock()
+	e, ok := tc.entries[key]
+	tc.mu.Unlock()
+	if ok && now.Before(e.until) {
+		return e.tok, true
+	}
+	return model.Token{}, false
+}
+
 func (a *authenticator) lookup(ctx context.Context, secret string) (model.Token, error) {
 	key := string(HashToken(secret))
 	now := time.Now()
-	a.tokens.mu.Lock()
-	e, ok := a.tokens.entries[key]
-	a.tokens.mu.Unlock()
-	if ok && now.Before(e.until) {
-		return e.tok, nil
+	if t, ok := a.tokens.cached(key, now); ok {
+		return t, nil
 	}
 	t, err := a.st.UseToken(ctx, []byte(key))
 	if err != nil {
@@ -104,40 +112,60 @@ func hasScope(c *gin.Context, need string) bool {
 	return scopeRank[c.GetString(ctxScope)] >= scopeRank[need]
 }
 
-// require asks for a Bearer token of at least scope need; reads go through without one unless
-// RequireReadToken is set.
-func (a *authenticator) require(need string) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		if need == scopeRead && !a.requireRead {
-			c.Next()
-			return
-		}
-		secret, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
-		if !ok || strings.TrimSpace(secret) == "" {
-			c.Header("WWW-Authenticate", `Bearer realm="wardops"`)
-			c.AbortWithStatusJSON(http.StatusUnauthorized, &apiError{Param: "Authorization", Message: "Authorization: Bearer token required"})
-			return
-		}
-		t, err := a.lookup(c.Request.Context(), strings.TrimSpace(secret))
-		if errors.Is(err, model.ErrNotFound) {
-			c.Header("WWW-Authenticate", `Bearer realm="wardops", error="invalid_token"`)
-			c.AbortWithStatusJSON(http.StatusUnauthorized, &apiError{Param: "Authorization", Message: "invalid or revoked token"})
-			return
-		}
-		if err != nil {
-			a.fail(c, err)
-			return
-		}
-		if scopeRank[t.Scope] < scopeRank[need] {
-			// The token's name stays out of the answer: it tells a holder of a stolen token whose
-			// it is. The log has it.
-			a.log.Info("token scope too low", "token", t.Name, "scope", t.Scope, "need", need, "route", c.FullPath())
-			c.AbortWithStatusJSON(http.StatusForbidden, &apiError{Param: "Authorization",
-				Message: fmt.Sprintf("this token's scope is too low; %s needed", need)})
-			return
-		}
-		c.Set(tokenKey, t)
-		c.Set(ctxScope, t.Scope)
-		c.Next()
+// bearer returns the token of an Authorization header, or false when it carries none.
+func bearer(header string) (string, bool) {
+	secret, ok := strings.CutPrefix(header, "Bearer ")
+	secret = strings.TrimSpace(secret)
+	return secret, ok && secret != ""
+}
+
+// allowsCached says whether r may use a route of scope need, decided without a backend: the
+// scope asks for no token, or r carries one of that scope which the token cache holds. False
+// means only that authorize has to decide; it is never a refusal.
+func (a *authenticator) allowsCached(r *http.Request, need string, now time.Time) bool {
+	if need == scopePublic || need == scopeRead && !a.requireRead {
+		return true
 	}
+	secret, ok := bearer(r.Header.Get("Authorization"))
+	if !ok {
+		return false
+	}
+	t, ok := a.tokens.cached(string(HashToken(secret)), now)
+	return ok && scopeRank[t.Scope] >= scopeRank[need]
+}
+
+// authorize asks for a Bearer token of at least scope need; reads go through without one unless
+// RequireReadToken is set.
+func (a *authenticator) authorize(c *gin.Context, need string) {
+	if need == scopeRead && !a.requireRead {
+		c.Next()
+		return
+	}
+	secret, ok := bearer(c.GetHeader("Authorization"))
+	if !ok {
+		c.Header("WWW-Authenticate", `Bearer realm="wardops"`)
+		c.AbortWithStatusJSON(http.StatusUnauthorized, &apiError{Param: "Authorization", Message: "Authorization: Bearer token required"})
+		return
+	}
+	t, err := a.lookup(c.Request.Context(), secret)
+	if errors.Is(err, model.ErrNotFound) {
+		c.Header("WWW-Authenticate", `Bearer realm="wardops", error="invalid_token"`)
+		c.AbortWithStatusJSON(http.StatusUnauthorized, &apiError{Param: "Authorization", Message: "invalid or revoked token"})
+		return
+	}
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	if scopeRank[t.Scope] < scopeRank[need] {
+		// The token's name stays out of the answer: it tells a holder of a stolen token whose
+		// it is. The log has it.
+		a.log.Info("token scope too low", "token", t.Name, "scope", t.Scope, "need", need, "route", c.FullPath())
+		c.AbortWithStatusJSON(http.StatusForbidden, &apiError{Param: "Authorization",
+			Message: fmt.Sprintf("this token's scope is too low; %s needed", need)})
+		return
+	}
+	c.Set(tokenKey, t)
+	c.Set(ctxScope, t.Scope)
+	c.Next()
 }

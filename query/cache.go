@@ -89,12 +89,11 @@ func (c *snapshots) get(ctx context.Context) (*snapshot, error) {
 	for {
 		cur := c.cur.Load()
 		now := time.Now()
-		if cur != nil && cur.gen >= want && now.Before(cur.expires) {
+		if servable(cur, want, now) {
 			if !waited {
-				c.m.cacheHit.Inc()
-			}
-			if !now.Before(cur.refreshAt) {
-				c.join(cur, "ahead")
+				c.served(cur, now)
+			} else {
+				c.refreshIfDue(cur, now)
 			}
 			return cur, nil
 		}
@@ -118,6 +117,34 @@ func (c *snapshots) get(ctx context.Context) (*snapshot, error) {
 			return call.snap, nil
 		}
 		// That build started before a write this reader must see; the loop starts the next.
+	}
+}
+
+// servable says whether snap may answer a reader who must see write generation want at now.
+func servable(snap *snapshot, want uint64, now time.Time) bool {
+	return snap != nil && snap.gen >= want && now.Before(snap.expires)
+}
+
+// ready returns the snapshot get would serve at now without waiting, or nil. It changes nothing,
+// so a caller that finds it cannot use the snapshot can still hand the request to get; one that
+// serves it calls served.
+func (c *snapshots) ready(now time.Time) *snapshot {
+	if cur := c.cur.Load(); servable(cur, c.gen.Load(), now) {
+		return cur
+	}
+	return nil
+}
+
+// served is what serving snap without a wait costs the cache, as in get: a hit, and the next
+// build started in the background when snap is in the last stretch of its life.
+func (c *snapshots) served(snap *snapshot, now time.Time) {
+	c.m.cacheHit.Inc()
+	c.refreshIfDue(snap, now)
+}
+
+func (c *snapshots) refreshIfDue(snap *snapshot, now time.Time) {
+	if !now.Before(snap.refreshAt) {
+		c.join(snap, "ahead")
 	}
 }
 
@@ -198,14 +225,25 @@ func (c *snapshots) close() {
 // setAge says how old the snapshot behind a response is, in whole seconds (RFC 9111 5.1): a client
 // can tell a fresh answer from a degraded one without parsing the body.
 func setAge(c *gin.Context, snap *snapshot) {
-	age := max(0, time.Since(snap.At)/time.Second)
-	c.Header("Age", strconv.FormatInt(int64(age), 10))
+	c.Writer.Header()["Age"] = ageHeader(snap, time.Now())
 }
 
-// serveSnapshot writes a body rendered from snap: never stored by a cache in between (it is only
-// valid for ttl), with its age.
-func serveSnapshot(c *gin.Context, snap *snapshot, r *rendered) {
-	c.Writer.Header()["Cache-Control"] = noStore
-	setAge(c, snap)
-	serveJSON(c, r)
+// ageValues are the Age header values of every age a snapshot has within the default bounds (a
+// life of at most maxLife plus a build of at most defaultBuildDeadline), made once so that setting
+// Age costs no allocation. Each has len == cap, like the other shared header values.
+var ageValues = func() [][]string {
+	v := make([][]string, (maxLife+defaultBuildDeadline)/time.Second+1)
+	for i := range v {
+		v[i] = []string{strconv.Itoa(i)}
+	}
+	return v
+}()
+
+// ageHeader is the Age header value of snap at now: whole seconds, rounded down, never negative.
+func ageHeader(snap *snapshot, now time.Time) []string {
+	age := max(0, int64(now.Sub(snap.At)/time.Second))
+	if age < int64(len(ageValues)) {
+		return ageValues[age]
+	}
+	return []string{strconv.FormatInt(age, 10)}
 }

@@ -2,6 +2,7 @@ package query
 
 import (
 	"context"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -111,5 +112,25 @@ func TestLifeFor(t *testing.T) {
 		if got := lifeFor(tc.took, tc.ttl, tc.share); got != tc.want {
 			t.Errorf("lifeFor(%s, %s, %g) = %s, want %s", tc.took, tc.ttl, tc.share, got, tc.want)
 		}
+	}
+}
+
+// TestPageCacheSharesFirstBody: readers that render the same page at once serve the body kept
+// first, so it is compressed once; past the caps each serves its own.
+func TestPageCacheSharesFirstBody(t *testing.T) {
+	var p pageCache
+	first, second := newRendered([]byte(`{"a":1}`)), newRendered([]byte(`{"a":1}`))
+	if got := p.put("limit=3", first); got != first {
+		t.Fatal("the first body is not the one served")
+	}
+	if got := p.put("limit=3", second); got != first {
+		t.Fatal("a second rendering of a kept page is served instead of the kept one")
+	}
+	for i := range maxCachedPages {
+		p.put("offset="+strconv.Itoa(i), newRendered([]byte("{}")))
+	}
+	own := newRendered([]byte("{}"))
+	if got := p.put("limit=4", own); got != own || p.get("limit=4") != nil {
+		t.Fatal("a page past the cap is kept")
 	}
 }

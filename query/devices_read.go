@@ -48,7 +48,7 @@ func (h *deviceReads) list(c *gin.Context) {
 			h.fail(c, err)
 			return
 		}
-		snap.pages.put(key, r)
+		r = snap.pages.put(key, r)
 	}
 	serveSnapshot(c, snap, r)
 }

@@ -91,6 +91,12 @@ type routeMetrics struct {
 }
 
 func (m *metrics) request(route, method string, code int, d time.Duration) {
+	m.series(route, method, code).observe(d)
+}
+
+// series returns the request counter and histogram of one route, method and code, looked up in
+// the vectors only the first time.
+func (m *metrics) series(route, method string, code int) *routeMetrics {
 	k := routeKey{route, method, code}
 	v, ok := m.routes.Load(k)
 	if !ok {
@@ -98,7 +104,10 @@ func (m *metrics) request(route, method string, code int, d time.Duration) {
 		v, _ = m.routes.LoadOrStore(k, &routeMetrics{requests: m.requests.WithLabelValues(route, method, c),
 			duration: m.requestDuration.WithLabelValues(route, method, c)})
 	}
-	rm := v.(*routeMetrics)
+	return v.(*routeMetrics)
+}
+
+func (rm *routeMetrics) observe(d time.Duration) {
 	rm.requests.Inc()
 	rm.duration.Observe(d.Seconds())
 }

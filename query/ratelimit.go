@@ -4,6 +4,7 @@ import (
 	"math"
 	"net/http"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -74,4 +75,15 @@ func (s *Server) rateLimit(c *gin.Context) {
 		return
 	}
 	c.Next()
+}
+
+// connAddr is the address of r's connection, which is the client's for the rate limit when no
+// trusted proxy is configured: what gin's ClientIP gives then, and false where that gives none
+// (an address it cannot parse, or one with a zone).
+func connAddr(r *http.Request) (netip.Addr, bool) {
+	ap, err := netip.ParseAddrPort(strings.TrimSpace(r.RemoteAddr))
+	if err != nil || ap.Addr().Zone() != "" {
+		return netip.Addr{}, false
+	}
+	return ap.Addr().Unmap(), true
 }

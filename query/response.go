@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/gin-gonic/gin"
 )
@@ -58,23 +59,31 @@ func (r *rendered) gzipped() []byte {
 	return r.gz
 }
 
-// serveJSON writes a rendered JSON body with status 200, gzip-encoded when the client accepts it,
-// always with a Content-Length so net/http does not chunk it.
-func serveJSON(c *gin.Context, r *rendered) {
+// serveSnapshot writes a body rendered from snap, as writeSnapshot does.
+func serveSnapshot(c *gin.Context, snap *snapshot, r *rendered) {
+	writeSnapshot(c.Writer, c.Request, snap, r, time.Now())
+}
+
+// writeSnapshot writes a body rendered from snap with status 200: never stored by a cache in
+// between (it is only valid for ttl), with its age at now, gzip-encoded when the client accepts it,
+// and always with a Content-Length so net/http does not chunk it.
+func writeSnapshot(w http.ResponseWriter, req *http.Request, snap *snapshot, r *rendered, now time.Time) {
 	// Canonical keys and shared value slices: setting a header this way allocates nothing.
-	h := c.Writer.Header()
+	h := w.Header()
+	h["Cache-Control"] = noStore
+	h["Age"] = ageHeader(snap, now)
 	h["Content-Type"] = jsonType
 	h["Vary"] = varyEncoding
 	body, length := r.raw, r.rawLen
-	if len(body) >= minGzip && acceptsGzip(c.Request.Header.Get("Accept-Encoding")) {
+	if len(body) >= minGzip && acceptsGzip(req.Header.Get("Accept-Encoding")) {
 		if gz := r.gzipped(); gz != nil {
 			body, length = gz, r.gzLen
 			h["Content-Encoding"] = gzipEncoding
 		}
 	}
 	h["Content-Length"] = length
-	c.Status(http.StatusOK)
-	_, _ = c.Writer.Write(body) // a client gone mid-write is not our error to report
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body) // a client gone mid-write is not our error to report
 }
 
 // acceptsGzip reads an Accept-Encoding header (RFC 9110 12.5.3): gzip, or *, with a q-value that is

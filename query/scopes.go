@@ -83,5 +83,5 @@ func (a *authenticator) enforceScopes(c *gin.Context) {
 		c.Next()
 		return
 	}
-	a.require(need)(c)
+	a.authorize(c, need)
 }

@@ -54,12 +54,13 @@ type Options struct {
 type Server struct {
 	listen  string
 	tls     *tls.Config
-	handler http.Handler // engine behind the security headers and Host check
+	handler http.Handler // engine behind the snapshot routes' fast path, the security headers and Host check
 	log     *slog.Logger
 	m       *metrics
 	limiter *clientLimiter
 	snaps   *snapshots
 	engine  *gin.Engine
+	fast    *fastPath // in front of engine
 }
 
 // maxBody is the largest request body accepted; a larger one gets 413.
@@ -92,7 +93,7 @@ func New(o Options) (*Server, error) {
 		s.limiter = newClientLimiter(o.RateLimit, o.RateLimitLoopback)
 	}
 	rsp := responder{log: o.Logger}
-	s.engine = s.routes(o.TrustedProxies, routeSet{
+	h := routeSet{
 		auth:    newAuthenticator(rsp, o.Store, o.RequireReadToken),
 		dash:    &dashboardHandlers{responder: rsp, snaps: s.snaps},
 		reads:   &deviceReads{responder: rsp, st: o.Store, snaps: s.snaps, vm: vm},
@@ -104,11 +105,13 @@ func New(o Options) (*Server, error) {
 		alerts:  newAlertGroups(rsp, o.Store, s.snaps, o.AlertmanagerURLs, o.Logger),
 		reports: &reportHandlers{responder: rsp, st: o.Store, vm: vm, pingInterval: o.PingInterval},
 		metrics: promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{Registry: o.Registry}),
-	})
+	}
+	s.engine = s.routes(o.TrustedProxies, h)
 	if s.engine == nil {
 		return nil, fmt.Errorf("query: WARDOPS_TRUSTED_PROXIES %v: not a list of networks", o.TrustedProxies)
 	}
-	s.handler = httpsec.Wrap(s.engine, httpsec.NewHosts(o.AllowedHosts))
+	s.fast = s.newFastPath(s.engine, o.TrustedProxies, h)
+	s.handler = httpsec.Wrap(s.fast, httpsec.NewHosts(o.AllowedHosts))
 	return s, nil
 }
 

@@ -88,19 +88,24 @@ func (p *pageCache) get(key string) *rendered {
 	return p.m[key]
 }
 
-func (p *pageCache) put(key string, r *rendered) {
+// put keeps r under key unless the caps are reached, and returns the body to serve: the one
+// already kept under key when another request rendered the page first. So the readers that all
+// miss a page of a new snapshot at once serve one body, and gzip it once between them.
+func (p *pageCache) put(key string, r *rendered) *rendered {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if kept, ok := p.m[key]; ok {
+		return kept
+	}
 	if len(p.m) >= maxCachedPages || p.bytes+len(r.raw) > maxCachedPageBytes {
-		return
+		return r
 	}
 	if p.m == nil {
 		p.m = map[string]*rendered{}
 	}
-	if _, ok := p.m[key]; !ok {
-		p.m[key] = r
-		p.bytes += len(r.raw)
-	}
+	p.m[key] = r
+	p.bytes += len(r.raw)
+	return r
 }
 
 // itemJSON returns the device's list item as JSON, rendering it once per snapshot: a wall of

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -71,7 +72,8 @@ func (h *Hosts) Allowed(host string) bool {
 	if host == "" {
 		return false
 	}
-	if net.ParseIP(host) != nil {
+	// netip rather than net.ParseIP, which allocates; a zone is refused as net.ParseIP refuses it.
+	if a, err := netip.ParseAddr(host); err == nil && a.Zone() == "" {
 		return true
 	}
 	return h.names[strings.ToLower(host)]
