@@ -15,14 +15,10 @@ func importDev(name, ip, parent string, line int) model.ImportDevice {
 	return model.ImportDevice{Line: line, Branch: "b", Region: "r", Name: name, IP: ip, Enabled: true, SNMPPort: 161, Parent: parent}
 }
 
-// TestDeviceParents: the import's parent column takes several parents separated by ";", keeps
-// the first in parent_device_id, refuses a cycle naming its lines (counting parents already in
-// the database), and the API's check refuses one too.
-func TestDeviceParents(t *testing.T) {
-	st, _ := testenv.Store(t)
+// importNodes imports devs and returns the devices as alerting reads them, and their ids by name.
+func importNodes(t *testing.T, st *store.Store, devs ...model.ImportDevice) ([]model.DeviceNode, map[string]int64) {
+	t.Helper()
 	ctx := context.Background()
-	devs := []model.ImportDevice{importDev("wan-a", "127.26.0.1", "", 2), importDev("wan-b", "127.26.0.2", "", 3),
-		importDev("sw", "127.26.0.3", "wan-a; wan-b", 4)}
 	if _, err := st.ImportInventory(ctx, nil, devs, false); err != nil {
 		t.Fatal(err)
 	}
@@ -34,6 +30,18 @@ func TestDeviceParents(t *testing.T) {
 	for _, n := range nodes {
 		ids[n.Name] = n.ID
 	}
+	return nodes, ids
+}
+
+// TestDeviceParents: the import's parent column takes several parents separated by ";", keeps
+// the first in parent_device_id, refuses a cycle naming its lines (counting parents already in
+// the database), and the API's check refuses one too.
+func TestDeviceParents(t *testing.T) {
+	st, _ := testenv.Store(t)
+	ctx := context.Background()
+	devs := []model.ImportDevice{importDev("wan-a", "127.26.0.1", "", 2), importDev("wan-b", "127.26.0.2", "", 3),
+		importDev("sw", "127.26.0.3", "wan-a; wan-b", 4)}
+	nodes, ids := importNodes(t, st, devs...)
 	for _, n := range nodes {
 		if n.Name == "sw" && (len(n.Parents) != 2 || n.Parents[0] != ids["wan-a"] || n.Parents[1] != ids["wan-b"]) {
 			t.Fatalf("sw parents %v, want wan-a and wan-b", n.Parents)

@@ -18,18 +18,7 @@ import (
 func TestSNMPStates(t *testing.T) {
 	st, _ := testenv.Store(t)
 	ctx := context.Background()
-	if _, err := st.ImportInventory(ctx, nil, []model.ImportDevice{importDev("r1", "127.26.1.1", "", 2),
-		importDev("r2", "127.26.1.2", "", 3)}, false); err != nil {
-		t.Fatal(err)
-	}
-	nodes, err := st.AlertDevices(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids := map[string]int64{}
-	for _, n := range nodes {
-		ids[n.Name] = n.ID
-	}
+	_, ids := importNodes(t, st, importDev("r1", "127.26.1.1", "", 2), importDev("r2", "127.26.1.2", "", 3))
 	t0 := time.Now().Add(-time.Minute).Truncate(time.Millisecond)
 	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
 	ifs := []model.InterfaceState{{Labels: map[string]string{"index": "1", "ifName": "wan0"}, Oper: 1, Admin: 1},
