@@ -405,6 +405,23 @@ func checkDropped(t *testing.T, name string, s testenv.Series, at accTimes) {
 	}
 }
 
+// onlyIn lists the times of a that b lacks, a duplicate in a counting as one more; both sorted.
+func onlyIn(a, b []int64) []string {
+	var out []string
+	j := 0
+	for _, v := range a {
+		for j < len(b) && b[j] < v {
+			j++
+		}
+		if j < len(b) && b[j] == v {
+			j++
+			continue
+		}
+		out = append(out, time.UnixMilli(v).Format("15:04:05.000"))
+	}
+	return out
+}
+
 func around(s testenv.Series, i int) string {
 	var b strings.Builder
 	for j := max(0, i-2); j < min(len(s.Timestamps), i+3); j++ {
@@ -438,7 +455,12 @@ func checkPingRows(t *testing.T, st *store.Store, vm *testenv.VM, f *accFleet, a
 		}
 		ts := up[s.Name][0].Timestamps
 		if len(rows) != len(ts) {
-			t.Errorf("%s: %d ping_results rows, %d samples in VictoriaMetrics", s.Name, len(rows), len(ts))
+			rowTS := make([]int64, len(rows))
+			for i, r := range rows {
+				rowTS[i] = r.Timestamp.UnixMilli()
+			}
+			t.Errorf("%s: %d ping_results rows, %d samples in VictoriaMetrics; only in rows: %v, only in samples: %v",
+				s.Name, len(rows), len(ts), onlyIn(rowTS, ts), onlyIn(ts, rowTS))
 			continue
 		}
 		for i, r := range rows {
