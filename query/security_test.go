@@ -93,14 +93,18 @@ func TestRouteScopeTable(t *testing.T) {
 }
 
 // TestEveryResponseHasSecurityHeaders: CSP with frame-ancestors and nosniff on the page, JSON,
-// errors, static files and /metrics alike.
+// errors, static files and /metrics alike; X-Frame-Options and Referrer-Policy on the two pages.
 func TestEveryResponseHasSecurityHeaders(t *testing.T) {
 	e := newEnv(t, nil)
-	for _, p := range []string{"/", "/static/app.js", "/api/v1/devices", "/api/v1/nothing", "/metrics", "/api/v1/devices/x"} {
+	for _, p := range []string{"/", "/wall", "/static/app.js", "/api/v1/devices", "/api/v1/nothing", "/metrics", "/api/v1/devices/x"} {
 		req, _ := http.NewRequest("GET", e.ts.URL+p, nil)
 		_, h, _ := e.raw(req)
 		if !strings.Contains(h.Get("Content-Security-Policy"), "frame-ancestors 'none'") || h.Get("X-Content-Type-Options") != "nosniff" {
 			t.Errorf("%s: CSP %q nosniff %q", p, h.Get("Content-Security-Policy"), h.Get("X-Content-Type-Options"))
+		}
+		// The HTML documents (the NOC page, the wall) also carry the headers only a document needs.
+		if doc := p == "/" || p == "/wall"; doc != (h.Get("X-Frame-Options") == "DENY") || doc != (h.Get("Referrer-Policy") == "no-referrer") {
+			t.Errorf("%s: X-Frame-Options %q Referrer-Policy %q", p, h.Get("X-Frame-Options"), h.Get("Referrer-Policy"))
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/wardops/wardops/internal/httpsec"
 	"github.com/wardops/wardops/query/web"
 )
 
@@ -18,6 +19,6 @@ func (h webHandlers) wall(c *gin.Context) {
 		return
 	}
 	c.Header("Cache-Control", "no-cache")
-	c.Header("Content-Security-Policy", "default-src 'self'; style-src 'self'; script-src 'self'; connect-src 'self'")
+	httpsec.SetDocumentHeaders(c.Writer.Header())
 	c.Data(http.StatusOK, "text/html; charset=utf-8", b)
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/wardops/wardops/internal/httpsec"
 	"github.com/wardops/wardops/query/web"
 )
 
@@ -22,6 +23,7 @@ func (h webHandlers) page(c *gin.Context) {
 		return
 	}
 	c.Header("Cache-Control", "no-cache")
+	httpsec.SetDocumentHeaders(c.Writer.Header())
 	c.Data(http.StatusOK, "text/html; charset=utf-8", b)
 }
 
