@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -344,5 +345,30 @@ func TestPanicPathRedactsSecrets(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "handler panic") {
 		t.Fatalf("panic not logged: %s", logs.String())
+	}
+}
+
+// TestSlowBodyCutOff: a client that sends its headers and then trickles the body loses the
+// connection once the body timeout passes, whether the route refuses it early (an unknown path,
+// a missing token) or reads the body, instead of holding a connection open (a slow-body attack).
+func TestSlowBodyCutOff(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.BodyTimeout = 300 * time.Millisecond })
+	for _, path := range []string{"/api/v1/devices", "/api/v1/nothing"} {
+		t.Run(path, func(t *testing.T) {
+			conn, err := net.Dial("tcp", strings.TrimPrefix(e.ts.URL, "http://"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			start := time.Now()
+			fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{", path)
+			_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+			if _, err := io.ReadAll(conn); err != nil {
+				t.Fatalf("connection still open after %s: %v", time.Since(start).Round(time.Millisecond), err)
+			}
+			if took := time.Since(start); took > 3*time.Second {
+				t.Errorf("connection closed after %s, want about the 300ms body timeout", took)
+			}
+		})
 	}
 }

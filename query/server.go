@@ -4,6 +4,7 @@
 package query
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -32,6 +33,7 @@ type Options struct {
 	VMQueryURL        string             // VictoriaMetrics read URL; empty: live state from ping_results only
 	PingInterval      time.Duration      // a device's probe interval when it has none of its own
 	CacheTTL          time.Duration      // how long a built snapshot is served; see snapshots
+	BodyTimeout       time.Duration      // how long a client has to send a request body; 0: 30 s
 	CacheBuildShare   float64            // the most of the wall time spent building snapshots, (0, 1]
 	RequireReadToken  bool               // reads need a token too
 	RateLimit         float64            // requests per second per client; 0 disables
@@ -111,7 +113,7 @@ func New(o Options) (*Server, error) {
 		return nil, fmt.Errorf("query: WARDOPS_TRUSTED_PROXIES %v: not a list of networks", o.TrustedProxies)
 	}
 	s.fast = s.newFastPath(s.engine, o.TrustedProxies, h)
-	s.handler = httpsec.Wrap(s.fast, httpsec.NewHosts(o.AllowedHosts))
+	s.handler = httpsec.Wrap(withBodyDeadline(s.fast, cmp.Or(o.BodyTimeout, defaultBodyTimeout)), httpsec.NewHosts(o.AllowedHosts))
 	return s, nil
 }
 
@@ -201,11 +203,11 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		Handler:           s.handler,
 		TLSConfig:         s.tls,
 		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		// No ReadTimeout: withBodyDeadline gives only requests with a body a second deadline.
+		WriteTimeout:   60 * time.Second,
+		IdleTimeout:    120 * time.Second,
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	s.log.Info("query service listening", "addr", l.Addr().String(), "tls", s.tls != nil)
 	errc := make(chan error, 1)
@@ -332,4 +334,21 @@ func (s *Server) limitBody(c *gin.Context) {
 		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxBody)
 	}
 	c.Next()
+}
+
+const defaultBodyTimeout = 30 * time.Second
+
+// withBodyDeadline gives a request with a body d to send it, so a client trickling a body cannot
+// hold a connection open (a slow-body attack), whichever handler answers it or refuses it first.
+// It stands in for the server's ReadTimeout, which would cost every GET of a polling screen a
+// second deadline update on top of the header's.
+func withBodyDeadline(next http.Handler, d time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil && r.Body != http.NoBody {
+			// Every net/http connection supports read deadlines; a writer that does not keeps the
+			// header timeout only.
+			_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(d))
+		}
+		next.ServeHTTP(w, r)
+	})
 }

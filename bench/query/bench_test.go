@@ -77,8 +77,29 @@ func duration() string {
 }
 
 // encodings are the Accept-Encoding values measured: gzip as every browser sends, identity as a
-// client that asks for none.
-var encodings = []string{"gzip", "identity"}
+// client that asks for none. WARDOPS_BENCH_ENCODINGS=gzip measures one.
+func encodings() []string { return listEnv("WARDOPS_BENCH_ENCODINGS", []string{"gzip", "identity"}) }
+
+// paths are the endpoints measured: the dashboard and a device-list page.
+// WARDOPS_BENCH_PATHS=/api/v1/dashboard measures one.
+func paths() []string {
+	return listEnv("WARDOPS_BENCH_PATHS", []string{"/api/v1/dashboard", "/api/v1/devices?limit=100"})
+}
+
+// listEnv is a comma-separated variable's values, or def when it is unset.
+func listEnv(name string, def []string) []string {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	var out []string
+	for _, f := range strings.Split(v, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
 
 // runWrk loads url with 64 connections for the benchmark's duration and returns wrk's report.
 func runWrk(t *testing.T, wrk, url, enc string) string {
@@ -281,13 +302,13 @@ func benchFleet(t *testing.T, wrk string, n int) (rows, ratios []string) {
 	// The load on this shared machine drifts over a run, so wardops and the floor are measured in
 	// alternating short rounds on the same bytes, and each figure is the median over the rounds:
 	// a burst of load elsewhere then hits both sides instead of one.
-	for _, path := range []string{"/api/v1/dashboard", "/api/v1/devices?limit=100"} {
+	for _, path := range paths() {
 		bodies := map[string][]byte{}
-		for _, enc := range encodings {
+		for _, enc := range encodings() {
 			_, bodies[enc] = testenv.GetEncoded(t, base+path, enc)
 		}
 		floor := startFloor(t, bodies)
-		for _, enc := range encodings {
+		for _, enc := range encodings() {
 			var ours, flr []wrkResult
 			var pr, rr []float64
 			before := scrape(t, base)
