@@ -103,9 +103,14 @@ func TestEveryResponseHasSecurityHeaders(t *testing.T) {
 		if !strings.Contains(h.Get("Content-Security-Policy"), "frame-ancestors 'none'") || h.Get("X-Content-Type-Options") != "nosniff" {
 			t.Errorf("%s: CSP %q nosniff %q", p, h.Get("Content-Security-Policy"), h.Get("X-Content-Type-Options"))
 		}
-		// The HTML documents (the NOC page, the wall) also carry the headers only a document needs.
-		if doc := p == "/" || p == "/wall"; doc != (h.Get("X-Frame-Options") == "DENY") || doc != (h.Get("Referrer-Policy") == "no-referrer") {
+		// The HTML documents (the NOC page, the wall) may load the service's own scripts and also
+		// carry the headers only a document needs; nothing else may load anything.
+		doc := p == "/" || p == "/wall"
+		if doc != (h.Get("X-Frame-Options") == "DENY") || doc != (h.Get("Referrer-Policy") == "no-referrer") {
 			t.Errorf("%s: X-Frame-Options %q Referrer-Policy %q", p, h.Get("X-Frame-Options"), h.Get("Referrer-Policy"))
+		}
+		if loadsNothing := strings.HasPrefix(h.Get("Content-Security-Policy"), "default-src 'none'"); doc == loadsNothing {
+			t.Errorf("%s: CSP %q", p, h.Get("Content-Security-Policy"))
 		}
 	}
 }

@@ -16,25 +16,32 @@ import (
 	"sync/atomic"
 )
 
-// ContentSecurityPolicy allows only the service's own scripts, styles and API: the NOC page needs
-// nothing else, and frame-ancestors 'none' stops it being framed (clickjacking).
-const ContentSecurityPolicy = "default-src 'self'; style-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self'; " +
+// ContentSecurityPolicy is what a response that is not an HTML document gets (JSON, /metrics,
+// static files): it loads nothing and may not be framed, should a browser ever render it.
+const ContentSecurityPolicy = "default-src 'none'; frame-ancestors 'none'"
+
+// DocumentSecurityPolicy allows an HTML document only the service's own scripts, styles and API:
+// the NOC pages need nothing else, and frame-ancestors 'none' stops them being framed
+// (clickjacking).
+const DocumentSecurityPolicy = "default-src 'self'; style-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self'; " +
 	"object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 // SetHeaders sets the headers every response carries, errors and JSON included: a browser must
-// never sniff a JSON body into HTML, nor render any of it in a frame (CSP frame-ancestors).
+// never sniff a JSON body into HTML, nor render any of it in a frame.
 func SetHeaders(h http.Header) {
 	h["Content-Security-Policy"] = csp
 	h["X-Content-Type-Options"] = nosniff
 }
 
-// SetDocumentHeaders adds what only an HTML document needs: X-Frame-Options for browsers that
-// predate CSP frame-ancestors, and Referrer-Policy, since a document's links and fetches would
-// send its URL. A JSON body or /metrics has neither frames nor links. Leaving the two off them
-// also keeps a snapshot answer's headers within the eight entries a map holds before it grows:
-// net/http copies the header map at WriteHeader and sorts it on write, and at a wall of screens'
-// request rates a grown map is a measurable share of an answer that is otherwise a copy of bytes.
+// SetDocumentHeaders replaces the policy with the one an HTML document needs and adds what only
+// a document needs: X-Frame-Options for browsers that predate CSP frame-ancestors, and
+// Referrer-Policy, since a document's links and fetches would send its URL. A JSON body or
+// /metrics has neither frames nor links. Leaving the two off them also keeps a snapshot answer's
+// headers within the eight entries a map holds before it grows: net/http copies the header map
+// at WriteHeader and sorts it on write, and at a wall of screens' request rates a grown map is a
+// measurable share of an answer that is otherwise a copy of bytes.
 func SetDocumentHeaders(h http.Header) {
+	h["Content-Security-Policy"] = documentCSP
 	h["X-Frame-Options"] = deny
 	h["Referrer-Policy"] = noReferrer
 }
@@ -43,10 +50,11 @@ func SetDocumentHeaders(h http.Header) {
 // len == cap: a handler that Adds to one of these headers gets a new array, never writes into
 // the shared one.
 var (
-	csp        = []string{ContentSecurityPolicy}
-	nosniff    = []string{"nosniff"}
-	deny       = []string{"DENY"}
-	noReferrer = []string{"no-referrer"}
+	csp         = []string{ContentSecurityPolicy}
+	documentCSP = []string{DocumentSecurityPolicy}
+	nosniff     = []string{"nosniff"}
+	deny        = []string{"DENY"}
+	noReferrer  = []string{"no-referrer"}
 )
 
 // Hosts is the set of Host header values a listener answers. A DNS-rebinding page reaches a
