@@ -67,11 +67,13 @@ func buildShare() float64 {
 	return 0.1
 }
 
-// duration is one wrk run: WARDOPS_BENCH_DURATION (default 15 s) split over the rounds.
+// duration is one wrk run: WARDOPS_BENCH_DURATION (default 30 s) split over the rounds. Rounds
+// of 10 s hold about ten snapshot builds each: a 5 s round's p99 moved by a tenth between runs
+// of the same code, as one build more or less fell into it.
 func duration() string {
 	d, err := time.ParseDuration(os.Getenv("WARDOPS_BENCH_DURATION"))
 	if err != nil || d <= 0 {
-		d = 15 * time.Second
+		d = 30 * time.Second
 	}
 	return strconv.Itoa(max(1, int(d/rounds/time.Second))) + "s"
 }
