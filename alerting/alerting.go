@@ -172,22 +172,17 @@ func lead1(ctx context.Context, o *Options, m *metrics, lead *store.Leadership) 
 	g.Go(func() error {
 		return every(gctx, o.InventoryEvery, func(ctx context.Context) error { return e.refreshInventory(ctx) })
 	})
-	g.Go(func() error {
-		return every(gctx, o.DownInterval, func(ctx context.Context) error {
+	// timed runs one evaluation cycle and observes its duration under loop.
+	timed := func(loop string, cycle func(context.Context, time.Time) error) func(context.Context) error {
+		return func(ctx context.Context) error {
 			t0 := time.Now()
-			err := down.cycle(ctx, t0)
-			m.evalDuration.WithLabelValues("down").Observe(time.Since(t0).Seconds())
+			err := cycle(ctx, t0)
+			m.evalDuration.WithLabelValues(loop).Observe(time.Since(t0).Seconds())
 			return err
-		})
-	})
-	g.Go(func() error {
-		return every(gctx, o.EvalInterval, func(ctx context.Context) error {
-			t0 := time.Now()
-			err := rules.cycle(ctx, t0)
-			m.evalDuration.WithLabelValues("rules").Observe(time.Since(t0).Seconds())
-			return err
-		})
-	})
+		}
+	}
+	g.Go(func() error { return every(gctx, o.DownInterval, timed("down", down.cycle)) })
+	g.Go(func() error { return every(gctx, o.EvalInterval, timed("rules", rules.cycle)) })
 	for _, u := range o.Alertmanagers {
 		s := newSender(e, u)
 		e.kick[u] = s.kick

@@ -61,13 +61,10 @@ func (d *downEval) cycle(ctx context.Context, now time.Time) error {
 	if d.cursor.IsZero() {
 		since = now.Add(-2 * inv.maxInterval)
 	}
-	probes, err := d.e.st.ProbeStates(ctx, since)
-	d.e.m.pgQueries.Inc()
+	probes, err := d.e.readProbes(ctx, since)
 	if err != nil {
 		return err
 	}
-	d.e.m.probesRead.Add(float64(len(probes)))
-	d.e.probes.add(probes)
 	ch := &store.CycleChange{}
 	touched := map[int64]bool{}
 	var nProbes, nFailed int

@@ -25,7 +25,7 @@ type engine struct {
 	roots atomic.Pointer[map[int64]int64]
 	// probes is the window of probes the ping rules judge, fed by down detection's reads.
 	probes *probeWindow
-	kick  map[string]chan struct{}
+	kick   map[string]chan struct{}
 	// counts is built on first use, so every way of making an engine gets it.
 	countsOnce sync.Once
 	counts     *alertCounts
@@ -34,6 +34,19 @@ type engine struct {
 func (e *engine) alertCounts() *alertCounts {
 	e.countsOnce.Do(func() { e.counts = newAlertCounts(e.m.alerts) })
 	return e.counts
+}
+
+// readProbes reads the probes since a time, counts the read and feeds them to the ping rules'
+// window: down detection and the rules' backfill read ping_results through this one place.
+func (e *engine) readProbes(ctx context.Context, since time.Time) ([]model.ProbeState, error) {
+	ps, err := e.st.ProbeStates(ctx, since)
+	e.m.pgQueries.Inc()
+	if err != nil {
+		return nil, err
+	}
+	e.m.probesRead.Add(float64(len(ps)))
+	e.probes.add(ps)
+	return ps, nil
 }
 
 func (e *engine) publishRoots(r map[int64]int64) { e.roots.Store(&r) }

@@ -173,13 +173,9 @@ func (re *ruleEval) prepare(ctx context.Context, inv *inventory, now time.Time) 
 	if re.e.probes.complete(from) {
 		return nil
 	}
-	ps, err := re.e.st.ProbeStates(ctx, from)
-	re.e.m.pgQueries.Inc()
-	if err != nil {
+	if _, err := re.e.readProbes(ctx, from); err != nil {
 		return err
 	}
-	re.e.m.probesRead.Add(float64(len(ps)))
-	re.e.probes.add(ps)
 	re.e.probes.filled(from)
 	return nil
 }
