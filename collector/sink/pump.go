@@ -34,48 +34,27 @@ var ErrDrop = errors.New("block dropped")
 // Run seals every Interval and sends until ctx ends; then it seals what is pending and keeps
 // sending for at most FlushTimeout. It returns how many blocks are still queued: the caller closes
 // the queue, which spools them (or, in memory, counts them as dropped).
-//
-// A send in flight when ctx ends is not cancelled: the server may already have committed it (a
-// COPY, an import), and the retry in the flush would then store it twice. Sends see their own
-// context, which ends FlushTimeout after ctx does, so a stuck backend still cannot hold shutdown.
 func (p *Pump) Run(ctx context.Context) int {
-	sendCtx, cancelSends := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelSends()
-	deadline := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() { Every(ctx, p.Interval, p.Seal) })
-	wg.Go(func() {
-		select {
-		case <-deadline:
-			return
-		case <-ctx.Done():
-		}
-		t := time.NewTimer(p.FlushTimeout)
-		defer t.Stop()
-		select {
-		case <-deadline:
-		case <-t.C:
-			cancelSends()
-		}
-	})
-	p.drain(ctx, sendCtx, false)
-	p.Seal()
-	p.drain(sendCtx, sendCtx, true)
-	close(deadline)
+	p.drain(ctx, false)
 	wg.Wait()
+	p.Seal()
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.FlushTimeout)
+	defer cancel()
+	p.drain(fctx, true)
 	return p.Queue.Len()
 }
 
-// drain sends until ctx ends or, with untilEmpty, the queue is empty. ctx bounds the waits between
-// sends, sendCtx each send.
-func (p *Pump) drain(ctx, sendCtx context.Context, untilEmpty bool) {
+// drain sends until ctx ends or, with untilEmpty, the queue is empty.
+func (p *Pump) drain(ctx context.Context, untilEmpty bool) {
 	failures := 0
-	for (!untilEmpty || p.Queue.Len() > 0) && ctx.Err() == nil {
+	for !untilEmpty || p.Queue.Len() > 0 {
 		b, err := p.Queue.Next(ctx)
 		if err != nil {
 			return
 		}
-		err = p.Send(sendCtx, b)
+		err = p.Send(ctx, b)
 		if err == nil || errors.Is(err, ErrDrop) {
 			p.Queue.Ack()
 			if err == nil && failures > 0 {
