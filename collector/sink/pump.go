@@ -34,27 +34,55 @@ var ErrDrop = errors.New("block dropped")
 // Run seals every Interval and sends until ctx ends; then it seals what is pending and keeps
 // sending for at most FlushTimeout. It returns how many blocks are still queued: the caller closes
 // the queue, which spools them (or, in memory, counts them as dropped).
+//
+// A send in flight when ctx ends is not cancelled but given up to FlushTimeout to finish: the
+// server may already have committed it (a COPY, an import), and cancelling it would have the flush
+// store it a second time. The flush then has a FlushTimeout of its own, so a long send at the
+// moment of shutdown (a replay after an outage) does not leave the last blocks unsent. Shutdown
+// therefore takes at most two FlushTimeouts, and that only against a backend that hangs.
 func (p *Pump) Run(ctx context.Context) int {
+	sendCtx, cancelSend := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelSend()
+	sent := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() { Every(ctx, p.Interval, p.Seal) })
-	p.drain(ctx, false)
+	wg.Go(func() { cancelLate(ctx, sent, p.FlushTimeout, cancelSend) })
+	p.drain(ctx, sendCtx, false)
+	close(sent)
 	wg.Wait()
 	p.Seal()
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.FlushTimeout)
 	defer cancel()
-	p.drain(fctx, true)
+	p.drain(fctx, fctx, true)
 	return p.Queue.Len()
 }
 
-// drain sends until ctx ends or, with untilEmpty, the queue is empty.
-func (p *Pump) drain(ctx context.Context, untilEmpty bool) {
+// cancelLate calls cancel once grace has passed since ctx ended, unless done closes first.
+func cancelLate(ctx context.Context, done <-chan struct{}, grace time.Duration, cancel func()) {
+	select {
+	case <-done:
+		return
+	case <-ctx.Done():
+	}
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		cancel()
+	}
+}
+
+// drain sends until ctx ends or, with untilEmpty, the queue is empty. ctx bounds the waits for a
+// block and between retries, sendCtx each send.
+func (p *Pump) drain(ctx, sendCtx context.Context, untilEmpty bool) {
 	failures := 0
-	for !untilEmpty || p.Queue.Len() > 0 {
+	for (!untilEmpty || p.Queue.Len() > 0) && ctx.Err() == nil {
 		b, err := p.Queue.Next(ctx)
 		if err != nil {
 			return
 		}
-		err = p.Send(ctx, b)
+		err = p.Send(sendCtx, b)
 		if err == nil || errors.Is(err, ErrDrop) {
 			p.Queue.Ack()
 			if err == nil && failures > 0 {
