@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/api"
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
+	"golang.org/x/sync/errgroup"
 )
 
 // metricsReader is the narrow seam to VictoriaMetrics: an instant query, a range query and a
@@ -94,55 +95,67 @@ type liveState struct {
 	LossRatio *float64
 }
 
-// fleetQuery is the one query the dashboard sends for the whole fleet. Each device's newest
-// up/down and its timestamp travel in a single number, round(t_ms)*2 + up, so that "max by
-// device_id" picks the newest series when a device's labels changed inside the window (a branch
-// renamed) instead of mixing the old series' state with the new one's. RTT and loss are shown
-// only, and take the plain max.
-func fleetQuery(window time.Duration) string {
+// fleetQueries are the three queries the dashboard sends for the whole fleet, side by side.
+// state carries each device's newest up/down and its timestamp in a single number,
+// round(t_ms)*2 + up, so that "max by device_id" picks the newest series when a device's labels
+// changed inside the window (a branch renamed) instead of mixing the old series' state with the
+// new one's. RTT and loss are shown only, and take the plain max. They are three queries, not one
+// union: VictoriaMetrics' cost is per series read, and the union's relabelling and merging of the
+// three answers cost it as much again (at 100,000 devices 8-10 s of CPU for the union against
+// 4.5 s for the three, which then also run on both cores at once).
+func fleetQueries(window time.Duration) (state, rtt, loss string) {
 	w := strconv.FormatInt(int64(window/time.Second), 10) + "s"
-	return `union(
-  label_set(max by (device_id) (round(tlast_over_time(wardops_ping_up[` + w + `]) * 1000) * 2 + last_over_time(wardops_ping_up[` + w + `])), "wq", "state"),
-  label_set(max by (device_id) (last_over_time(wardops_ping_rtt_seconds[` + w + `])), "wq", "rtt"),
-  label_set(max by (device_id) (last_over_time(wardops_ping_loss_ratio[` + w + `])), "wq", "loss")
-)`
+	return `max by (device_id) (round(tlast_over_time(wardops_ping_up[` + w + `]) * 1000) * 2 + last_over_time(wardops_ping_up[` + w + `]))`,
+		`max by (device_id) (last_over_time(wardops_ping_rtt_seconds[` + w + `]))`,
+		`max by (device_id) (last_over_time(wardops_ping_loss_ratio[` + w + `]))`
 }
 
 // errNoVM says no VictoriaMetrics URL is configured.
 var errNoVM = errors.New("no VictoriaMetrics URL configured")
 
-// readFleet runs fleetQuery and decodes it per device id.
+// readFleet runs the fleet queries and decodes them per device id; any of them failing fails it.
 func readFleet(ctx context.Context, r metricsReader, window time.Duration, now time.Time) (map[int64]liveState, error) {
 	if r == nil {
 		return nil, errNoVM
 	}
-	vec, err := r.Query(ctx, fleetQuery(window), now)
-	if err != nil {
+	qs := [3]string{}
+	qs[0], qs[1], qs[2] = fleetQueries(window)
+	var vecs [3]model.Vector
+	g, gctx := errgroup.WithContext(ctx)
+	for i, q := range qs {
+		g.Go(func() (err error) {
+			vecs[i], err = r.Query(gctx, q, now)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	out := make(map[int64]liveState, len(vec)/3+1)
-	for _, s := range vec {
-		id, err := strconv.ParseInt(string(s.Metric["device_id"]), 10, 64)
-		if err != nil {
-			continue // not one of ours
+	out := make(map[int64]liveState, len(vecs[0]))
+	for i, vec := range vecs {
+		for _, s := range vec {
+			id, err := strconv.ParseInt(string(s.Metric["device_id"]), 10, 64)
+			if err != nil {
+				continue // not one of ours
+			}
+			v := float64(s.Value)
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				continue
+			}
+			st := out[id]
+			switch i {
+			case 0:
+				enc := int64(math.Round(v))
+				st.At = time.UnixMilli(enc / 2).UTC()
+				st.Up = enc%2 == 1
+			case 1:
+				ms := v * 1000
+				st.RTTms = &ms
+			case 2:
+				st.LossRatio = &v
+			}
+			out[id] = st
 		}
-		v := float64(s.Value)
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			continue
-		}
-		st := out[id]
-		switch s.Metric["wq"] {
-		case "state":
-			enc := int64(math.Round(v))
-			st.At = time.UnixMilli(enc / 2).UTC()
-			st.Up = enc%2 == 1
-		case "rtt":
-			ms := v * 1000
-			st.RTTms = &ms
-		case "loss":
-			st.LossRatio = &v
-		}
-		out[id] = st
 	}
 	// A device with RTT but no state series is not one we can judge.
 	for id, st := range out {
