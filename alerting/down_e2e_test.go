@@ -48,6 +48,7 @@ func TestDownLatency(t *testing.T) {
 				restore()
 				return
 			}
+			e.checkPage(name, seen[0], dropped)
 			restore()
 			restored := time.Now()
 			for time.Since(restored) < 60*time.Second && len(e.amAlerts("DeviceDown", name)) > 0 {
@@ -76,6 +77,46 @@ func TestDownLatency(t *testing.T) {
 			t.Errorf("%s: webhook got %d firing notifications, want 1%s", name, c, e.hook.dump())
 		}
 	}
+}
+
+// checkPage checks what Alertmanager holds of a device's down alert: the label set and
+// annotations the NOC routes and reads on, the link back, startsAt at the device's first failed
+// probe after the drop, and endsAt four resend intervals ahead so that it outlives three missed
+// re-sends.
+func (e *env) checkPage(name string, a testenv.AMAlert, dropped time.Time) {
+	t := e.t
+	want := map[string]string{"alertname": "DeviceDown", "severity": "critical", "device": name,
+		"device_id": fmt.Sprint(e.ids[name]), "ip": e.ips[name], "branch": "lat", "region": "north"}
+	for k, v := range want {
+		if a.Labels[k] != v {
+			t.Errorf("%s: label %s = %q, want %q (labels %v)", name, k, a.Labels[k], v, a.Labels)
+		}
+	}
+	for _, k := range []string{"summary", "description", "link"} {
+		if a.Annotations[k] == "" {
+			t.Errorf("%s: no %s annotation (%v)", name, k, a.Annotations)
+		}
+	}
+	if !strings.HasPrefix(a.GeneratorURL, "http://127.0.0.1:5001/api/v1/alert-rules/") {
+		t.Errorf("%s: generatorURL %q", name, a.GeneratorURL)
+	}
+	if ahead := time.Until(a.EndsAt); ahead < 4*time.Minute-70*time.Second || ahead > 4*time.Minute+5*time.Second {
+		t.Errorf("%s: endsAt %s ahead, want four resend intervals (4m) less at most one", name, ahead.Round(time.Second))
+	}
+	hs, err := e.st.PingHistory(t0(), netipOf(e.ips[name]), dropped, time.Now(), 100)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	for _, h := range hs {
+		if !h.IsReachable {
+			if !a.StartsAt.Equal(h.Timestamp.Truncate(time.Millisecond)) && !a.StartsAt.Equal(h.Timestamp) {
+				t.Errorf("%s: startsAt %s, want the first failed probe's time %s", name, a.StartsAt, h.Timestamp)
+			}
+			return
+		}
+	}
+	t.Errorf("%s: no failed probe in ping_results since the drop", name)
 }
 
 // TestBranchOutage: a branch router and its 16 children going dark in one step page once, as the

@@ -140,12 +140,13 @@ func (am *AM) Stop() {
 
 // AMAlert is an alert as Alertmanager's GET /api/v2/alerts lists it.
 type AMAlert struct {
-	Labels      map[string]string `json:"labels"`
-	Annotations map[string]string `json:"annotations"`
-	StartsAt    time.Time         `json:"startsAt"`
-	EndsAt      time.Time         `json:"endsAt"`
-	Fingerprint string            `json:"fingerprint"`
-	Status      struct {
+	Labels       map[string]string `json:"labels"`
+	Annotations  map[string]string `json:"annotations"`
+	StartsAt     time.Time         `json:"startsAt"`
+	EndsAt       time.Time         `json:"endsAt"`
+	GeneratorURL string            `json:"generatorURL"`
+	Fingerprint  string            `json:"fingerprint"`
+	Status       struct {
 		State string `json:"state"`
 	} `json:"status"`
 }
