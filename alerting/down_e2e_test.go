@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/wardops/wardops/internal/testenv"
 	"github.com/wardops/wardops/model"
 )
@@ -22,7 +24,8 @@ func TestDownLatency(t *testing.T) {
 	for i := 1; i <= n; i++ {
 		devs = append(devs, dev("lat", fmt.Sprintf("lat-%02d", i), fmt.Sprintf("127.21.0.%d", i), ""))
 	}
-	e := newEnv(t, devs, envOptions{})
+	reg := prometheus.NewRegistry()
+	e := newEnv(t, devs, envOptions{registry: reg})
 	e.waitUp(90 * time.Second)
 	var mu sync.Mutex
 	var fire, resolve []time.Duration
@@ -77,6 +80,57 @@ func TestDownLatency(t *testing.T) {
 			t.Errorf("%s: webhook got %d firing notifications, want 1%s", name, c, e.hook.dump())
 		}
 	}
+	// The self-metrics say the same: every firing and resolution accepted, none failed or left
+	// queued, and each stage of every page timed.
+	testenv.WaitFor(t, 10*time.Second, "the outbox empty", func() (bool, string) {
+		q := selfMetric(t, reg, "wardops_alerting_notifications_queued")[e.am.URL]
+		return q == 0, fmt.Sprint(q)
+	})
+	if sent := selfMetric(t, reg, "wardops_alerting_notifications_sent_total")[e.am.URL]; sent < 2*float64(len(fire)) {
+		t.Errorf("notifications_sent_total = %v, want at least %d (a firing and a resolution per trial)", sent, 2*len(fire))
+	}
+	if failed := selfMetric(t, reg, "wardops_alerting_notifications_failed_total")[e.am.URL]; failed != 0 {
+		t.Errorf("notifications_failed_total = %v with Alertmanager up", failed)
+	}
+	for stage, c := range selfMetric(t, reg, "wardops_alerting_stage_latency_seconds") {
+		if c < float64(len(fire)) {
+			t.Errorf("stage %s timed %v times, want at least %d", stage, c, len(fire))
+		}
+	}
+	if c := selfMetric(t, reg, "wardops_alerting_evaluation_duration_seconds")["down"]; c == 0 {
+		t.Error("no down-detection evaluation timed")
+	}
+}
+
+// selfMetric returns a family of the alerter's self-metrics by the value of its first label: a
+// counter's or gauge's value, a histogram's count.
+func selfMetric(t *testing.T, reg *prometheus.Registry, name string) map[string]float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			k := ""
+			if ls := m.GetLabel(); len(ls) > 0 {
+				k = ls[0].GetValue()
+			}
+			switch {
+			case m.Histogram != nil:
+				out[k] += float64(m.Histogram.GetSampleCount())
+			case m.Counter != nil:
+				out[k] += m.Counter.GetValue()
+			case m.Gauge != nil:
+				out[k] += m.Gauge.GetValue()
+			}
+		}
+	}
+	return out
 }
 
 // checkPage checks what Alertmanager holds of a device's down alert: the label set and
