@@ -113,6 +113,9 @@ type env struct {
 	vm    *testenv.VM
 	am    *testenv.AM
 	hook  *webhook
+	// am2 and hook2, with envOptions.secondAM: a second Alertmanager the alerter also sends to.
+	am2   *testenv.AM
+	hook2 *webhook
 	ids   map[string]int64 // device name → id
 	ips   map[string]string
 	start time.Time
@@ -127,6 +130,7 @@ type envOptions struct {
 	snmpInterval time.Duration
 	evalInterval time.Duration        // threshold rules; 0: the default 30 s
 	registry     *prometheus.Registry // the alerter's self-metrics; nil: a private registry
+	secondAM     bool                 // the alerter also sends to a second Alertmanager (am2)
 }
 
 func newEnv(t *testing.T, devs []model.ImportDevice, o envOptions) *env {
@@ -139,6 +143,10 @@ func newEnv(t *testing.T, devs []model.ImportDevice, o envOptions) *env {
 	e := &env{t: t, st: st, dbURL: dbURL, vm: testenv.VictoriaMetrics(t), hook: newWebhook(t), ids: map[string]int64{},
 		ips: map[string]string{}, start: time.Now()}
 	e.am = testenv.Alertmanager(t, e.hook.URL)
+	if o.secondAM {
+		e.hook2 = newWebhook(t)
+		e.am2 = testenv.Alertmanager(t, e.hook2.URL)
+	}
 	nodes, err := st.AlertDevices(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -207,7 +215,11 @@ func (e *env) startCollector(o envOptions) {
 // alerterOptions are the production defaults but for the group wait, which matches the test
 // Alertmanager's route.
 func (e *env) alerterOptions(pingInterval time.Duration, reg prometheus.Registerer) alerting.Options {
-	return alerting.Options{Store: e.st, VMURL: e.vm.URL, Alertmanagers: []string{e.am.URL}, PingInterval: pingInterval,
+	ams := []string{e.am.URL}
+	if e.am2 != nil {
+		ams = append(ams, e.am2.URL)
+	}
+	return alerting.Options{Store: e.st, VMURL: e.vm.URL, Alertmanagers: ams, PingInterval: pingInterval,
 		DownInterval: defaults.AlertDownInterval, EvalInterval: defaults.AlertEvalInterval,
 		ResendInterval: defaults.AlertResendInterval, ResolvedResend: defaults.AlertResolvedResend,
 		Timeout: defaults.AlertmanagerTimeout, GroupWait: 3 * e.am.GroupWait, InventoryEvery: 5 * time.Second,

@@ -19,14 +19,16 @@ import (
 
 // TestAlertmanagerOutage stops Alertmanager for 3 minutes while alerts fire and resolve: one
 // alert resolves that fired before, two fire, one fires and resolves, one stays. Afterwards
-// Alertmanager holds exactly the open ones and the webhook has seen every transition once.
+// Alertmanager holds exactly the open ones and the webhook has seen every transition once. A
+// second Alertmanager, sent to alongside and never stopped, holds the same alerts all along: one
+// receiver being away holds up nothing for the other.
 func TestAlertmanagerOutage(t *testing.T) {
 	t.Parallel()
 	var devs []model.ImportDevice
 	for i := 1; i <= 5; i++ {
 		devs = append(devs, dev("O", fmt.Sprintf("out-%d", i), fmt.Sprintf("127.24.0.%d", i), ""))
 	}
-	e := newEnv(t, devs, envOptions{})
+	e := newEnv(t, devs, envOptions{secondAM: true})
 	e.waitUp(90 * time.Second)
 	drop := map[string]func(){}
 	for _, d := range []string{"out-1", "out-2"} {
@@ -55,6 +57,10 @@ func TestAlertmanagerOutage(t *testing.T) {
 		h1, h3, h4 := e.history("out-1"), e.history("out-3"), e.history("out-4")
 		return len(h1) == 1 && h1[0].ResolvedAt != nil && len(h3) == 1 && len(h4) == 1, ""
 	})
+	testenv.WaitFor(t, 10*time.Second, "the second Alertmanager holding out-2, out-3, out-4 while the first is away", func() (bool, string) {
+		got := devicesIn(e.am2)
+		return got == "out-2,out-3,out-4", got
+	})
 	time.Sleep(time.Until(stopped.Add(3 * time.Minute)))
 	e.am.Start()
 	testenv.WaitFor(t, 60*time.Second, "Alertmanager holds exactly out-2, out-3, out-4", func() (bool, string) {
@@ -64,15 +70,33 @@ func TestAlertmanagerOutage(t *testing.T) {
 		}
 		return strings.Join(sortStrings(got), ",") == "out-2,out-3,out-4", strings.Join(got, ",")
 	})
+	if got := devicesIn(e.am2); got != "out-2,out-3,out-4" {
+		t.Errorf("the second Alertmanager holds %s, want out-2,out-3,out-4", got)
+	}
 	want := map[string][2]int{"out-1": {1, 1}, "out-2": {1, 0}, "out-3": {1, 0}, "out-4": {1, 0}, "out-5": {1, 1}}
-	testenv.WaitFor(t, 30*time.Second, "the webhook saw every transition once", func() (bool, string) {
-		for d, w := range want {
-			if e.hook.count("DeviceDown", d, "firing") != w[0] || e.hook.count("DeviceDown", d, "resolved") != w[1] {
-				return false, d + e.hook.dump()
+	for i, h := range []*webhook{e.hook, e.hook2} {
+		testenv.WaitFor(t, 30*time.Second, fmt.Sprintf("webhook %d saw every transition once", i+1), func() (bool, string) {
+			for d, w := range want {
+				if h.count("DeviceDown", d, "firing") != w[0] || h.count("DeviceDown", d, "resolved") != w[1] {
+					return false, d + h.dump()
+				}
 			}
-		}
-		return true, ""
-	})
+			return true, ""
+		})
+	}
+}
+
+// devicesIn lists the devices of the alerts an Alertmanager holds, sorted and comma-separated.
+func devicesIn(am *testenv.AM) string {
+	as, err := am.Alerts()
+	if err != nil {
+		return err.Error()
+	}
+	var got []string
+	for _, a := range as {
+		got = append(got, a.Labels["device"])
+	}
+	return strings.Join(sortStrings(got), ",")
 }
 
 // TestFailover runs two `wardops alerter` processes on one database, SIGKILLs the leader and
