@@ -1,6 +1,7 @@
 package alerting_test
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -289,4 +290,51 @@ func (e *env) expectBranchPage(b int) {
 	if n := e.hook.count("DeviceDown", router, "firing"); n != 1 {
 		t.Errorf("%s paged %d times, want 1", router, n)
 	}
+}
+
+// TestDownAlertFollowsMove: a device that is down and paged moves to another branch. Alertmanager
+// then holds its alert under the new branch only: the old label set is resolved explicitly, not
+// left active until its endsAt (four minutes ahead) runs out.
+func TestDownAlertFollowsMove(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, []model.ImportDevice{dev("MV1", "mover", "127.27.0.1", ""), dev("MV2", "stayer", "127.27.0.2", "")}, envOptions{})
+	e.waitUp(90 * time.Second)
+	restore := testenv.DropTraffic(t, e.ips["mover"], testenv.HookInput)
+	defer restore()
+	// branches lists the branch label of each DeviceDown alert Alertmanager holds for mover.
+	branches := func() string {
+		var got []string
+		for _, a := range e.amAlerts("DeviceDown", "mover") {
+			got = append(got, a.Labels["branch"])
+		}
+		return strings.Join(got, ",")
+	}
+	testenv.WaitFor(t, 60*time.Second, "mover paged in MV1", func() (bool, string) {
+		got := branches()
+		return got == "MV1", got
+	})
+	ctx := context.Background()
+	d, err := e.st.GetDevice(ctx, e.ids["mover"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs, err := e.st.ListBranches(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var to int64
+	for _, b := range bs {
+		if b.Name == "MV2" {
+			to = b.ID
+		}
+	}
+	if err := e.st.UpdateDevice(ctx, d.ID, model.DeviceChange{Name: d.Name, IP: d.IP, Vendor: d.Vendor, DeviceType: d.DeviceType,
+		BranchID: to, Enabled: d.Enabled, ParentID: d.ParentID, SNMPVersion: d.SNMP.Version, KeepSecret: true,
+		SNMPPort: d.SNMP.Port, Credential: d.SNMP.Credential, Profiles: d.Profiles}); err != nil {
+		t.Fatal(err)
+	}
+	testenv.WaitFor(t, 30*time.Second, "the alert under MV2 only", func() (bool, string) {
+		got := branches()
+		return got == "MV2", got
+	})
 }
