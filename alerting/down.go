@@ -11,11 +11,8 @@ import (
 	"github.com/wardops/wardops/store"
 )
 
-// cursorOverlap is how far before the newest probe already read each read starts again. A row
-// lands in ping_results a few seconds after its timestamp (the probe, its confirmation burst,
-// the collector's push interval, the COPY), and rows from several collectors land out of order;
-// each device's own newest timestamp drops the rows read twice.
-const cursorOverlap = 10 * time.Second
+// cursorOverlap is how far before the newest probe already read each read starts again.
+const cursorOverlap = model.PingLandingSlack
 
 // blindMinProbes is the fewest probes in one read that the blind guard judges: a small fleet's
 // handful of probes per cycle says nothing about the collector's uplink.

@@ -131,7 +131,7 @@ func TestRateLimit(t *testing.T) {
 func TestPostgresDown(t *testing.T) {
 	e := newEnv(t, nil)
 	devs, tr := seedScenario(e)
-	checkAgainstTruth(t, e, devs, tr, sourceVM)
+	checkAgainstTruth(t, e, devs, tr, sourcePostgres)
 	e.st.Close()
 	time.Sleep(2 * e.opts.CacheTTL)
 	var d struct {

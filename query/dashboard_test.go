@@ -222,15 +222,27 @@ func checkAgainstTruth(t *testing.T, e *env, devs []fleetDev, tr truth, wantSour
 func TestDashboardTruth(t *testing.T) {
 	e := newEnv(t, nil)
 	devs, tr := seedScenario(e)
-	checkAgainstTruth(t, e, devs, tr, sourceVM)
+	checkAgainstTruth(t, e, devs, tr, sourcePostgres)
 
-	// VictoriaMetrics down: the same answers from ping_results, flagged degraded.
-	e.vm.Stop()
-	eventually(t, "fallback to ping_results", func() bool {
+	// ping_results unreadable: the same answers from VictoriaMetrics, flagged degraded.
+	restore := e.hidePings()
+	eventually(t, "fallback to VictoriaMetrics", func() bool {
 		var d dashResp
 		e.get("/api/v1/dashboard", &d)
-		return d.Source == sourcePostgres && d.Degraded
+		return d.Source == sourceVM && d.Degraded
 	})
+	checkAgainstTruth(t, e, devs, tr, sourceVM)
+	restore()
+	eventually(t, "back on ping_results", func() bool {
+		var d dashResp
+		e.get("/api/v1/dashboard", &d)
+		return d.Source == sourcePostgres && !d.Degraded
+	})
+	checkAgainstTruth(t, e, devs, tr, sourcePostgres)
+
+	// VictoriaMetrics down: the dashboard does not need it; health says it is gone.
+	e.vm.Stop()
+	time.Sleep(2 * e.opts.CacheTTL)
 	checkAgainstTruth(t, e, devs, tr, sourcePostgres)
 	var h healthBody
 	if code := e.get("/api/v1/health", &h); code != 503 || h.VictoriaMetrics != "unreachable" || h.Database != "connected" {

@@ -11,9 +11,11 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wardops/wardops/config"
@@ -217,3 +219,55 @@ func eventually(t *testing.T, what string, cond func() bool) {
 }
 
 func strconvFormat(n int64) string { return fmt.Sprint(n) }
+
+// hidePings renames ping_results away, so that every read of it fails with PostgreSQL's own
+// error while the inventory and alerts still read: the live state must then come from
+// VictoriaMetrics. The returned func puts the table back.
+func (e *env) hidePings() (restore func()) {
+	e.t.Helper()
+	e.exec(`ALTER TABLE ping_results RENAME TO ping_results_hidden`)
+	return func() { e.exec(`ALTER TABLE ping_results_hidden RENAME TO ping_results`) }
+}
+
+// lockPings holds an ACCESS EXCLUSIVE lock on ping_results in an open transaction until the
+// returned func ends it: every read of the table then waits, as behind a stuck migration or a
+// hung server, while the inventory still reads.
+func (e *env) lockPings() (release func()) {
+	e.t.Helper()
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, e.db)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	tx, err := c.Begin(ctx)
+	if err == nil {
+		_, err = tx.Exec(ctx, `LOCK TABLE ping_results IN ACCESS EXCLUSIVE MODE`)
+	}
+	if err != nil {
+		c.Close(ctx)
+		e.t.Fatal(err)
+	}
+	var once sync.Once
+	release = func() {
+		once.Do(func() {
+			_ = tx.Rollback(ctx)
+			c.Close(ctx)
+		})
+	}
+	e.t.Cleanup(release)
+	return release
+}
+
+// exec runs one statement on the test database.
+func (e *env) exec(q string) {
+	e.t.Helper()
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, e.db)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	if _, err := c.Exec(ctx, q); err != nil {
+		e.t.Fatalf("%s: %v", q, err)
+	}
+}

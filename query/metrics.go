@@ -23,6 +23,8 @@ type metrics struct {
 	snapshotBuilds        *prometheus.CounterVec
 	snapshotBuildErrors   prometheus.Counter
 	snapshotBuildDuration prometheus.Histogram
+	probeRows             prometheus.Counter
+	outagesPlaced         prometheus.Counter
 }
 
 func newMetrics(r prometheus.Registerer) *metrics {
@@ -55,6 +57,12 @@ func newMetrics(r prometheus.Registerer) *metrics {
 			Name: "wardops_query_snapshot_build_duration_seconds", Help: "Time of one fleet snapshot build; a snapshot's age stays below the cache TTL plus this.",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}),
+		probeRows: f.NewCounter(prometheus.CounterOpts{
+			Name: "wardops_query_probe_rows_read_total", Help: "ping_results rows read by snapshot builds: each build reads the rows that landed since the last one, and the last window's on the first build.",
+		}),
+		outagesPlaced: f.NewCounter(prometheus.CounterOpts{
+			Name: "wardops_query_outages_placed_total", Help: "Down devices whose outage start a build read from ping_results because it had not seen the outage begin.",
+		}),
 		rateLimited: f.NewCounter(prometheus.CounterOpts{
 			Name: "wardops_query_rate_limited_total", Help: "Requests answered 429 by the per-client rate limit.",
 		}),
@@ -64,7 +72,7 @@ func newMetrics(r prometheus.Registerer) *metrics {
 		m.snapshotBuilds.WithLabelValues(t)
 	}
 	for _, b := range [][2]string{{"victoriametrics", "query"}, {"victoriametrics", "query_range"}, {"postgres", "inventory"},
-		{"postgres", "alerts"}, {"postgres", "down_since"}, {"postgres", "latest_pings"}} {
+		{"postgres", "alerts"}, {"postgres", "down_since"}, {"postgres", "probes"}} {
 		m.backendErrors.WithLabelValues(b[0], b[1])
 	}
 	return m

@@ -88,7 +88,7 @@ func New(o Options) (*Server, error) {
 		}
 		vm = r
 	}
-	b := &fleetBuilder{st: o.Store, vm: vm, m: m, pingInterval: o.PingInterval, log: o.Logger}
+	b := &fleetBuilder{tail: newProbeTail(), st: o.Store, vm: vm, m: m, pingInterval: o.PingInterval, log: o.Logger}
 	s := &Server{listen: o.Listen, tls: o.TLS, log: o.Logger, m: m,
 		snaps: newSnapshots(b.build, o.CacheTTL, o.CacheBuildShare, defaultBuildDeadline, m)}
 	if o.RateLimit > 0 {

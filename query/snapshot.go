@@ -147,10 +147,12 @@ type inventoryCache struct {
 const alertLimit = 200
 
 // fleetBuilder makes snapshots: it joins the inventory (PostgreSQL) with the live state
-// (VictoriaMetrics, or ping_results when that fails).
+// (ping_results followed by probeTail, or VictoriaMetrics when that fails).
 type fleetBuilder struct {
+	buildMu      sync.Mutex // one build at a time: it owns tail
+	tail         *probeTail
 	st           FleetStore
-	vm           metricsReader // nil: live state from ping_results only
+	vm           metricsReader // nil: no fallback for the live state
 	m            *metrics
 	pingInterval time.Duration // for devices without an interval of their own
 	inv          inventoryCache
@@ -165,27 +167,27 @@ func (s *fleetBuilder) problem(snap *snapshot, what string, err error) {
 }
 
 // build reads the backends and joins them: a cheap fingerprint and, when it moved or a write came
-// after the last read (gen), the device list (PostgreSQL), the open alerts (PostgreSQL), the
-// fleet's state (one VictoriaMetrics query, in parallel), then the down-since times of the down
-// devices only (PostgreSQL). When VictoriaMetrics fails the state comes from ping_results in one
-// query instead. The first, parallel round gets half of ctx's time, so that a backend that hangs
-// still leaves the fallback the other half and the build ends by ctx's deadline with an answer.
+// after the last read (gen), the device list (PostgreSQL), the open alerts (PostgreSQL), and, in
+// parallel, the probes that landed in ping_results since the last build (probeTail), with the
+// start of any outage the tail has not seen begin. When that read fails the state comes from
+// VictoriaMetrics instead: every device's newest sample, three queries side by side. The first,
+// parallel round gets half of ctx's time, so that a backend that hangs still leaves the fallback
+// the other half and the build ends by ctx's deadline with an answer.
 func (s *fleetBuilder) build(ctx context.Context, gen uint64) (*snapshot, error) {
+	s.buildMu.Lock()
+	defer s.buildMu.Unlock()
 	now := time.Now().UTC()
-	snap := &snapshot{At: now, Source: sourceVM, gen: gen}
-	// One interval wider than the stale rule of the slowest device, so that judge, not the query
-	// window, tells stale from fresh on this path as on the ping_results one, and a stale device
-	// keeps its last probe time.
+	snap := &snapshot{At: now, Source: sourcePostgres, gen: gen}
+	// One interval wider than the stale rule of the slowest device, so that judge, not the read's
+	// window, tells stale from fresh, and a stale device keeps its last probe time.
 	window := (staleIntervals + 1) * s.maxInterval()
 	first, cancel := halfOf(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
 	var devs []model.DeviceSummary
-	var invErr, alertErr error
+	var invErr, alertErr, tailErr, placeErr error
 	wg.Go(func() { devs, invErr, alertErr = s.readInventory(first, gen) })
-	var live map[int64]liveState
-	var vmErr error
-	wg.Go(func() { live, vmErr = readFleet(first, s.vm, window, now) })
+	wg.Go(func() { tailErr, placeErr = s.readTail(first, now, window) })
 	wg.Wait()
 	if devs == nil && invErr != nil {
 		return nil, invErr
@@ -198,17 +200,20 @@ func (s *fleetBuilder) build(ctx context.Context, gen uint64) (*snapshot, error)
 		snap.AlertsStale = true
 		s.problem(snap, "postgres: alerts from cache", alertErr)
 	}
-
-	var since map[int64]time.Time
-	if vmErr != nil {
-		snap.Source, snap.Degraded = sourcePostgres, true
-		s.problem(snap, "victoriametrics: live state from ping_results", vmErr)
+	live, since := s.tail.live, s.tail.since
+	if placeErr != nil {
+		s.problem(snap, "postgres: down since", placeErr)
+	}
+	if tailErr != nil {
+		snap.Source = sourceVM
+		s.problem(snap, "postgres: live state from victoriametrics", tailErr)
 		var err error
-		live, since, err = s.latestFromPostgres(ctx, now)
+		live, err = readFleet(ctx, s.vm, window, now)
 		if err != nil {
-			s.problem(snap, "postgres: latest pings", err)
+			s.problem(snap, "victoriametrics: fleet state", err)
 			live = nil
 		}
+		since = nil
 	}
 	snap.Devices = make([]fleetDevice, len(devs))
 	snap.byID = make(map[int64]int, len(devs))
@@ -236,15 +241,22 @@ func (s *fleetBuilder) build(ctx context.Context, gen uint64) (*snapshot, error)
 	for _, id := range down {
 		fd := &snap.Devices[snap.byID[id]]
 		t, ok := since[id]
+		if !ok && tailErr != nil {
+			// ping_results unreadable: the start the tail saw before, if it saw the device down.
+			// An up probe it has not seen since would make that too early; an outage shown too
+			// long is the safer error while the table cannot be read.
+			t, ok = s.tail.since[id]
+		}
 		if !ok {
 			// No failed probe in ping_results (yet): the newest probe, which failed, is the best bound.
 			t = fd.LastProbe
 		}
 		fd.DownSince = &t
 	}
-	if invErr != nil || alertErr != nil || vmErr != nil {
-		snap.Degraded = true
+	if tailErr == nil && len(s.tail.live) > len(devs) {
+		s.tail.prune(now.Add(-window), snap.byID)
 	}
+	snap.Degraded = len(snap.Problems) > 0
 	s.inv.mu.Lock()
 	snap.Alerts, snap.AlertsTotal = s.inv.alerts, s.inv.alertsN
 	s.inv.mu.Unlock()
@@ -340,25 +352,24 @@ func (s *fleetBuilder) downSince(ctx context.Context, ids []int64, now time.Time
 	return m, err
 }
 
-// latestFromPostgres is the VictoriaMetrics-down fallback: the newest ping_results row of every
-// device, with down-since, in one query.
-func (s *fleetBuilder) latestFromPostgres(ctx context.Context, now time.Time) (map[int64]liveState, map[int64]time.Time, error) {
-	defer s.m.backend("postgres", "latest_pings")()
-	lp, err := s.st.LatestPings(ctx, now.Add(-downLookback))
+// readTail brings the tail up to date and places the outages it has not seen begin; the first
+// error says the state could not be read, the second only that some down-since times are missing.
+func (s *fleetBuilder) readTail(ctx context.Context, now time.Time, window time.Duration) (error, error) {
+	done := s.m.backend("postgres", "probes")
+	n, err := s.tail.read(ctx, s.st, now, window)
+	done()
 	if err != nil {
-		s.m.backendError("postgres", "latest_pings")
-		return nil, nil, err
+		s.m.backendError("postgres", "probes")
+		return err, nil
 	}
-	live := make(map[int64]liveState, len(lp))
-	since := map[int64]time.Time{}
-	for id, p := range lp {
-		loss := p.PacketLoss
-		live[id] = liveState{Up: p.IsReachable, At: p.Timestamp, RTTms: p.RTTAvgMs, LossRatio: &loss}
-		if p.DownSince != nil {
-			since[id] = p.DownSince.UTC()
-		}
+	s.m.probeRows.Add(float64(n))
+	n, err = s.tail.placeOutages(ctx, func(ctx context.Context, ids []int64) (map[int64]time.Time, error) {
+		return s.downSince(ctx, ids, now)
+	})
+	if err == nil {
+		s.m.outagesPlaced.Add(float64(n))
 	}
-	return live, since, nil
+	return nil, err
 }
 
 // halfOf is ctx with half of its remaining time, or ctx itself when it has no deadline.

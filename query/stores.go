@@ -12,13 +12,13 @@ import (
 // PostgreSQL query that group can make, and a new endpoint adds one method to one interface.
 
 // FleetStore is what a snapshot build reads: the inventory, its fingerprint, open alerts and the
-// ping_results fallback.
+// probes that landed in ping_results since a time.
 type FleetStore interface {
 	InventoryVersion(ctx context.Context) (model.InventoryVersion, error)
 	ListDeviceSummaries(ctx context.Context) ([]model.DeviceSummary, error)
 	OpenAlerts(ctx context.Context, deviceID int64, limit int) ([]model.Alert, int, error)
 	DownSince(ctx context.Context, ids []int64, since time.Time) (map[int64]time.Time, error)
-	LatestPings(ctx context.Context, since time.Time) (map[int64]model.LatestPing, error)
+	ProbeStates(ctx context.Context, since time.Time) ([]model.ProbeState, error)
 }
 
 // DeviceReader is what the device read endpoints need beyond the snapshot.
