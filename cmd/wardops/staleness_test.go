@@ -154,7 +154,7 @@ func TestRunFirstDashboardAfterQuietPeriod(t *testing.T) {
 		t.Fatalf("dashboard: %d %v", resp.StatusCode, err)
 	}
 	want := struct{ Devices, Up, Down, Unknown, Disabled int }{devices, devices - len(disabled) - len(down), len(down), 0, len(disabled)}
-	if d.Totals != want || d.Source != "victoriametrics" {
+	if d.Totals != want || d.Source != "ping_results" {
 		t.Errorf("first dashboard after 45 s: source %q totals %+v, want %+v", d.Source, d.Totals, want)
 	}
 	// The bound the README states: cache TTL (1 s here) plus one build, which the build deadline
