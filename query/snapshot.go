@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,7 +36,7 @@ const downLookback = 7 * 24 * time.Hour
 
 // fleetDevice is one device of a snapshot: inventory joined with its latest state.
 type fleetDevice struct {
-	model.DeviceSummary
+	*model.DeviceSummary // the layout's: shared by every snapshot on one device list
 	Status    string
 	RTTms     *float64
 	Loss      *float64
@@ -58,7 +57,7 @@ type snapshot struct {
 	Problems       []string
 	InventoryStale bool
 	Devices        []fleetDevice // by id
-	byID           map[int64]int
+	layout         *fleetLayout
 	rendered       []atomic.Pointer[[]byte] // each device's list JSON, rendered on first use
 	Alerts         []model.Alert
 	AlertsTotal    int
@@ -124,7 +123,7 @@ func (s *snapshot) itemJSON(i int) ([]byte, error) {
 
 // device returns the device with this id, or nil when the snapshot has none.
 func (s *snapshot) device(id int64) *fleetDevice {
-	i, ok := s.byID[id]
+	i, ok := s.layout.byID[id]
 	if !ok {
 		return nil
 	}
@@ -134,13 +133,12 @@ func (s *snapshot) device(id int64) *fleetDevice {
 // inventoryCache keeps the last inventory read, so a dashboard build reads the full device list
 // only when the fingerprint moved, and so the page stays up while PostgreSQL is down.
 type inventoryCache struct {
-	mu       sync.Mutex
-	version  model.InventoryVersion
-	devices  []model.DeviceSummary
-	maxIntvl time.Duration
-	alerts   []model.Alert
-	alertsN  int
-	gen      uint64 // the write generation the device list was read at
+	mu      sync.Mutex
+	version model.InventoryVersion
+	layout  *fleetLayout
+	alerts  []model.Alert
+	alertsN int
+	gen     uint64 // the write generation the device list was read at
 }
 
 // alertLimit caps the open alerts carried by the dashboard; the total is reported beside them.
@@ -184,12 +182,12 @@ func (s *fleetBuilder) build(ctx context.Context, gen uint64) (*snapshot, error)
 	first, cancel := halfOf(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	var devs []model.DeviceSummary
+	var lay *fleetLayout
 	var invErr, alertErr, tailErr, placeErr error
-	wg.Go(func() { devs, invErr, alertErr = s.readInventory(first, gen) })
+	wg.Go(func() { lay, invErr, alertErr = s.readInventory(first, gen) })
 	wg.Go(func() { tailErr, placeErr = s.readTail(first, now, window) })
 	wg.Wait()
-	if devs == nil && invErr != nil {
+	if lay == nil && invErr != nil {
 		return nil, invErr
 	}
 	if invErr != nil {
@@ -215,21 +213,20 @@ func (s *fleetBuilder) build(ctx context.Context, gen uint64) (*snapshot, error)
 		}
 		since = nil
 	}
-	snap.Devices = make([]fleetDevice, len(devs))
-	snap.byID = make(map[int64]int, len(devs))
-	snap.rendered = make([]atomic.Pointer[[]byte], len(devs))
+	snap.layout = lay
+	snap.Devices = make([]fleetDevice, len(lay.devices))
+	snap.rendered = make([]atomic.Pointer[[]byte], len(lay.devices))
 	var down []int64
-	for i, d := range devs {
-		fd := fleetDevice{DeviceSummary: d, search: strings.ToLower(d.Name + " " + d.IP.String())}
-		s.judge(&fd, live, now)
+	for i := range lay.devices {
+		fd := &snap.Devices[i]
+		fd.DeviceSummary, fd.search = &lay.devices[i], lay.search[i]
+		s.judge(fd, live, now)
 		if fd.LastProbe.After(snap.NewestSample) {
 			snap.NewestSample = fd.LastProbe
 		}
 		if fd.Status == statusDown {
-			down = append(down, d.ID)
+			down = append(down, fd.ID)
 		}
-		snap.Devices[i] = fd
-		snap.byID[d.ID] = i
 	}
 	if since == nil && len(down) > 0 {
 		var err error
@@ -239,7 +236,7 @@ func (s *fleetBuilder) build(ctx context.Context, gen uint64) (*snapshot, error)
 		}
 	}
 	for _, id := range down {
-		fd := &snap.Devices[snap.byID[id]]
+		fd := snap.device(id)
 		t, ok := since[id]
 		if !ok && tailErr != nil {
 			// ping_results unreadable: the start the tail saw before, if it saw the device down.
@@ -253,8 +250,8 @@ func (s *fleetBuilder) build(ctx context.Context, gen uint64) (*snapshot, error)
 		}
 		fd.DownSince = &t
 	}
-	if tailErr == nil && len(s.tail.live) > len(devs) {
-		s.tail.prune(now.Add(-window), snap.byID)
+	if tailErr == nil && len(s.tail.live) > len(lay.devices) {
+		s.tail.prune(now.Add(-window), lay.byID)
 	}
 	snap.Degraded = len(snap.Problems) > 0
 	s.inv.mu.Lock()
@@ -270,7 +267,7 @@ func (s *fleetBuilder) build(ctx context.Context, gen uint64) (*snapshot, error)
 
 // readInventory returns the device list, re-read only when its fingerprint moved, and refreshes
 // the cached open alerts. On a PostgreSQL error the last good data is returned with the error.
-func (s *fleetBuilder) readInventory(ctx context.Context, gen uint64) ([]model.DeviceSummary, error, error) {
+func (s *fleetBuilder) readInventory(ctx context.Context, gen uint64) (*fleetLayout, error, error) {
 	s.inv.mu.Lock()
 	defer s.inv.mu.Unlock()
 	invErr := func() error {
@@ -281,7 +278,7 @@ func (s *fleetBuilder) readInventory(ctx context.Context, gen uint64) ([]model.D
 			s.m.backendError("postgres", "inventory")
 			return err
 		}
-		if s.inv.devices != nil && v == s.inv.version && s.inv.gen == gen {
+		if s.inv.layout != nil && v == s.inv.version && s.inv.gen == gen {
 			return nil
 		}
 		devs, err := s.st.ListDeviceSummaries(ctx)
@@ -289,11 +286,7 @@ func (s *fleetBuilder) readInventory(ctx context.Context, gen uint64) ([]model.D
 			s.m.backendError("postgres", "inventory")
 			return err
 		}
-		s.inv.devices, s.inv.version, s.inv.gen = devs, v, gen
-		s.inv.maxIntvl = 0
-		for _, d := range devs {
-			s.inv.maxIntvl = max(s.inv.maxIntvl, d.PingInterval)
-		}
+		s.inv.layout, s.inv.version, s.inv.gen = newFleetLayout(devs), v, gen
 		return nil
 	}()
 	alertErr := func() error {
@@ -307,14 +300,17 @@ func (s *fleetBuilder) readInventory(ctx context.Context, gen uint64) ([]model.D
 		s.inv.alerts, s.inv.alertsN = as, n
 		return nil
 	}()
-	return s.inv.devices, invErr, alertErr
+	return s.inv.layout, invErr, alertErr
 }
 
 // maxInterval is the longest ping interval of the fleet, which sets the VictoriaMetrics window.
 func (s *fleetBuilder) maxInterval() time.Duration {
 	s.inv.mu.Lock()
 	defer s.inv.mu.Unlock()
-	return max(s.inv.maxIntvl, s.pingInterval)
+	if s.inv.layout == nil {
+		return s.pingInterval
+	}
+	return max(s.inv.layout.maxIntvl, s.pingInterval)
 }
 
 // judge sets a device's status from its latest probe: stale after staleIntervals of its intervals.

@@ -87,7 +87,7 @@ func (v *vmReader) Ping(ctx context.Context) error {
 	return err
 }
 
-// liveState is one device's newest probe as VictoriaMetrics has it.
+// liveState is one device's newest probe, as ping_results or VictoriaMetrics has it.
 type liveState struct {
 	Up        bool
 	At        time.Time
@@ -95,7 +95,8 @@ type liveState struct {
 	LossRatio *float64
 }
 
-// fleetQueries are the three queries the dashboard sends for the whole fleet, side by side.
+// fleetQueries are the three queries the snapshot sends for the whole fleet, side by side, when
+// the ping_results read fails.
 // state carries each device's newest up/down and its timestamp in a single number,
 // round(t_ms)*2 + up, so that "max by device_id" picks the newest series when a device's labels
 // changed inside the window (a branch renamed) instead of mixing the old series' state with the
