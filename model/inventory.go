@@ -1,7 +1,5 @@
 package model
 
-import "time"
-
 // ImportCredential is an SNMP credential as imported.
 type ImportCredential struct {
 	Name, Version string
@@ -40,8 +38,6 @@ type ImportStats struct {
 }
 
 // InventoryVersion is a cheap fingerprint of devices and branches: when it has not moved, a
-// cached inventory is still right, and the full list need not be read again.
-type InventoryVersion struct {
-	Devices, Branches               int64
-	DevicesUpdated, BranchesUpdated time.Time
-}
+// cached inventory is still right, and the full list need not be read again. It counts the
+// statements that changed either table.
+type InventoryVersion int64

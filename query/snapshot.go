@@ -37,12 +37,12 @@ const downLookback = 7 * 24 * time.Hour
 // fleetDevice is one device of a snapshot: inventory joined with its latest state.
 type fleetDevice struct {
 	*model.DeviceSummary // the layout's: shared by every snapshot on one device list
-	Status    string
-	RTTms     *float64
-	Loss      *float64
-	LastProbe time.Time
-	DownSince *time.Time
-	search    string // lower-case "name ip" for the q filter
+	Status               string
+	RTTms                *float64
+	Loss                 *float64
+	LastProbe            time.Time
+	DownSince            *time.Time
+	search               string // lower-case "name ip" for the q filter
 }
 
 // snapshot is the whole fleet at one moment, shared read-only by every request until the next

@@ -32,20 +32,11 @@ func (s *Store) ListDeviceSummaries(ctx context.Context) ([]model.DeviceSummary,
 	return out, nil
 }
 
-// InventoryVersion reads the fingerprint in one statement.
+// InventoryVersion reads the fingerprint: one row, kept by the tables' triggers.
 func (s *Store) InventoryVersion(ctx context.Context) (model.InventoryVersion, error) {
 	var v model.InventoryVersion
-	var du, bu *time.Time
-	err := s.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM standalone_devices), (SELECT max(updated_at) FROM standalone_devices),
-		(SELECT count(*) FROM branches), (SELECT max(updated_at) FROM branches)`).Scan(&v.Devices, &du, &v.Branches, &bu)
-	if err != nil {
+	if err := s.pool.QueryRow(ctx, `SELECT version FROM inventory_version`).Scan(&v); err != nil {
 		return v, fmt.Errorf("cannot read inventory version: %w", err)
-	}
-	if du != nil {
-		v.DevicesUpdated = du.UTC()
-	}
-	if bu != nil {
-		v.BranchesUpdated = bu.UTC()
 	}
 	return v, nil
 }

@@ -1,0 +1,99 @@
+package store_test
+
+import (
+	"context"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/wardops/wardops/internal/testenv"
+	"github.com/wardops/wardops/model"
+)
+
+// TestInventoryVersionMovesOnEveryWrite: every kind of write to devices or branches moves the
+// fingerprint, reads and probe rows do not, and a change is seen exactly when it commits.
+func TestInventoryVersionMovesOnEveryWrite(t *testing.T) {
+	s, dbURL := testenv.Store(t)
+	ctx := context.Background()
+	b, err := s.CreateBranch(ctx, "v-branch", "v-region")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := model.DeviceChange{Name: "v-1", IP: netip.MustParseAddr("127.20.200.1"), Vendor: "v", DeviceType: "router",
+		BranchID: b.ID, Enabled: true, SNMPPort: 161}
+	var id, parent int64
+	steps := []struct {
+		name  string
+		do    func() error
+		moves bool
+	}{
+		{"create device", func() (err error) { id, err = s.CreateDevice(ctx, in); return err }, true},
+		{"list devices", func() error { _, err := s.ListDeviceSummaries(ctx); return err }, false},
+		{"insert ping results", func() error {
+			return s.InsertPingResults(ctx, []model.PingResult{{DeviceID: id, DeviceIP: in.IP, Timestamp: time.Now(), Sent: 1}})
+		}, false},
+		{"update device", func() error { in.Name = "v-1b"; return s.UpdateDevice(ctx, id, in) }, true},
+		{"disable device", func() error { return s.SetDeviceEnabled(ctx, id, false) }, true},
+		{"import", func() error {
+			_, err := s.ImportInventory(ctx, nil, []model.ImportDevice{{Line: 2, Branch: "v-branch", Name: "v-2",
+				IP: "127.20.200.2", Enabled: true, SNMPPort: 161}}, false)
+			return err
+		}, true},
+		{"set parents", func() error {
+			devs, err := s.ListDeviceSummaries(ctx)
+			for _, d := range devs {
+				if d.Name == "v-2" {
+					parent = d.ID
+				}
+			}
+			if err != nil {
+				return err
+			}
+			return s.SetDeviceParents(ctx, id, []int64{parent})
+		}, true},
+		{"rename branch", func() error { _, err := s.UpdateBranch(ctx, b.ID, "v-branch-2", "v-region"); return err }, true},
+		{"delete device", func() error { return s.DeleteDevice(ctx, id) }, true},
+	}
+	for _, st := range steps {
+		before, err := s.InventoryVersion(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.do(); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		after, err := s.InventoryVersion(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if moved := after != before; moved != st.moves {
+			t.Errorf("%s: version %d -> %d, want moved=%t", st.name, before, after, st.moves)
+		}
+	}
+
+	// A change not yet committed is not seen; it is once committed.
+	c, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	tx, err := c.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := s.InventoryVersion(ctx)
+	if _, err := tx.Exec(ctx, `UPDATE branches SET region = 'v-region-2' WHERE id = $1`, b.ID); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := s.InventoryVersion(ctx); v != before {
+		t.Errorf("an uncommitted change moved the version %d -> %d", before, v)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := s.InventoryVersion(ctx); v == before {
+		t.Errorf("a committed change did not move the version (%d)", v)
+	}
+}
