@@ -38,8 +38,12 @@ type snapshots struct {
 	cur atomic.Pointer[snapshot]
 	gen atomic.Uint64
 
-	mu       sync.Mutex
-	inflight *buildCall // nil when no build runs
+	mu sync.Mutex
+	// inflight is the build running, nil when none: written under mu, read without it first, so
+	// that the readers arriving while a slow build runs (at 100,000 devices every reader in the
+	// last stretch of a snapshot's life, tens of thousands a second) do not queue on mu to learn
+	// that it does.
+	inflight atomic.Pointer[buildCall]
 	closed   bool
 	base     context.Context
 	stop     context.CancelFunc
@@ -152,10 +156,13 @@ func (c *snapshots) refreshIfDue(snap *snapshot, now time.Time) {
 // longer seen, which means a build finished in between and the caller should look again: so
 // readers that all found the same stale snapshot cause one build, not one each.
 func (c *snapshots) join(seen *snapshot, trigger string) *buildCall {
+	if call := c.inflight.Load(); call != nil {
+		return call
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.inflight != nil {
-		return c.inflight
+	if call := c.inflight.Load(); call != nil {
+		return call
 	}
 	if c.cur.Load() != seen {
 		return nil
@@ -166,7 +173,7 @@ func (c *snapshots) join(seen *snapshot, trigger string) *buildCall {
 		close(call.done)
 		return call
 	}
-	c.inflight = call
+	c.inflight.Store(call)
 	gen := c.gen.Load()
 	c.wg.Add(1)
 	go c.run(call, gen, trigger)
@@ -203,7 +210,7 @@ func (c *snapshots) run(call *buildCall, gen uint64, trigger string) {
 	if err == nil {
 		c.cur.Store(snap)
 	}
-	c.inflight = nil
+	c.inflight.Store(nil)
 	c.mu.Unlock()
 	call.snap, call.err = snap, err
 	close(call.done)

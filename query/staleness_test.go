@@ -85,7 +85,7 @@ func (e *env) settle() {
 	eventually(e.t, "no build in flight", func() bool {
 		e.srv.snaps.mu.Lock()
 		defer e.srv.snaps.mu.Unlock()
-		return e.srv.snaps.inflight == nil
+		return e.srv.snaps.inflight.Load() == nil
 	})
 }
 

@@ -145,26 +145,42 @@ func startFloor(t *testing.T, bodies map[string][]byte) *floorServer {
 }
 
 // profile writes a CPU profile of the server under load to $WARDOPS_BENCH_CPUPROFILE-<n>-<endpoint>
-// when that is set, for `go tool pprof`.
+// when that is set, and the allocations since the process started to
+// $WARDOPS_BENCH_MEMPROFILE-<n>-<endpoint> when that is, for `go tool pprof`.
 func profile(t *testing.T, n int, what string) func() {
-	prefix := os.Getenv("WARDOPS_BENCH_CPUPROFILE")
-	if prefix == "" {
-		return func() {}
-	}
-	name := fmt.Sprintf("%s-%d-%s", prefix, n, strings.Trim(regexp.MustCompile(`\W+`).ReplaceAllString(what, "_"), "_"))
-	f, err := os.Create(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		t.Fatal(err)
-	}
-	return func() {
-		pprof.StopCPUProfile()
-		if err := f.Close(); err != nil {
+	suffix := fmt.Sprintf("-%d-%s", n, strings.Trim(regexp.MustCompile(`\W+`).ReplaceAllString(what, "_"), "_"))
+	stopCPU := func() {}
+	if prefix := os.Getenv("WARDOPS_BENCH_CPUPROFILE"); prefix != "" {
+		f, err := os.Create(prefix + suffix)
+		if err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("CPU profile: %s", name)
+		if err := pprof.StartCPUProfile(f); err != nil {
+			t.Fatal(err)
+		}
+		stopCPU = func() {
+			pprof.StopCPUProfile()
+			if err := f.Close(); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("CPU profile: %s", f.Name())
+		}
+	}
+	return func() {
+		stopCPU()
+		if prefix := os.Getenv("WARDOPS_BENCH_MEMPROFILE"); prefix != "" {
+			f, err := os.Create(prefix + suffix)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+				t.Fatal(err)
+			}
+			if err := f.Close(); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("allocation profile: %s", f.Name())
+		}
 	}
 }
 
