@@ -23,9 +23,9 @@ import (
 //     took, at most the whole life: then builds run back to back) starts the next build in the background and is served at once, so that
 //     steady readers seldom wait. Only readers start builds: with nobody asking, nothing is built.
 //   - A build runs on the service's context, not a request's (a client hanging up must not cancel
-//     a build others wait for), and ends by deadline: the backends get half of it, then the
-//     ping_results fallback the rest, so a reader waits at most deadline even when
-//     VictoriaMetrics or PostgreSQL hang, and gets a snapshot that says which backend failed.
+//     a build others wait for), and ends by deadline: PostgreSQL gets half of it, then the
+//     VictoriaMetrics fallback the rest, so a reader waits at most deadline even when
+//     either hangs, and gets a snapshot that says which backend failed.
 //   - A write bumps gen; a snapshot built before it is never served again, and a reader after it
 //     waits for a build that started after it.
 type snapshots struct {
@@ -50,8 +50,8 @@ type snapshots struct {
 	wg       sync.WaitGroup // the build goroutine, so close can wait for it
 }
 
-// defaultBuildDeadline bounds one build: at 100,000 devices a VictoriaMetrics fleet query takes
-// seconds, and a dashboard reader should not wait much longer than that.
+// defaultBuildDeadline bounds one build: at 100,000 devices the VictoriaMetrics fallback's fleet
+// queries take seconds, and a dashboard reader should not wait much longer than that.
 const defaultBuildDeadline = 10 * time.Second
 
 // buildCall is one build, shared by every reader that waits for it.
@@ -194,10 +194,10 @@ func (c *snapshots) run(call *buildCall, gen uint64, trigger string) {
 		c.m.snapshotBuildErrors.Inc()
 	} else {
 		// A snapshot is served for a TTL after its build ended, or longer when builds are slow,
-		// so that building takes at most share of the wall time: at 100,000 devices a build costs
-		// VictoriaMetrics seconds of CPU on the same cores that answer the readers, and back-to-back
-		// builds would double every reader's tail for a fresher answer than the 30 s probe cycle
-		// can give. Life is capped so that a build slowed by a hanging backend (up to its deadline)
+		// so that building takes at most share of the wall time: a slow build (the
+		// VictoriaMetrics fallback at 100,000 devices costs seconds of CPU) runs on the same cores
+		// that answer the readers, and back-to-back builds would double every reader's tail for a
+		// fresher answer than the 30 s probe cycle can give. Life is capped so that a build slowed by a hanging backend (up to its deadline)
 		// is not then held for long. The next build starts early enough (twice this build's time)
 		// to be done when this one expires, so steady readers never wait; with nobody reading,
 		// nothing is built.

@@ -1,6 +1,7 @@
 // Package query is wardops' read side and inventory API: a Gin server joining the PostgreSQL
-// inventory with the live state in VictoriaMetrics for the whole fleet, the NOC page at / and
-// the service's own /metrics.
+// inventory and alerts with every device's newest probe (followed in ping_results, or read from
+// VictoriaMetrics when that fails) and with VictoriaMetrics' series for the charts, the NOC page
+// at / and the service's own /metrics.
 package query
 
 import (
@@ -30,7 +31,7 @@ type Expander func(profiles []string) ([]model.ItemTemplate, error)
 // dependencies.
 type Options struct {
 	Listen            string             // host:port of the API
-	VMQueryURL        string             // VictoriaMetrics read URL; empty: live state from ping_results only
+	VMQueryURL        string             // VictoriaMetrics read URL; empty: no charts, and no fallback for the live state
 	PingInterval      time.Duration      // a device's probe interval when it has none of its own
 	CacheTTL          time.Duration      // how long a built snapshot is served; see snapshots
 	BodyTimeout       time.Duration      // how long a client has to send a request body; 0: 30 s

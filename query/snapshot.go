@@ -307,7 +307,7 @@ func (s *fleetBuilder) readInventory(ctx context.Context, gen uint64) (*fleetLay
 	return s.inv.layout, invErr, alertErr
 }
 
-// maxInterval is the longest ping interval of the fleet, which sets the VictoriaMetrics window.
+// maxInterval is the longest ping interval of the fleet, which sets the window of the first read.
 func (s *fleetBuilder) maxInterval() time.Duration {
 	s.inv.mu.Lock()
 	defer s.inv.mu.Unlock()
