@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/wardops/wardops/model"
 )
 
@@ -36,10 +34,7 @@ func whPayload(status string, truncated int, alerts ...map[string]any) map[strin
 func (e *env) sql(q string, dst ...any) {
 	e.t.Helper()
 	ctx := context.Background()
-	c, err := pgx.Connect(ctx, e.db)
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	c := e.conn()
 	defer c.Close(ctx)
 	if err := c.QueryRow(ctx, q).Scan(dst...); err != nil {
 		e.t.Fatalf("%s: %v", q, err)
@@ -374,10 +369,7 @@ func TestAck(t *testing.T) {
 	}
 	// The database refuses to change the log, whoever asks.
 	ctx := context.Background()
-	c, err := pgx.Connect(ctx, e.db)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := e.conn()
 	defer c.Close(ctx)
 	for _, q := range []string{`UPDATE audit_log SET actor = 'mallory'`, `DELETE FROM audit_log`, `TRUNCATE audit_log`} {
 		if _, err := c.Exec(ctx, q); err == nil || !strings.Contains(err.Error(), "append-only") {

@@ -235,10 +235,7 @@ func (e *env) hidePings() (restore func()) {
 func (e *env) lockPings() (release func()) {
 	e.t.Helper()
 	ctx := context.Background()
-	c, err := pgx.Connect(ctx, e.db)
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	c := e.conn()
 	tx, err := c.Begin(ctx)
 	if err == nil {
 		_, err = tx.Exec(ctx, `LOCK TABLE ping_results IN ACCESS EXCLUSIVE MODE`)
@@ -262,12 +259,20 @@ func (e *env) lockPings() (release func()) {
 func (e *env) exec(q string) {
 	e.t.Helper()
 	ctx := context.Background()
-	c, err := pgx.Connect(ctx, e.db)
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	c := e.conn()
 	defer c.Close(ctx)
 	if _, err := c.Exec(ctx, q); err != nil {
 		e.t.Fatalf("%s: %v", q, err)
 	}
+}
+
+// conn is a connection of its own to the test database, for the tests that reach past the API;
+// the caller closes it.
+func (e *env) conn() *pgx.Conn {
+	e.t.Helper()
+	c, err := pgx.Connect(context.Background(), e.db)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return c
 }
