@@ -103,7 +103,7 @@ func renderDashboard(s *snapshot) ([]byte, error) {
 		t := s.NewestSample
 		b.NewestSample = &t
 	}
-	if s.layout != nil {
+	if s.layout != nil { // nil only in a snapshot without devices
 		b.Branches = append(b.Branches, s.layout.branches...)
 		b.Regions = append(b.Regions, s.layout.regions...)
 	}

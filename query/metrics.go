@@ -58,10 +58,10 @@ func newMetrics(r prometheus.Registerer) *metrics {
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}),
 		probeRows: f.NewCounter(prometheus.CounterOpts{
-			Name: "wardops_query_probe_rows_read_total", Help: "ping_results rows read by snapshot builds: each build reads the rows that landed since the last one, and the last window's on the first build.",
+			Name: "wardops_query_probe_rows_read_total", Help: "ping_results rows read by snapshot builds: each build reads the rows that landed since the last one, and the first (and the first after a gap) every device's newest.",
 		}),
 		outagesPlaced: f.NewCounter(prometheus.CounterOpts{
-			Name: "wardops_query_outages_placed_total", Help: "Down devices whose outage start a build read from ping_results because it had not seen the outage begin.",
+			Name: "wardops_query_outages_placed_total", Help: "Down devices first seen failing whose outage start a build then read from ping_results.",
 		}),
 		rateLimited: f.NewCounter(prometheus.CounterOpts{
 			Name: "wardops_query_rate_limited_total", Help: "Requests answered 429 by the per-client rate limit.",

@@ -62,6 +62,7 @@ type Server struct {
 	m       *metrics
 	limiter *clientLimiter
 	snaps   *snapshots
+	fleet   *fleetBuilder // behind snaps
 	engine  *gin.Engine
 	fast    *fastPath // in front of engine
 }
@@ -91,7 +92,7 @@ func New(o Options) (*Server, error) {
 	}
 	b := &fleetBuilder{tail: newProbeTail(), st: o.Store, vm: vm, m: m, pingInterval: o.PingInterval, log: o.Logger}
 	s := &Server{listen: o.Listen, tls: o.TLS, log: o.Logger, m: m,
-		snaps: newSnapshots(b.build, o.CacheTTL, o.CacheBuildShare, defaultBuildDeadline, m)}
+		snaps: newSnapshots(b.build, o.CacheTTL, o.CacheBuildShare, defaultBuildDeadline, m), fleet: b}
 	if o.RateLimit > 0 {
 		s.limiter = newClientLimiter(o.RateLimit, o.RateLimitLoopback)
 	}

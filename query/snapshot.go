@@ -147,8 +147,9 @@ const alertLimit = 200
 // fleetBuilder makes snapshots: it joins the inventory (PostgreSQL) with the live state
 // (ping_results followed by probeTail, or VictoriaMetrics when that fails).
 type fleetBuilder struct {
-	buildMu      sync.Mutex // one build at a time: it owns tail
+	buildMu      sync.Mutex // one build at a time: it owns tail and prunedAt
 	tail         *probeTail
+	prunedAt     time.Time
 	st           FleetStore
 	vm           metricsReader // nil: no fallback for the live state
 	m            *metrics
@@ -185,7 +186,7 @@ func (s *fleetBuilder) build(ctx context.Context, gen uint64) (*snapshot, error)
 	var lay *fleetLayout
 	var invErr, alertErr, tailErr, placeErr error
 	wg.Go(func() { lay, invErr, alertErr = s.readInventory(first, gen) })
-	wg.Go(func() { tailErr, placeErr = s.readTail(first, now, window) })
+	wg.Go(func() { tailErr, placeErr = s.readTail(first, now) })
 	wg.Wait()
 	if lay == nil && invErr != nil {
 		return nil, invErr
@@ -250,8 +251,9 @@ func (s *fleetBuilder) build(ctx context.Context, gen uint64) (*snapshot, error)
 		}
 		fd.DownSince = &t
 	}
-	if tailErr == nil && len(s.tail.live) > len(lay.devices) {
-		s.tail.prune(now.Add(-window), lay.byID)
+	if tailErr == nil && now.Sub(s.prunedAt) > pruneEvery {
+		s.tail.prune(now.Add(-maxFollowGap), lay.byID)
+		s.prunedAt = now
 	}
 	snap.Degraded = len(snap.Problems) > 0
 	s.inv.mu.Lock()
@@ -352,11 +354,15 @@ func (s *fleetBuilder) downSince(ctx context.Context, ids []int64, now time.Time
 	return m, err
 }
 
+// pruneEvery is how often a build drops the tail's devices the inventory no longer lists: a
+// pass over the whole tail, so not on every build.
+const pruneEvery = time.Minute
+
 // readTail brings the tail up to date and places the outages it has not seen begin; the first
 // error says the state could not be read, the second only that some down-since times are missing.
-func (s *fleetBuilder) readTail(ctx context.Context, now time.Time, window time.Duration) (error, error) {
+func (s *fleetBuilder) readTail(ctx context.Context, now time.Time) (error, error) {
 	done := s.m.backend("postgres", "probes")
-	n, err := s.tail.read(ctx, s.st, now, window)
+	n, err := s.tail.read(ctx, s.st, now)
 	done()
 	if err != nil {
 		s.m.backendError("postgres", "probes")

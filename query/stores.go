@@ -11,14 +11,15 @@ import (
 // Each handler group takes only the store methods it calls, so a reader of one file sees every
 // PostgreSQL query that group can make, and a new endpoint adds one method to one interface.
 
-// FleetStore is what a snapshot build reads: the inventory, its fingerprint, open alerts and the
-// probes that landed in ping_results since a time.
+// FleetStore is what a snapshot build reads: the inventory, its fingerprint, open alerts, and
+// ping_results: every device's newest row, and the rows that landed since a time.
 type FleetStore interface {
 	InventoryVersion(ctx context.Context) (model.InventoryVersion, error)
 	ListDeviceSummaries(ctx context.Context) ([]model.DeviceSummary, error)
 	OpenAlerts(ctx context.Context, deviceID int64, limit int) ([]model.Alert, int, error)
 	DownSince(ctx context.Context, ids []int64, since time.Time) (map[int64]time.Time, error)
 	ProbeStates(ctx context.Context, since time.Time) ([]model.ProbeState, error)
+	LatestPings(ctx context.Context, since time.Time) (map[int64]model.LatestPing, error)
 }
 
 // DeviceReader is what the device read endpoints need beyond the snapshot.

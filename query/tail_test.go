@@ -9,10 +9,11 @@ import (
 )
 
 // TestTailFollowsPingResults builds snapshots one after another over a real ping_results table
-// and checks that each build reads only the rows that landed since the last one (and those of the
-// landing slack again), keeps each device's newest probe whatever order rows land in, dates an
-// outage from the first failure it sees after an up probe, asks PostgreSQL once for an outage
-// that began before its first read, and comes back after a failed read.
+// and checks that the first build takes every device's newest row with its outage start, each
+// later build reads only the rows that landed since the last one (and those of the landing slack
+// again), keeps each device's newest probe whatever order rows land in, dates an outage from the
+// first failure it sees after an up probe, asks PostgreSQL once for a device first seen failing,
+// comes back after a failed read, and starts again from the newest rows after a long gap.
 func TestTailFollowsPingResults(t *testing.T) {
 	e := newEnv(t, nil)
 	ctx := context.Background()
@@ -29,6 +30,7 @@ func TestTailFollowsPingResults(t *testing.T) {
 		name     string
 		seed     map[fleetDev][]probe
 		hide     bool // ping_results unreadable during the build
+		gap      bool // the last successful read longer ago than maxFollowGap
 		rows     float64
 		outages  float64 // outages placed so far
 		source   string
@@ -36,13 +38,13 @@ func TestTailFollowsPingResults(t *testing.T) {
 		wantSame bool // the previous step's devices
 	}{
 		{
-			name: "first read: the last window",
+			name: "first read: every device's newest row",
 			seed: map[fleetDev][]probe{
 				a: {{at: ago(70), up: true, rtt: 1}, {at: ago(40), up: true, rtt: 1}},
 				b: {{at: ago(100), up: true, rtt: 1}, {at: ago(70)}, {at: ago(40)}},
-				c: {{at: ago(600)}, {at: ago(40)}}, // down for ten minutes: its start is before the window
+				c: {{at: ago(600)}, {at: ago(40)}}, // down for ten minutes
 			},
-			rows: 6, outages: 1, source: sourcePostgres,
+			rows: 3, outages: 0, source: sourcePostgres,
 			want: map[fleetDev]want{
 				a: {statusUp, ago(40), time.Time{}},
 				b: {statusDown, ago(40), ago(70)},
@@ -55,43 +57,57 @@ func TestTailFollowsPingResults(t *testing.T) {
 			seed: map[fleetDev][]probe{
 				a: {{at: ago(5)}},                    // goes down
 				b: {{at: ago(5), up: true, rtt: 2}},  // comes back
-				c: {{at: ago(45), up: true, rtt: 1}}, // lands late, older than c's newest: no change
-				d: {{at: ago(48), up: true, rtt: 3}}, // lands late but inside the slack: read
+				c: {{at: ago(45), up: true, rtt: 1}}, // lands late, older than c's newest: the outage began after it
+				d: {{at: ago(48)}},                   // lands late but inside the slack: read; first seen failing
 			},
-			rows: 7, outages: 1, source: sourcePostgres, // the three at -40 s again, and the four new
+			rows: 7, outages: 2, source: sourcePostgres, // the three at -40 s again, and the four new
 			want: map[fleetDev]want{
 				a: {statusDown, ago(5), ago(5)},
 				b: {statusUp, ago(5), time.Time{}},
-				c: {statusDown, ago(40), ago(600)},
-				d: {statusUp, ago(48), time.Time{}},
+				c: {statusDown, ago(40), ago(40)},
+				d: {statusDown, ago(48), ago(48)},
 			},
 		},
 		{
 			name: "a row landing later than the slack is not read",
 			seed: map[fleetDev][]probe{d: {{at: ago(60)}}},
-			rows: 2, outages: 1, source: sourcePostgres, // the two at -5 s
+			rows: 2, outages: 2, source: sourcePostgres, // the two at -5 s
 			wantSame: true,
 		},
 		{
 			name: "ping_results unreadable: VictoriaMetrics", hide: true,
-			rows: 0, outages: 1, source: sourceVM,
+			rows: 0, outages: 2, source: sourceVM,
 			want: map[fleetDev]want{
 				a: {statusDown, ago(5), ago(5)},
 				b: {statusUp, ago(5), time.Time{}},
-				c: {statusDown, ago(40), ago(600)},
-				d: {statusUp, ago(48), time.Time{}}, // VictoriaMetrics has d's -60 s sample too, but older
+				c: {statusDown, ago(40), ago(40)},
+				d: {statusDown, ago(48), ago(48)}, // VictoriaMetrics has d's -60 s sample too, but older
 			},
 		},
 		{
 			name: "readable again: on from the cursor",
-			rows: 2, outages: 1, source: sourcePostgres,
+			rows: 2, outages: 2, source: sourcePostgres,
 			wantSame: true,
+		},
+		{
+			name: "after a long gap: every device's newest row again",
+			seed: map[fleetDev][]probe{b: {{at: ago(4)}}}, // b went down again unseen
+			gap:  true, rows: 4, outages: 2, source: sourcePostgres,
+			want: map[fleetDev]want{
+				a: {statusDown, ago(5), ago(5)},
+				b: {statusDown, ago(4), ago(4)},
+				c: {statusDown, ago(40), ago(40)},
+				d: {statusDown, ago(48), ago(60)}, // the row that landed too late to be followed
+			},
 		},
 	}
 	var prev map[fleetDev]want
 	for _, s := range steps {
 		if s.seed != nil {
 			e.seedProbes(s.seed)
+		}
+		if s.gap {
+			e.srv.fleet.tail.lastRead = time.Now().Add(-maxFollowGap - time.Second)
 		}
 		var restore func()
 		if s.hide {
