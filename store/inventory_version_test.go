@@ -97,3 +97,51 @@ func TestInventoryVersionMovesOnEveryWrite(t *testing.T) {
 		t.Errorf("a committed change did not move the version (%d)", v)
 	}
 }
+
+// TestInventoryWritersDoNotDeadlock: an import-like transaction that writes branches and then a
+// device, against a single-statement update of that device arriving in between. The fingerprint
+// triggers take the counter before any row lock, so the update waits for the transaction instead
+// of holding the device row it will want: both commit, neither is aborted as a deadlock.
+func TestInventoryWritersDoNotDeadlock(t *testing.T) {
+	s, dbURL := testenv.Store(t)
+	ctx := context.Background()
+	b, err := s.CreateBranch(ctx, "d-branch", "d-region")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := s.CreateDevice(ctx, model.DeviceChange{Name: "d-1", IP: netip.MustParseAddr("127.20.201.1"), Vendor: "v",
+		DeviceType: "router", BranchID: b.ID, Enabled: true, SNMPPort: 161})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	tx, err := c.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `INSERT INTO branches (name, region) VALUES ('d-branch-2', 'd-region')`); err != nil {
+		t.Fatal(err)
+	}
+	other := make(chan error, 1)
+	go func() { other <- s.SetDeviceEnabled(ctx, id, false) }()
+	time.Sleep(300 * time.Millisecond) // the update is now waiting on the counter
+	if _, err := tx.Exec(ctx, `UPDATE standalone_devices SET vendor = 'w' WHERE id = $1`, id); err != nil {
+		t.Fatalf("the transaction's device update: %v", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatalf("commit: %v", err)
+	}
+	select {
+	case err := <-other:
+		if err != nil {
+			t.Fatalf("the concurrent update: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the concurrent update never finished")
+	}
+}
