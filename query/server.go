@@ -90,7 +90,7 @@ func New(o Options) (*Server, error) {
 		}
 		vm = r
 	}
-	b := &fleetBuilder{tail: newProbeTail(), st: o.Store, vm: vm, m: m, pingInterval: o.PingInterval, log: o.Logger}
+	b := &fleetBuilder{tail: &probeTail{}, st: o.Store, vm: vm, m: m, pingInterval: o.PingInterval, log: o.Logger}
 	s := &Server{listen: o.Listen, tls: o.TLS, log: o.Logger, m: m,
 		snaps: newSnapshots(b.build, o.CacheTTL, o.CacheBuildShare, defaultBuildDeadline, m), fleet: b}
 	if o.RateLimit > 0 {

@@ -177,9 +177,6 @@ func (s *fleetBuilder) build(ctx context.Context, gen uint64) (*snapshot, error)
 	defer s.buildMu.Unlock()
 	now := time.Now().UTC()
 	snap := &snapshot{At: now, Source: sourcePostgres, gen: gen}
-	// One interval wider than the stale rule of the slowest device, so that judge, not the read's
-	// window, tells stale from fresh, and a stale device keeps its last probe time.
-	window := (staleIntervals + 1) * s.maxInterval()
 	first, cancel := halfOf(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -206,6 +203,9 @@ func (s *fleetBuilder) build(ctx context.Context, gen uint64) (*snapshot, error)
 	if tailErr != nil {
 		snap.Source = sourceVM
 		s.problem(snap, "postgres: live state from victoriametrics", tailErr)
+		// One interval wider than the stale rule of the slowest device, so that judge, not the
+		// query window, tells stale from fresh, and a stale device keeps its last probe time.
+		window := (staleIntervals + 1) * s.maxInterval()
 		var err error
 		live, err = readFleet(ctx, s.vm, window, now)
 		if err != nil {
@@ -309,7 +309,8 @@ func (s *fleetBuilder) readInventory(ctx context.Context, gen uint64) (*fleetLay
 	return s.inv.layout, invErr, alertErr
 }
 
-// maxInterval is the longest ping interval of the fleet, which sets the window of the first read.
+// maxInterval is the longest ping interval of the fleet, which sets the VictoriaMetrics fallback's
+// window.
 func (s *fleetBuilder) maxInterval() time.Duration {
 	s.inv.mu.Lock()
 	defer s.inv.mu.Unlock()

@@ -15,7 +15,8 @@ import (
 // (about 1 s of CPU per query at 100,000 devices, 85 ms at 875), once per build on the cores that
 // answer the readers; VictoriaMetrics is the fallback when this read fails.
 //
-// It is owned by fleetBuilder.build, which holds buildMu around it.
+// It is owned by fleetBuilder.build, which holds buildMu around it. The zero value is ready: the
+// first read is a restart, which makes the maps.
 type probeTail struct {
 	cursor   time.Time // the newest probe timestamp read, at most the read's now
 	lastRead time.Time // the now of the last successful read; zero before the first
@@ -32,10 +33,6 @@ type probeTail struct {
 // may be many (a collector's replay after a PostgreSQL outage), and may hold outages that began
 // and ended unseen.
 const maxFollowGap = 2 * time.Minute
-
-func newProbeTail() *probeTail {
-	return &probeTail{live: map[int64]liveState{}, since: map[int64]time.Time{}, unplaced: map[int64]bool{}}
-}
 
 // read brings the tail up to date at now and returns how many rows it read. The first read, and
 // the first after a gap longer than maxFollowGap, takes every enabled device's newest row with
@@ -131,9 +128,10 @@ func (t *probeTail) apply(p model.ProbeState) {
 
 // placeOutages reads, in one query, when the current outage began for the down devices first
 // seen failing with nothing held of them before (new devices, or enabled since the restart) and
-// those whose outage a late up probe split, and returns how many it asked for. A device DownSince cannot place (no failed row under its current
-// IP) is given the failed probe the tail holds when it asks, so it is asked once, not on every
-// build; after a failed ask all are asked again on the next build.
+// those whose outage a late up probe split, and returns how many it asked for. A device
+// DownSince cannot place (no failed row under its current IP) is given the failed probe the tail
+// holds when it asks, so it is asked once, not on every build; after a failed ask all are asked
+// again on the next build.
 func (t *probeTail) placeOutages(ctx context.Context, downSince func(context.Context, []int64) (map[int64]time.Time, error)) (int, error) {
 	if len(t.unplaced) == 0 {
 		return 0, nil

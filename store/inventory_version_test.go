@@ -74,15 +74,7 @@ func TestInventoryVersionMovesOnEveryWrite(t *testing.T) {
 	}
 
 	// A change not yet committed is not seen; it is once committed.
-	c, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(ctx)
-	tx, err := c.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tx := openTx(t, dbURL)
 	before, _ := s.InventoryVersion(ctx)
 	if _, err := tx.Exec(ctx, `UPDATE branches SET region = 'v-region-2' WHERE id = $1`, b.ID); err != nil {
 		t.Fatal(err)
@@ -114,16 +106,7 @@ func TestInventoryWritersDoNotDeadlock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(ctx)
-	tx, err := c.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(ctx)
+	tx := openTx(t, dbURL)
 	if _, err := tx.Exec(ctx, `INSERT INTO branches (name, region) VALUES ('d-branch-2', 'd-region')`); err != nil {
 		t.Fatal(err)
 	}
@@ -144,4 +127,22 @@ func TestInventoryWritersDoNotDeadlock(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the concurrent update never finished")
 	}
+}
+
+// openTx begins a transaction on a connection of its own, rolled back (if still open) and closed
+// when the test ends.
+func openTx(t *testing.T, dbURL string) pgx.Tx {
+	t.Helper()
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close(ctx) })
+	tx, err := c.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tx.Rollback(ctx) })
+	return tx
 }
